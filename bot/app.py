@@ -1,0 +1,124 @@
+"""The running bot: the PTB Application wired to storage, the handlers in order, polling, start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.polling import Poller
+from bot.processor import KeyedUpdateProcessor
+from bot.settings import Settings
+from domain.clock import Clock, SystemClock
+from domain.i18n import t
+from domain.taxonomy import Taxonomy, load_taxonomy
+from handlers import access, errors, guards, visit
+from handlers.common import Services
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("visit", "consult", "cancel", "area", "help")
+
+
+def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    """Every handler, in the order PTB tries them. Group -1 drops redeliveries; group 1 records the update."""
+    application.add_handler(guards.before(), group=-1)
+    application.add_handlers(access.handlers(), group=0)
+    application.add_handlers(visit.handlers(), group=0)
+    application.add_handlers(visit.text_handlers(), group=0)
+    application.add_handlers(access.fallback_handlers(), group=0)
+    application.add_handler(guards.after(), group=1)
+    application.add_error_handler(errors.on_error)
+
+
+async def set_commands(application: Application) -> None:  # type: ignore[type-arg]
+    commands = [BotCommand(name, t(f"commands.{name}")) for name in COMMANDS]
+    await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
+
+
+@dataclass
+class FieldBot:
+    """Store, application and poller, started and stopped together."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    taxonomy: Taxonomy | None = None
+    base_url: str | None = None
+    base_file_url: str | None = None
+    rate_limiter: bool = True
+    application: Application | None = None  # type: ignore[type-arg]
+    store: Store | None = None
+    poller: Poller | None = None
+    processor: KeyedUpdateProcessor = field(default_factory=KeyedUpdateProcessor)
+    boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    async def start(self) -> None:
+        settings = self.settings
+        token = settings.token()
+        taxonomy = self.taxonomy or load_taxonomy(settings.taxonomy_file)
+        self.store = await Store.open(settings.database_path)
+        for admin in settings.admin_telegram_ids:
+            await self.store.staff.ensure_admin(admin, self.clock.now())
+        base_url = self.base_url or settings.telegram_api_base_url
+        builder = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(base_url)
+            .updater(None)
+            .concurrent_updates(self.processor)
+            .connect_timeout(10)
+            .read_timeout(15)
+            .write_timeout(15)
+            .pool_timeout(5)
+            .connection_pool_size(64)
+        )
+        if self.base_file_url or base_url != settings.model_fields["telegram_api_base_url"].default:
+            builder = builder.base_file_url(self.base_file_url or base_url.replace("/bot", "/file/bot", 1))
+        if self.rate_limiter:
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+        application = builder.build()
+        application.bot_data["services"] = Services(
+            store=self.store,
+            taxonomy=taxonomy,
+            clock=self.clock,
+            tz=ZoneInfo(settings.timezone),
+            boot_id=self.boot_id,
+            bot_id=int(token.split(":", 1)[0]),
+            admin_ids=frozenset(settings.admin_telegram_ids),
+        )
+        register_handlers(application)
+        self.application = application
+        await application.initialize()
+        await set_commands(application)
+        await application.start()
+        self.poller = Poller(application, self.processor)
+        await self.poller.start()
+        log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
+
+    async def wait(self) -> None:
+        assert self.poller is not None
+        await self.poller.wait()
+
+    async def stop(self) -> None:
+        if self.poller is not None:
+            await self.poller.stop()
+        if self.application is not None:
+            if self.application.running:
+                await self.application.stop()
+            await self.application.shutdown()
+        if self.store is not None:
+            await self.store.close()
+        log.info("fieldbot stopped")
+
+    async def __aenter__(self) -> FieldBot:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.shield(self.stop())

@@ -1,0 +1,102 @@
+"""The `fieldbot` command: run the bot, and the admin tools around it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from telegram.error import InvalidToken, NetworkError
+
+from bot.app import FieldBot
+from bot.logs import configure_logging
+from bot.settings import Settings, SettingsError, load_settings
+from domain.taxonomy import TaxonomyError, load_taxonomy
+from storage.db import StorageError
+
+log = logging.getLogger("fieldbot")
+
+
+class StartupError(Exception):
+    """A problem that stops start-up: printed as one line, never a traceback."""
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise StartupError(str(exc)) from None
+
+
+async def _run(settings: Settings) -> None:
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    bot = FieldBot(settings, taxonomy=taxonomy)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        await bot.start()
+    except InvalidToken:
+        await bot.stop()
+        raise StartupError("setting TELEGRAM_BOT_TOKEN: the Bot API refused the token (revoked or mistyped?)") from None
+    except NetworkError as exc:
+        await bot.stop()
+        raise StartupError(
+            f"setting TELEGRAM_API_BASE_URL: cannot reach the Bot API at {settings.telegram_api_base_url} "
+            f"({type(exc).__name__})"
+        ) from None
+    waiter = asyncio.create_task(bot.wait())
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if waiter in done and waiter.exception() is not None:
+            raise StartupError(f"polling stopped: {type(waiter.exception()).__name__}: {waiter.exception()}")
+    finally:
+        for task in (waiter, stopper):
+            task.cancel()
+        await bot.stop()
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    settings = _settings()
+    configure_logging(settings.log_level, secrets=[settings.token()] if settings.telegram_bot_token else [])
+    settings.token()  # a missing token is a start-up error, named
+    asyncio.run(_run(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fieldbot", description="Telegram bot for area staff of a welfare council")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the bot (long polling)")
+    run.set_defaults(func=cmd_run)
+    check = commands.add_parser("check", help="check the settings and the taxonomy file, then exit")
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    settings = _settings()
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    print(f"settings: ok; taxonomy {taxonomy.origin}: {len(taxonomy.zones)} zones, {len(taxonomy.areas())} areas")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (StartupError, SettingsError, TaxonomyError, StorageError) as exc:
+        print(f"fieldbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

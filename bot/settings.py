@@ -1,0 +1,102 @@
+"""Settings from the environment or a .env file, checked at start-up with one clear line per problem."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+
+
+class SettingsError(ValueError):
+    """A missing or wrong setting; the message names the setting and never shows a secret's value."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = DEFAULT_API_BASE_URL
+    database_path: Path = Path("./data/fieldbot.sqlite3")
+    timezone: str = "Asia/Tokyo"
+    taxonomy_file: Path | None = None
+    admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not TOKEN_SHAPE.match(value.get_secret_value().strip()):
+            # Never echo the value: it is a credential even when malformed.
+            raise ValueError("does not look like a bot token from BotFather (digits, a colon, then the secret)")
+        return SecretStr(value.get_secret_value().strip()) if value is not None else None
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://api.telegram.org/bot")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Tokyo)") from None
+        return value
+
+    @field_validator("taxonomy_file", mode="before")
+    @classmethod
+    def _empty_path(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @field_validator("admin_telegram_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            for part in parts:
+                if not re.fullmatch(r"\d{1,19}", part):
+                    raise ValueError(f"{part!r} is not a Telegram user id (a number); separate ids with commas")
+            return [int(p) for p in parts]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def token(self) -> str:
+        if self.telegram_bot_token is None:
+            raise SettingsError("setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env")
+        return self.telegram_bot_token.get_secret_value()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; on a problem raise SettingsError naming the setting (as its environment variable)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"][:1]).upper() or "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] in ("int_parsing", "int_type", "list_type"):
+            message = "must be a number" if name != "ADMIN_TELEGRAM_IDS" else "must be numbers separated by commas"
+        raise SettingsError(f"setting {name}: {message}") from None

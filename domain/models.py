@@ -1,0 +1,91 @@
+"""The records the program keeps: staff, invites, outings, consultations, follow-ups and drafts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    id: int
+    telegram_id: int | None
+    name: str
+    role: Role
+    zone: str | None  # None: every zone (admins)
+    area: str | None  # home area, pre-filled in flows
+    active: bool
+    imported: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role is Role.SUPERVISOR
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    id: int
+    role: Role
+    zone: str | None
+    created_by: int
+    created_at: datetime
+    expires_at: datetime
+    used_by: int | None
+    used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewFollowUp:
+    label: str
+    due: date
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewConsultation:
+    channel: str
+    consulter: str
+    consulter_category: str | None
+    topic: str | None
+    agencies: tuple[str, ...]
+    at_outing: bool
+    followup: NewFollowUp | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewOuting:
+    activity: str
+    destination: str
+    headcount: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What one completed flow saves at once: an optional outing and its consultations."""
+
+    staff_id: int
+    date: date
+    area: str
+    outing: NewOuting | None
+    consultations: tuple[NewConsultation, ...] = ()
+    memo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSubmission:
+    id: int
+    staff_id: int
+    created_at: datetime
+    outing_id: int | None
+    consultation_ids: tuple[int, ...] = field(default_factory=tuple)

@@ -1,0 +1,122 @@
+"""Flows in progress, one per staff member, saved after every answer so nothing is lost on a crash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from domain.clock import parse_utc, utc_iso
+from storage.db import Database, Row
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    id: int
+    staff_id: int
+    chat_id: int
+    kind: str
+    state: str  # JSON, owned by domain.flow
+    version: int
+    message_id: int | None
+    boot_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def _draft(row: Row) -> Draft:
+    return Draft(
+        id=row["id"],
+        staff_id=row["staff_id"],
+        chat_id=row["chat_id"],
+        kind=row["kind"],
+        state=row["state"],
+        version=row["version"],
+        message_id=row["message_id"],
+        boot_id=row["boot_id"],
+        created_at=parse_utc(row["created_at"]),
+        updated_at=parse_utc(row["updated_at"]),
+    )
+
+
+class DraftConflict(Exception):
+    """The draft changed (or went away) since it was read."""
+
+
+class DraftRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def for_staff(self, staff_id: int) -> Draft | None:
+        row = await self.db.fetchone("SELECT * FROM drafts WHERE staff_id = ?", (staff_id,))
+        return _draft(row) if row else None
+
+    async def get(self, draft_id: int) -> Draft | None:
+        row = await self.db.fetchone("SELECT * FROM drafts WHERE id = ?", (draft_id,))
+        return _draft(row) if row else None
+
+    async def create(
+        self,
+        tx: aiosqlite.Connection,
+        *,
+        staff_id: int,
+        chat_id: int,
+        kind: str,
+        state: str,
+        boot_id: str,
+        now: datetime,
+    ) -> Draft:
+        """A new draft, replacing any earlier one of the same staff member."""
+        await tx.execute("DELETE FROM drafts WHERE staff_id = ?", (staff_id,))
+        stamp = utc_iso(now)
+        cursor = await tx.execute(
+            "INSERT INTO drafts (staff_id, chat_id, kind, state, version, boot_id, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+            (staff_id, chat_id, kind, state, boot_id, stamp, stamp),
+        )
+        assert cursor.lastrowid is not None
+        return Draft(cursor.lastrowid, staff_id, chat_id, kind, state, 1, None, boot_id, now, now)
+
+    async def update(
+        self,
+        tx: aiosqlite.Connection,
+        draft: Draft,
+        *,
+        state: str,
+        boot_id: str,
+        now: datetime,
+        chat_id: int | None = None,
+    ) -> Draft:
+        """Store a new state if the draft is still at the version that was read; bumps the version."""
+        cursor = await tx.execute(
+            "UPDATE drafts SET state = ?, version = version + 1, boot_id = ?, updated_at = ?, "
+            "chat_id = COALESCE(?, chat_id) WHERE id = ? AND version = ?",
+            (state, boot_id, utc_iso(now), chat_id, draft.id, draft.version),
+        )
+        if cursor.rowcount != 1:
+            raise DraftConflict(draft.id)
+        return Draft(
+            draft.id,
+            draft.staff_id,
+            chat_id if chat_id is not None else draft.chat_id,
+            draft.kind,
+            state,
+            draft.version + 1,
+            draft.message_id,
+            boot_id,
+            draft.created_at,
+            now,
+        )
+
+    async def set_message(self, draft_id: int, message_id: int | None) -> None:
+        """Remember which message shows the current question (so its buttons can be retired later)."""
+        await self.db.execute("UPDATE drafts SET message_id = ? WHERE id = ?", (message_id, draft_id))
+
+    async def delete(self, tx: aiosqlite.Connection, draft_id: int, *, version: int | None = None) -> bool:
+        """Remove a draft (only at `version`, when given: a stale button must not drop a newer draft)."""
+        if version is None:
+            cursor = await tx.execute("DELETE FROM drafts WHERE id = ?", (draft_id,))
+        else:
+            cursor = await tx.execute("DELETE FROM drafts WHERE id = ? AND version = ?", (draft_id, version))
+        return cursor.rowcount > 0

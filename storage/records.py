@@ -1,0 +1,112 @@
+"""Outings, consultations, their agencies and follow-up flags: saved together, undone together."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from domain.clock import parse_utc, utc_iso
+from domain.models import SavedSubmission, Submission
+from storage.db import Database
+
+
+class RecordRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def save_submission(
+        self, tx: aiosqlite.Connection, submission: Submission, kind: str, now: datetime
+    ) -> SavedSubmission:
+        """Write every record of a completed flow inside the caller's transaction."""
+        stamp = utc_iso(now)
+        day = submission.date.isoformat()
+        cursor = await tx.execute(
+            "INSERT INTO submissions (staff_id, kind, memo, created_at) VALUES (?, ?, ?, ?)",
+            (submission.staff_id, kind, submission.memo, stamp),
+        )
+        submission_id = cursor.lastrowid
+        assert submission_id is not None
+        outing_id = None
+        if submission.outing is not None:
+            outing = submission.outing
+            cursor = await tx.execute(
+                "INSERT INTO outings (submission_id, staff_id, date, area, activity, destination, headcount, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    submission_id,
+                    submission.staff_id,
+                    day,
+                    submission.area,
+                    outing.activity,
+                    outing.destination,
+                    outing.headcount,
+                    stamp,
+                ),
+            )
+            outing_id = cursor.lastrowid
+        consultation_ids = []
+        for consultation in submission.consultations:
+            cursor = await tx.execute(
+                "INSERT INTO consultations (submission_id, outing_id, staff_id, date, area, channel, consulter, "
+                "consulter_category, topic, at_outing, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    submission_id,
+                    outing_id,
+                    submission.staff_id,
+                    day,
+                    submission.area,
+                    consultation.channel,
+                    consultation.consulter,
+                    consultation.consulter_category,
+                    consultation.topic,
+                    int(consultation.at_outing),
+                    stamp,
+                ),
+            )
+            consultation_id = cursor.lastrowid
+            assert consultation_id is not None
+            consultation_ids.append(consultation_id)
+            if consultation.agencies:
+                await tx.executemany(
+                    "INSERT INTO consultation_agencies (consultation_id, agency) VALUES (?, ?)",
+                    [(consultation_id, agency) for agency in consultation.agencies],
+                )
+            if consultation.followup is not None:
+                await tx.execute(
+                    "INSERT INTO followups (consultation_id, owner_id, area, label, due_date, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        consultation_id,
+                        submission.staff_id,
+                        submission.area,
+                        consultation.followup.label,
+                        consultation.followup.due.isoformat(),
+                        stamp,
+                    ),
+                )
+        return SavedSubmission(submission_id, submission.staff_id, now, outing_id, tuple(consultation_ids))
+
+    async def submission(self, submission_id: int) -> SavedSubmission | None:
+        row = await self.db.fetchone(
+            "SELECT s.id, s.staff_id, s.created_at, o.id AS outing_id FROM submissions s "
+            "LEFT JOIN outings o ON o.submission_id = s.id WHERE s.id = ?",
+            (submission_id,),
+        )
+        if row is None:
+            return None
+        ids = await self.db.fetchall(
+            "SELECT id FROM consultations WHERE submission_id = ? ORDER BY id", (submission_id,)
+        )
+        return SavedSubmission(
+            row["id"],
+            row["staff_id"],
+            parse_utc(row["created_at"]),
+            row["outing_id"],
+            tuple(r[0] for r in ids),
+        )
+
+    async def delete_submission(self, tx: aiosqlite.Connection, submission_id: int, staff_id: int) -> bool:
+        """Undo: remove the submission and, through the cascade, everything it saved."""
+        cursor = await tx.execute("DELETE FROM submissions WHERE id = ? AND staff_id = ?", (submission_id, staff_id))
+        return cursor.rowcount > 0

@@ -1,0 +1,156 @@
+"""Staff members and the invites that register them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from domain.clock import parse_utc, utc_iso
+from domain.models import Invite, Role, Staff
+from storage.db import Database, Row
+
+_COLUMNS = "id, telegram_id, name, role, zone, area, active, imported"
+
+
+def _staff(row: Row) -> Staff:
+    return Staff(
+        id=row["id"],
+        telegram_id=row["telegram_id"],
+        name=row["name"],
+        role=Role(row["role"]),
+        zone=row["zone"],
+        area=row["area"],
+        active=bool(row["active"]),
+        imported=bool(row["imported"]),
+    )
+
+
+def _invite(row: Row) -> Invite:
+    return Invite(
+        id=row["id"],
+        role=Role(row["role"]),
+        zone=row["zone"],
+        created_by=row["created_by"],
+        created_at=parse_utc(row["created_at"]),
+        expires_at=parse_utc(row["expires_at"]),
+        used_by=row["used_by"],
+        used_at=parse_utc(row["used_at"]) if row["used_at"] else None,
+    )
+
+
+class StaffRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def by_telegram_id(self, telegram_id: int) -> Staff | None:
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM staff WHERE telegram_id = ?", (telegram_id,))
+        return _staff(row) if row else None
+
+    async def get(self, staff_id: int) -> Staff | None:
+        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM staff WHERE id = ?", (staff_id,))
+        return _staff(row) if row else None
+
+    async def all(self, *, include_imported: bool = False) -> list[Staff]:
+        where = "" if include_imported else "WHERE imported = 0"
+        rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM staff {where} ORDER BY active DESC, role, name, id")
+        return [_staff(r) for r in rows]
+
+    async def ensure_admin(self, telegram_id: int, now: datetime) -> Staff:
+        """Admins named in the settings are admins from the first start, and stay active."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO staff (telegram_id, name, role, zone, created_at) VALUES (?, ?, 'admin', NULL, ?) "
+                "ON CONFLICT (telegram_id) DO UPDATE SET role = 'admin', zone = NULL, active = 1, "
+                "deactivated_at = NULL",
+                (telegram_id, f"admin {telegram_id}", utc_iso(now)),
+            )
+        staff = await self.by_telegram_id(telegram_id)
+        assert staff is not None
+        return staff
+
+    async def rename(self, staff_id: int, name: str) -> None:
+        await self.db.execute("UPDATE staff SET name = ? WHERE id = ?", (name, staff_id))
+
+    async def set_area(self, staff_id: int, area: str) -> None:
+        await self.db.execute("UPDATE staff SET area = ? WHERE id = ?", (area, staff_id))
+
+    async def deactivate(self, staff_id: int, now: datetime) -> bool:
+        changed = await self.db.execute(
+            "UPDATE staff SET active = 0, deactivated_at = ? WHERE id = ? AND active = 1",
+            (utc_iso(now), staff_id),
+        )
+        return changed > 0
+
+    async def imported(self, tx: aiosqlite.Connection, name: str, now: datetime) -> int:
+        """The id of a staff member known only from imported records (no Telegram account, no access)."""
+        async with tx.execute("SELECT id FROM staff WHERE name = ? ORDER BY imported, id LIMIT 1", (name,)) as cur:
+            row = await cur.fetchone()
+        if row:
+            return int(row[0])
+        cursor = await tx.execute(
+            "INSERT INTO staff (telegram_id, name, role, active, imported, created_at) "
+            "VALUES (NULL, ?, 'staff', 0, 1, ?)",
+            (name, utc_iso(now)),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+
+class InviteRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(
+        self,
+        code_hash: str,
+        role: Role,
+        zone: str | None,
+        created_by: int,
+        now: datetime,
+        expires_at: datetime,
+    ) -> int:
+        async with self.db.transaction() as tx:
+            cursor = await tx.execute(
+                "INSERT INTO invites (code_hash, role, zone, created_by, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (code_hash, role.value, zone, created_by, utc_iso(now), utc_iso(expires_at)),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    async def by_hash(self, code_hash: str) -> Invite | None:
+        row = await self.db.fetchone("SELECT * FROM invites WHERE code_hash = ?", (code_hash,))
+        return _invite(row) if row else None
+
+    async def redeem(self, code_hash: str, telegram_id: int, name: str, now: datetime) -> Staff | str:
+        """Register (or re-register) the sender with the invite's role and zone, using the invite up.
+
+        Returns the staff member, or why not: "unknown", "used" or "expired".
+        """
+        async with self.db.transaction() as tx:
+            async with tx.execute("SELECT * FROM invites WHERE code_hash = ?", (code_hash,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return "unknown"
+            invite = _invite(row)
+            if invite.used_by is not None:
+                return "used"
+            if now >= invite.expires_at:
+                return "expired"
+            await tx.execute(
+                "INSERT INTO staff (telegram_id, name, role, zone, created_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (telegram_id) DO UPDATE SET role = excluded.role, zone = excluded.zone, "
+                "active = 1, deactivated_at = NULL, "
+                "area = CASE WHEN staff.zone IS excluded.zone THEN staff.area ELSE NULL END",
+                (telegram_id, name, invite.role.value, invite.zone, utc_iso(now)),
+            )
+            async with tx.execute(f"SELECT {_COLUMNS} FROM staff WHERE telegram_id = ?", (telegram_id,)) as cursor:
+                staff_row = await cursor.fetchone()
+            assert staff_row is not None
+            staff = _staff(staff_row)
+            await tx.execute(
+                "UPDATE invites SET used_by = ?, used_at = ? WHERE id = ?",
+                (staff.id, utc_iso(now), invite.id),
+            )
+            return staff
