@@ -1,0 +1,130 @@
+"""SQLite storage: pragmas, migrations, staff and invites, drafts, submissions, processed updates."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from domain.models import NewConsultation, NewFollowUp, NewOuting, Role, Submission
+from storage.db import AlreadyProcessed
+from storage.drafts import DraftConflict
+from storage.store import Store
+
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+async def test_the_database_uses_wal_foreign_keys_and_is_migrated(store: Store) -> None:
+    assert (await store.db.fetchone("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
+    assert (await store.db.fetchone("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
+    versions = [r[0] for r in await store.db.fetchall("SELECT version FROM schema_migrations")]
+    assert versions == list(range(1, len(versions) + 1))
+    assert await store.db.integrity_check() == "ok"
+
+
+async def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite3"
+    first = await Store.open(path)
+    await first.staff.ensure_admin(1, NOW)
+    await first.close()
+    again = await Store.open(path)
+    assert (await again.staff.by_telegram_id(1)) is not None
+    await again.close()
+
+
+async def test_an_invite_registers_once_and_expires(store: Store) -> None:
+    admin = await store.staff.ensure_admin(100, NOW)
+    await store.invites.create("h1", Role.SUPERVISOR, "west", admin.id, NOW, NOW + timedelta(hours=72))
+    staff = await store.invites.redeem("h1", 200, "山田", NOW + timedelta(hours=1))
+    assert not isinstance(staff, str)
+    assert (staff.role, staff.zone, staff.active) == (Role.SUPERVISOR, "west", True)
+    assert await store.invites.redeem("h1", 300, "佐藤", NOW) == "used"
+    await store.invites.create("h2", Role.STAFF, "west", admin.id, NOW, NOW + timedelta(hours=72))
+    assert await store.invites.redeem("h2", 300, "佐藤", NOW + timedelta(hours=72)) == "expired"
+    assert await store.invites.redeem("nope", 300, "佐藤", NOW) == "unknown"
+
+
+async def test_a_deactivated_person_is_inactive_at_once(store: Store) -> None:
+    admin = await store.staff.ensure_admin(100, NOW)
+    await store.invites.create("h1", Role.STAFF, "west", admin.id, NOW, NOW + timedelta(hours=1))
+    staff = await store.invites.redeem("h1", 200, "山田", NOW)
+    assert not isinstance(staff, str)
+    assert await store.staff.deactivate(staff.id, NOW)
+    assert (await store.staff.by_telegram_id(200)).active is False  # type: ignore[union-attr]
+
+
+async def test_a_draft_update_at_a_stale_version_is_refused(store: Store) -> None:
+    admin = await store.staff.ensure_admin(100, NOW)
+    async with store.db.transaction() as tx:
+        draft = await store.drafts.create(
+            tx, staff_id=admin.id, chat_id=100, kind="visit", state="{}", boot_id="a", now=NOW
+        )
+    async with store.db.transaction() as tx:
+        newer = await store.drafts.update(tx, draft, state='{"x":1}', boot_id="a", now=NOW)
+    assert newer.version == 2
+    with pytest.raises(DraftConflict):
+        async with store.db.transaction() as tx:
+            await store.drafts.update(tx, draft, state='{"x":2}', boot_id="a", now=NOW)
+    assert (await store.drafts.get(draft.id)).state == '{"x":1}'  # type: ignore[union-attr]
+
+
+async def test_the_same_update_recorded_twice_rolls_back_the_second_change(store: Store) -> None:
+    admin = await store.staff.ensure_admin(100, NOW)
+    async with store.unit(bot_id=1, update_id=42, now=NOW) as tx:
+        await store.drafts.create(tx, staff_id=admin.id, chat_id=100, kind="visit", state="{}", boot_id="a", now=NOW)
+    with pytest.raises(AlreadyProcessed):
+        async with store.unit(bot_id=1, update_id=42, now=NOW) as tx:
+            await store.staff.rename(admin.id, "changed")  # outside tx: must not matter
+            await tx.execute("UPDATE drafts SET state = 'twice'")
+    assert (await store.drafts.for_staff(admin.id)).state == "{}"  # type: ignore[union-attr]
+    assert await store.updates.seen(1, 42) and not await store.updates.seen(2, 42)
+
+
+def submission(staff_id: int) -> Submission:
+    return Submission(
+        staff_id=staff_id,
+        date=date(2026, 11, 23),
+        area="kyonan",
+        outing=NewOuting("outing", "salon-elderly", 12),
+        consultations=(
+            NewConsultation(
+                "outing",
+                "individual",
+                "services",
+                "case",
+                ("elderly", "health"),
+                True,
+                NewFollowUp("境南町 80代女性 A", date(2026, 11, 30)),
+            ),
+            NewConsultation("outing", "volunteer", "donate", None, (), True),
+        ),
+        memo="メモ",
+    )
+
+
+async def test_a_submission_saves_everything_and_undo_removes_everything(store: Store) -> None:
+    admin = await store.staff.ensure_admin(100, NOW)
+    async with store.db.transaction() as tx:
+        saved = await store.records.save_submission(tx, submission(admin.id), "visit", NOW)
+    counts = {
+        t: (await store.db.fetchone(f"SELECT count(*) FROM {t}"))[0]  # type: ignore[index]
+        for t in ("outings", "consultations", "consultation_agencies", "followups")
+    }
+    assert counts == {"outings": 1, "consultations": 2, "consultation_agencies": 2, "followups": 1}
+    assert (await store.records.submission(saved.id)) == saved
+    async with store.db.transaction() as tx:
+        assert not await store.records.delete_submission(tx, saved.id, staff_id=admin.id + 1)
+        assert await store.records.delete_submission(tx, saved.id, staff_id=admin.id)
+    for table in ("outings", "consultations", "consultation_agencies", "followups", "submissions"):
+        assert (await store.db.fetchone(f"SELECT count(*) FROM {table}"))[0] == 0  # type: ignore[index]
+
+
+async def test_a_failed_save_leaves_nothing_half_written(store: Store) -> None:
+    admin = await store.staff.ensure_admin(100, NOW)
+    bad = submission(admin.id)
+    bad = Submission(bad.staff_id, bad.date, bad.area, NewOuting("outing", "salon-elderly", -5), bad.consultations)
+    with pytest.raises(Exception, match="CHECK constraint"):
+        async with store.db.transaction() as tx:
+            await store.records.save_submission(tx, bad, "visit", NOW)
+    assert (await store.db.fetchone("SELECT count(*) FROM submissions"))[0] == 0  # type: ignore[index]
