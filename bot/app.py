@@ -97,7 +97,7 @@ class FieldBot:
         await application.initialize()
         await set_commands(application)
         await application.start()
-        self.poller = Poller(application, self.processor)
+        self.poller = Poller(application, self.store.updates, self.clock)
         await self.poller.start()
         log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
 

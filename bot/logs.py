@@ -1,40 +1,52 @@
-"""Logging set-up: one format, httpx kept quiet, and secrets removed from every record."""
+"""Logging set-up: one format, httpx kept quiet, and secrets removed from every record of every logger."""
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
+
+_SECRETS: list[str] = []
+_ORIGINAL_FACTORY: Callable[..., logging.LogRecord] | None = None
 
 
-class RedactSecrets(logging.Filter):
-    """Replace secrets (the bot token) wherever they appear in a formatted record, exceptions included."""
+def redact(text: str) -> str:
+    for secret in _SECRETS:
+        text = text.replace(secret, "<redacted>")
+    return text
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
 
-    def _clean(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "<redacted>")
-        return text
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every record, from any library, is cleaned when it is created: before any handler or filter sees it.
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
+    PTB logs the Bot API URL (which contains the token) at DEBUG, and a traceback may carry a URL too.
+    """
+    assert _ORIGINAL_FACTORY is not None
+    record = _ORIGINAL_FACTORY(*args, **kwargs)
+    if not _SECRETS:
+        return record
+    try:
         message = record.getMessage()
-        record.msg = self._clean(message)
-        record.args = None
-        if record.exc_info:
-            # Format the traceback now, cleaned, so no handler formats the raw one later.
-            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        if record.stack_info:
-            record.stack_info = self._clean(record.stack_info)
-        return True
+    except (TypeError, ValueError):
+        message = str(record.msg)
+    cleaned = redact(message)
+    if cleaned != message or record.args:
+        record.msg, record.args = cleaned, None
+    if record.exc_info and record.exc_info[0] is not None:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    return record
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+    global _ORIGINAL_FACTORY
+    _SECRETS[:] = [s for s in secrets if s]
+    if _ORIGINAL_FACTORY is None:
+        _ORIGINAL_FACTORY = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_redacting_factory)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_fieldbot", False):
@@ -42,9 +54,8 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler._fieldbot = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(secrets))
     root.addHandler(handler)
     root.setLevel(level)
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token; aiosqlite logs every query.
+    for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -26,8 +26,7 @@ def update_key(update: object) -> int | None:
 class KeyedUpdateProcessor(BaseUpdateProcessor):
     """A staff member's answers must be applied in the order given; different staff need not wait.
 
-    Also reports every finished update id to listeners: the poller confirms offsets only after this,
-    so an update fetched but not yet processed when the process dies is delivered again.
+    Listeners hear of every finished update id (tests use it to know when the bot is done reacting).
     """
 
     def __init__(self, max_concurrent_updates: int = 64) -> None:

@@ -81,11 +81,11 @@ async def _show_new(
     """Send the current question as a new message (after typed text) and retire the previous one's buttons."""
     message = update.effective_message
     assert message is not None
-    await retire_keyboard(context, draft.chat_id, draft.message_id)
     screen = flow.render(state, _context(svc, staff), hint)
     sent = await send(message, screen.text, reply_markup=screen_markup(screen, f"{FLOW}:{draft.id}:{draft.version}"))
     if sent is not None:
         await svc.store.drafts.set_message(draft.id, sent.message_id)
+    await retire_keyboard(context, draft.chat_id, draft.message_id)
 
 
 async def _show_edit(update: Update, svc: Services, draft: Draft, state: DraftState, staff: Staff) -> None:
@@ -368,8 +368,8 @@ async def on_text(update: Update, context: Context, staff: Staff) -> str | None:
         return None
     if draft.boot_id != svc.boot_id:
         # The bot restarted since the last answer: ask before treating this text as an answer.
-        await retire_keyboard(context, draft.chat_id, draft.message_id)
         await _offer_resume(message, svc, draft, staff)
+        await retire_keyboard(context, draft.chat_id, draft.message_id)
         return None
     outcome = flow.apply(state, _context(svc, staff), text=text)
     if outcome.changed:

@@ -36,6 +36,33 @@ class UpdateLog:
             (bot_id, update_id, utc_iso(now)),
         )
 
+    async def receive(self, bot_id: int, updates: list[tuple[int, str]], now: datetime) -> None:
+        """Keep fetched updates (id, JSON) until processed; an update already kept is not kept twice."""
+        await self.db.executemany(
+            "INSERT INTO inbox (bot_id, update_id, payload, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(bot_id, update_id, payload, utc_iso(now)) for update_id, payload in updates],
+        )
+
+    async def unprocessed(self, bot_id: int) -> list[tuple[int, str]]:
+        """Updates fetched but never processed (the process died first), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT i.update_id, i.payload FROM inbox i WHERE i.bot_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM processed_updates p WHERE p.bot_id = i.bot_id AND p.update_id = i.update_id) "
+            "ORDER BY i.update_id",
+            (bot_id,),
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
     async def prune(self, before: datetime) -> int:
-        """Telegram keeps undelivered updates for 24 hours; ids older than that can never come back."""
-        return await self.db.execute("DELETE FROM processed_updates WHERE processed_at < ?", (utc_iso(before),))
+        """Forget updates older than Telegram's redelivery window (24 hours): they can never come back."""
+        async with self.db.transaction() as tx:
+            stamp = utc_iso(before)
+            cursor = await tx.execute("DELETE FROM processed_updates WHERE processed_at < ?", (stamp,))
+            removed = cursor.rowcount
+            # The inbox row of a processed update has done its job once the update can no longer come back.
+            await tx.execute(
+                "DELETE FROM inbox WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM processed_updates p "
+                "WHERE p.bot_id = inbox.bot_id AND p.update_id = inbox.update_id AND p.processed_at >= ?)",
+                (stamp, stamp),
+            )
+            return removed

@@ -225,6 +225,7 @@ def test_two_consultations_then_done(ctx: FlowContext) -> None:
     )
     assert state.step == "summary"
     first, second = flow.to_submission(state, ctx, 1).consultations
+    assert first.agencies == ("elderly",)
     assert second.agencies == ("civic", "kosha")
     assert second.topic is None
 
@@ -278,8 +279,9 @@ def test_the_last_consultation_of_a_consultation_record_cannot_be_deleted(ctx: F
 
 
 def test_retired_categories_are_not_offered_and_cannot_be_picked() -> None:
-    from domain.taxonomy import DEFAULT_TAXONOMY
     from importlib import resources
+
+    from domain.taxonomy import DEFAULT_TAXONOMY
 
     text = resources.files("domain").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
     text = text.replace(

@@ -118,6 +118,16 @@ CREATE TABLE drafts (
     updated_at  TEXT NOT NULL
 );
 
+-- Every update fetched from the Bot API is written here before the next getUpdates confirms it, so an
+-- update fetched but not yet processed when the process dies is processed at the next start.
+CREATE TABLE inbox (
+    bot_id       INTEGER NOT NULL,
+    update_id    INTEGER NOT NULL,
+    payload      TEXT NOT NULL,                     -- the update as JSON
+    received_at  TEXT NOT NULL,
+    PRIMARY KEY (bot_id, update_id)
+) WITHOUT ROWID;
+
 -- Telegram may deliver an update again after a restart: the ids already acted on.
 CREATE TABLE processed_updates (
     bot_id        INTEGER NOT NULL,

@@ -1,0 +1,145 @@
+"""End-to-end harness: the real bot (PTB Application, polling, SQLite) against the embedded local Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.app import FieldBot
+from bot.localapi import LocalBotApi, SimUser
+from bot.settings import Settings
+from domain.clock import ManualClock
+from domain.models import Role
+from storage.store import Store
+
+ADMIN_ID = 1001
+START = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # Monday 09:30 in Tokyo
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_settings(api: LocalBotApi, database: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "telegram_bot_token": api.token,
+        "telegram_api_base_url": api.base_url,
+        "database_path": database,
+        "admin_telegram_ids": [ADMIN_ID],
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class Harness:
+    """Starts and restarts the bot in this process; every simulated action waits until its update is done."""
+
+    def __init__(self, api: LocalBotApi, database: Path, clock: ManualClock, **settings: Any) -> None:
+        self.api = api
+        self.database = database
+        self.clock = clock
+        self.settings = make_settings(api, database, **settings)
+        self.bot: FieldBot | None = None
+        self._done: dict[int, asyncio.Event] = {}
+        api.update_waiter = self.wait_done
+
+    def _event(self, update_id: int) -> asyncio.Event:
+        return self._done.setdefault(update_id, asyncio.Event())
+
+    async def wait_done(self, update_id: int) -> None:
+        await asyncio.wait_for(self._event(update_id).wait(), timeout=15)
+
+    async def start(self) -> FieldBot:
+        bot = FieldBot(self.settings, clock=self.clock, base_file_url=self.api.base_file_url, rate_limiter=False)
+        bot.processor.listeners.append(lambda update_id: self._event(update_id).set())
+        await bot.start()
+        self.bot = bot
+        return bot
+
+    async def stop(self) -> None:
+        if self.bot is not None:
+            await self.bot.stop()
+            self.bot = None
+
+    async def restart(self) -> FieldBot:
+        await self.stop()
+        return await self.start()
+
+    @property
+    def store(self) -> Store:
+        assert self.bot is not None and self.bot.store is not None
+        return self.bot.store
+
+    async def register(
+        self, user_id: int, role: Role = Role.STAFF, zone: str | None = "west", area: str | None = "kyonan"
+    ) -> SimUser:
+        """A registered staff member, made directly in the database (the invite flow has its own test)."""
+        now = self.clock.now()
+        store = self.store
+        async with store.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO staff (telegram_id, name, role, zone, area, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, f"職員{user_id}", role.value, zone, area, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
+            )
+        return self.api.user(user_id, first_name=f"職員{user_id}")
+
+    async def count(self, table: str, where: str = "1") -> int:
+        row = await self.store.db.fetchone(f"SELECT count(*) FROM {table} WHERE {where}")
+        assert row is not None
+        return int(row[0])
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
+    clock = ManualClock(START)
+    api = LocalBotApi(now=lambda: clock.now().timestamp())
+    await api.start()
+    harness = Harness(api, tmp_path / "fieldbot.sqlite3", clock, **settings)
+    try:
+        await harness.start()
+        yield harness
+    finally:
+        await harness.stop()
+        await api.stop()
+
+
+class BotProcess:
+    """The bot as a real subprocess (`fieldbot run`), for crash tests that need SIGKILL."""
+
+    def __init__(self, api: LocalBotApi, database: Path, log: Path, **env: str) -> None:
+        self.api = api
+        self.database = database
+        self.log = log
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": self.api.token,
+            "TELEGRAM_API_BASE_URL": self.api.base_url,
+            "DATABASE_PATH": str(self.database),
+            "ADMIN_TELEGRAM_IDS": str(ADMIN_ID),
+            "LOG_LEVEL": "DEBUG",
+            **self.env,
+        }
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "run"], cwd=self.log.parent, env=env, stdout=out, stderr=out
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=20)
