@@ -8,6 +8,7 @@ into a `Screen` (text and buttons carrying short actions). The handlers store th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -500,7 +501,7 @@ def _apply_text(new: DraftState, ctx: FlowContext, text: str) -> Outcome:
         _return(new)
         return Outcome(new)
     if name == "headcount":
-        digits = dates.normalise(text).removesuffix("人")
+        digits = re.sub(r"[^\d]+$", "", dates.normalise(text))  # 12人, 12名: the counter word is optional
         if not digits.lstrip("-").isdigit():
             return Outcome(new, hint=t("flow.hint.headcount_number"), changed=False)
         number = int(digits)
@@ -857,7 +858,7 @@ def _consultation_summary(state: DraftState, ctx: FlowContext, i: int) -> str:
         lines.append(t("flow.summary.channel", channel=tax.channel.label(c.channel)))
     lines.append(t("flow.summary.consulter", consulter=who))
     lines.append(t("flow.summary.topic", topic=tax.topic.label(c.topic) if c.topic else t("flow.none")))
-    agencies = "、".join(tax.agency.label(a) for a in c.agencies) if c.agencies else t("flow.none")
+    agencies = t("flow.list_separator").join(tax.agency.label(a) for a in c.agencies) if c.agencies else t("flow.none")
     lines.append(t("flow.summary.agencies", agencies=agencies))
     if c.followup is not None and c.followup.label and c.followup.due:
         lines.append(t("flow.summary.followup", label=c.followup.label, due=dates.short(c.followup.due)))

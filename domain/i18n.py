@@ -22,6 +22,10 @@ class Catalogue:
             raise KeyError(f"message {key!r} is not in the catalogue") from None
         return template.format(**params) if params else template
 
+    def template(self, key: str) -> str:
+        """The raw text with its {fields}, unfilled."""
+        return self._entries[key]
+
     def __contains__(self, key: object) -> bool:
         return key in self._entries
 

@@ -307,7 +307,7 @@ def _describe(error: ValidationError, data: object) -> str:
             where.append(part)
             node = node.get(part) if isinstance(node, dict) else None
     message = str(first["msg"]).removeprefix("Value error, ")
-    return f"{' '.join(where) or 'file'}: {message}"
+    return f"{' '.join(where)}: {message}" if where else message
 
 
 def parse_taxonomy(text: str, origin: str) -> Taxonomy:
