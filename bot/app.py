@@ -13,17 +13,20 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.polling import Poller
 from bot.processor import KeyedUpdateProcessor
+from bot.scheduler import Scheduler
 from bot.settings import Settings
-from domain.clock import Clock, SystemClock
+from domain.clock import Clock, SystemClock, utc_iso
+from domain.digest import DigestService
 from domain.i18n import t
 from domain.taxonomy import Taxonomy, load_taxonomy
-from handlers import access, errors, guards, visit
+from handlers import access, errors, guards, menu, reports, visit
 from handlers.common import Services
+from handlers.delivery import TelegramSender
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("visit", "consult", "cancel", "area", "help")
+COMMANDS = ("visit", "consult", "cancel", "mine", "report", "export", "area", "help")
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
@@ -31,6 +34,8 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_handler(guards.before(), group=-1)
     application.add_handlers(access.handlers(), group=0)
     application.add_handlers(visit.handlers(), group=0)
+    application.add_handlers(reports.handlers(), group=0)
+    application.add_handlers(menu.handlers(), group=0)
     application.add_handlers(visit.text_handlers(), group=0)
     application.add_handlers(access.fallback_handlers(), group=0)
     application.add_handler(guards.after(), group=1)
@@ -57,14 +62,21 @@ class FieldBot:
     poller: Poller | None = None
     processor: KeyedUpdateProcessor = field(default_factory=KeyedUpdateProcessor)
     boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    scheduler: Scheduler | None = None
+    # Seconds between scheduler ticks; None: no automatic ticks (tests call scheduler.tick() themselves).
+    tick_interval: float | None = 30.0
 
     async def start(self) -> None:
         settings = self.settings
         token = settings.token()
         taxonomy = self.taxonomy or load_taxonomy(settings.taxonomy_file)
         self.store = await Store.open(settings.database_path)
+        await self.store.meta.set_once("installed_at", utc_iso(self.clock.now()))
         for admin in settings.admin_telegram_ids:
             await self.store.staff.ensure_admin(admin, self.clock.now())
+        interrupted = await self.store.outbox.interrupted()
+        if interrupted:
+            log.warning("%d scheduled send(s) were cut off by the last stop and are not repeated", len(interrupted))
         base_url = self.base_url or settings.telegram_api_base_url
         builder = (
             ApplicationBuilder()
@@ -94,12 +106,28 @@ class FieldBot:
         )
         register_handlers(application)
         self.application = application
+        digests = DigestService(
+            self.store,
+            taxonomy,
+            TelegramSender(application.bot),
+            self.clock,
+            ZoneInfo(settings.timezone),
+            settings.schedule,
+            settings.digest_chat_id,
+        )
+        self.scheduler = Scheduler(self.store, self.clock, [("digests", digests.run)])
         await application.initialize()
         await set_commands(application)
         await application.start()
+        if self.tick_interval is not None and application.job_queue is not None:
+            application.job_queue.run_repeating(self._tick, interval=self.tick_interval, first=1, name="scheduler")
         self.poller = Poller(application, self.store.updates, self.clock)
         await self.poller.start()
         log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
+
+    async def _tick(self, context: object) -> None:
+        assert self.scheduler is not None
+        await self.scheduler.tick()
 
     async def wait(self) -> None:
         assert self.poller is not None

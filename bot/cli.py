@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from telegram.error import InvalidToken, NetworkError
 
+from bot import reportcli
 from bot.app import FieldBot
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
@@ -77,7 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     check = commands.add_parser("check", help="check the settings and the taxonomy file, then exit")
     check.set_defaults(func=cmd_check)
+    reportcli.add_parser(commands).set_defaults(func=cmd_report)
     return parser
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    reportcli.run(args, _settings())
 
 
 def cmd_check(args: argparse.Namespace) -> None:
@@ -90,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (StartupError, SettingsError, TaxonomyError, StorageError) as exc:
+    except (StartupError, SettingsError, TaxonomyError, StorageError, reportcli.UsageError) as exc:
         print(f"fieldbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

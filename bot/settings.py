@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.schedule import DigestSchedule
+
 TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 
@@ -28,6 +30,8 @@ class Settings(BaseSettings):
     taxonomy_file: Path | None = None
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    digest_schedule: str = "mon 08:30"
+    digest_chat_id: int | None = None
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -71,6 +75,23 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @field_validator("digest_schedule")
+    @classmethod
+    def _digest_schedule(cls, value: str) -> str:
+        if value.strip().lower() in ("off", "none", ""):
+            return "off"
+        DigestSchedule.parse(value)
+        return value.strip().lower()
+
+    @field_validator("digest_chat_id", mode="before")
+    @classmethod
+    def _chat_id(cls, value: Any) -> Any:
+        if value in ("", None):
+            return None
+        if isinstance(value, str) and not re.fullmatch(r"-?\d{1,20}", value.strip()):
+            raise ValueError("must be a chat id: a number, negative for groups (e.g. -1001234567890)")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -78,6 +99,10 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @property
+    def schedule(self) -> DigestSchedule | None:
+        return None if self.digest_schedule == "off" else DigestSchedule.parse(self.digest_schedule)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -263,6 +263,8 @@ async def cmd_help(update: Update, context: Context, staff: Staff) -> str | None
     message = update.effective_message
     assert message is not None
     lines = [t("help.staff")]
+    if staff.role in (Role.SUPERVISOR, Role.ADMIN):
+        lines.append(t("help.supervisor"))
     if staff.role is Role.ADMIN:
         lines.append(t("help.admin"))
     await send(message, "\n".join(lines), reply_markup=menu_keyboard(staff))

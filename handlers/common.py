@@ -141,6 +141,10 @@ def screen_markup(screen: Screen, prefix: str) -> InlineKeyboardMarkup:
 def menu_keyboard(staff: Staff) -> ReplyKeyboardMarkup:
     """The persistent keyboard under the chat: the common actions in one tap."""
     rows = [[KeyboardButton(t("menu.visit")), KeyboardButton(t("menu.consult"))]]
+    second = [KeyboardButton(t("menu.mine"))]
+    if staff.role is not Role.STAFF:
+        second.append(KeyboardButton(t("menu.report")))
+    rows.append(second)
     return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
 
 

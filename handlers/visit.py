@@ -350,17 +350,11 @@ async def on_cancel(update: Update, context: Context, staff: Staff) -> str | Non
 
 @registered()
 async def on_text(update: Update, context: Context, staff: Staff) -> str | None:
-    """Typed text: a menu button, an answer to the current question, or a hint."""
+    """Typed text: an answer to the current question, or a hint (menu buttons have their own handler)."""
     svc = services(context)
     message = update.effective_message
     assert message is not None and message.text is not None
     text = message.text
-    if text == t("menu.visit"):
-        await _begin(update, context, staff, "visit")
-        return None
-    if text == t("menu.consult"):
-        await _begin(update, context, staff, "consult")
-        return None
     draft = await svc.store.drafts.for_staff(staff.id)
     state = _load(draft) if draft else None
     if draft is None or state is None:

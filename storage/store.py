@@ -11,8 +11,10 @@ import aiosqlite
 
 from storage.db import Database
 from storage.drafts import DraftRepository
+from storage.outbox import Meta, Outbox
 from storage.records import RecordRepository
 from storage.staff import InviteRepository, StaffRepository
+from storage.tallies import TallyRepository
 from storage.updates import UpdateLog
 
 
@@ -24,6 +26,9 @@ class Store:
         self.drafts = DraftRepository(db)
         self.records = RecordRepository(db)
         self.updates = UpdateLog(db)
+        self.tallies = TallyRepository(db)
+        self.outbox = Outbox(db)
+        self.meta = Meta(db)
 
     @classmethod
     async def open(cls, path: Path) -> Store:

@@ -56,7 +56,13 @@ class Harness:
         await asyncio.wait_for(self._event(update_id).wait(), timeout=15)
 
     async def start(self) -> FieldBot:
-        bot = FieldBot(self.settings, clock=self.clock, base_file_url=self.api.base_file_url, rate_limiter=False)
+        bot = FieldBot(
+            self.settings,
+            clock=self.clock,
+            base_file_url=self.api.base_file_url,
+            rate_limiter=False,
+            tick_interval=None,  # tests drive the scheduler: `await harness.tick()` after moving the clock
+        )
         bot.processor.listeners.append(lambda update_id: self._event(update_id).set())
         await bot.start()
         self.bot = bot
@@ -70,6 +76,10 @@ class Harness:
     async def restart(self) -> FieldBot:
         await self.stop()
         return await self.start()
+
+    async def tick(self) -> dict[str, int]:
+        assert self.bot is not None and self.bot.scheduler is not None
+        return await self.bot.scheduler.tick()
 
     @property
     def store(self) -> Store:
@@ -96,8 +106,8 @@ class Harness:
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
-    clock = ManualClock(START)
+async def running(tmp_path: Path, start: datetime = START, **settings: Any) -> AsyncIterator[Harness]:
+    clock = ManualClock(start)
     api = LocalBotApi(now=lambda: clock.now().timestamp())
     await api.start()
     harness = Harness(api, tmp_path / "fieldbot.sqlite3", clock, **settings)

@@ -54,7 +54,7 @@ async def test_an_admin_invites_a_staff_member_who_registers_with_the_link(tmp_p
         newcomer = h.api.user(STAFF_ID, first_name="花子", last_name="山田")
         await newcomer.send(f"/start {code}")
         assert "山田 花子さん" in newcomer.messages[0].text and "職員（西部圏域）" in newcomer.messages[0].text
-        assert newcomer.messages[0].reply_keyboard == [["出向き記録", "相談記録"]]
+        assert newcomer.messages[0].reply_keyboard == [["出向き記録", "相談記録"], ["今週の自分の記録"]]
         await newcomer.press("境南町")
         assert "境南町" in newcomer.last.text  # type: ignore[union-attr]
         staff = await h.store.staff.by_telegram_id(STAFF_ID)

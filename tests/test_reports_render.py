@@ -120,7 +120,7 @@ def test_the_whole_report_reads_as_one_message_with_its_footnote() -> None:
     assert lines[-1] == "※ () 内は前年度比"
     for expected in (
         "<合計>",
-        "・出向き 27件 (-1件)",
+        "・活動記録 27件 (-1件)",
         "・相談 24件 (+5件)",
         "・出向き先で受けた相談の割合 37.5% (+5.9ポイント)",
         "<活動内容別>",
@@ -311,7 +311,7 @@ def test_the_summary_sheet_has_totals_and_the_share_at_outings(tmp_path: Path) -
     render_xlsx(published_report(), path)
     sheet = openpyxl.load_workbook(path)["概要"]
     table = {r[0].value: [c.value for c in r[1:]] for r in sheet.iter_rows(min_row=7)}
-    assert table["出向き"] == [27, 28, -1]
+    assert table["活動記録"] == [27, 28, -1]
     assert table["出向き先で受けた相談の割合"] == [0.375, 0.3158, 0.0592]
 
 
@@ -396,4 +396,4 @@ def test_totals_read_a_number_even_when_they_were_zero_before() -> None:
         TAXONOMY, iso_week(2026, 47), Counts(outings=3, consultations=2), iso_week(2026, 46), Counts(outings=3)
     )
     assert total_line("consultations", report.totals.consultations) == "・相談 2件 (+2件)"
-    assert total_line("outings", report.totals.outings) == "・出向き 3件 (±0件)"
+    assert total_line("outings", report.totals.outings) == "・活動記録 3件 (±0件)"

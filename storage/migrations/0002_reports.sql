@@ -24,3 +24,9 @@ CREATE TABLE outbox (
     sent_at     TEXT,
     error       TEXT
 ) WITHOUT ROWID;
+
+-- Small facts about this installation (e.g. when it first started: no digest is due for weeks before that).
+CREATE TABLE meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+) WITHOUT ROWID;

@@ -1,0 +1,143 @@
+"""End to end: /report, /mine and /export in the chat, and the weekly digest sent once per recipient."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import openpyxl
+
+from domain.models import NewFollowUp, Role
+from tests.harness import ADMIN_ID, running
+from tests.seed import consultation, outing
+
+SUPERVISOR, STAFF, OTHER_ZONE = 3001, 3002, 3003
+GROUP = -1001234567890
+INSTALLED = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # Monday 09:00 in Tokyo, after that week's digest time
+
+
+async def seed(h) -> None:  # type: ignore[no-untyped-def]
+    """A week of records (week 47 of 2026: 16-22 November) and the same week a year earlier."""
+    staff = (await h.store.staff.by_telegram_id(STAFF)).id
+    other = (await h.store.staff.by_telegram_id(OTHER_ZONE)).id
+    await outing(
+        h.store,
+        staff,
+        date(2026, 11, 17),
+        consultations=(
+            consultation(
+                agencies=("elderly", "houkatsu"), followup=NewFollowUp("境南町 80代女性 A", date(2026, 11, 20))
+            ),
+            consultation("volunteer", "donate"),
+        ),
+    )
+    await outing(h.store, staff, date(2026, 11, 18), activity="meeting", destination="area-council")
+    await outing(h.store, other, date(2026, 11, 18), area="chuo")
+    await outing(h.store, staff, date(2025, 11, 18))  # 2025-W47
+
+
+async def test_a_supervisor_gets_their_zones_report_as_text_and_a_chart(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        supervisor = await h.register(SUPERVISOR, Role.SUPERVISOR)
+        await h.register(STAFF)
+        await h.register(OTHER_ZONE, zone="central", area="chuo")
+        await seed(h)
+        await supervisor.send("/report")
+        assert "西部圏域" in supervisor.last.text  # type: ignore[union-attr]
+        await supervisor.press("先週")
+        text = "\n".join(m.text for m in supervisor.messages if m.photo is None)
+        assert "【集計】2026年第47週（11/16〜11/22）" in text
+        assert "・活動記録 2件 (+2件)" in text  # the central zone's outing is not counted
+        assert "・高齢者支援課 1件 (新)" in text
+        assert "※ () 内は前週比" in text
+        chart = supervisor.last
+        assert chart is not None and chart.photo is not None and chart.photo.startswith(b"\x89PNG")
+
+
+async def test_staff_get_their_own_week_and_cannot_read_the_zones_report(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        staff = await h.register(STAFF)
+        await h.register(OTHER_ZONE, zone="central", area="chuo")
+        await seed(h)
+        h.clock.set(datetime(2026, 11, 19, 3, 0, tzinfo=UTC))
+        await staff.send("/mine")
+        assert "・活動記録 2件" in staff.last.text  # type: ignore[union-attr]
+        await staff.send("/report")
+        assert staff.last.text == "この操作を使う権限がありません。"  # type: ignore[union-attr]
+        await staff.send("/export")
+        assert staff.last.text == "この操作を使う権限がありません。"  # type: ignore[union-attr]
+
+
+async def test_an_admin_exports_a_fiscal_year_as_xlsx_and_csv_that_open(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        await h.register(STAFF)
+        await h.register(OTHER_ZONE, zone="central", area="chuo")
+        await seed(h)
+        admin = h.api.user(ADMIN_ID, first_name="管理者")
+        await admin.send("/export")
+        await admin.press("令和8年度")
+        xlsx, csv_doc = [m.document for m in admin.messages if m.document is not None]
+        assert xlsx is not None and csv_doc is not None
+        assert xlsx.filename == "fieldbot-FY2026.xlsx" and csv_doc.filename == "fieldbot-FY2026.csv"
+        book = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True)
+        assert len(book.sheetnames) >= 6
+        cells = [str(c) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for c in row if c]
+        assert "令和8年度" in " ".join(cells) and "高齢者支援課" in cells
+        assert csv_doc.content.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.reader(io.StringIO(csv_doc.content.decode("utf-8-sig"))))
+        assert any("高齢者支援課" in row for row in rows)
+
+
+async def test_the_weekly_digest_is_sent_once_per_recipient_across_a_restart(tmp_path: Path) -> None:
+    # The bot was installed the week before, so the 23 November digest is due.
+    async with running(tmp_path, start=INSTALLED, digest_chat_id=GROUP) as h:
+        supervisor = await h.register(SUPERVISOR, Role.SUPERVISOR)
+        await h.register(STAFF)
+        await h.register(OTHER_ZONE, zone="central", area="chuo")
+        quiet = await h.register(STAFF + 10)  # west, recorded nothing
+        await seed(h)
+        admin = h.api.user(ADMIN_ID, first_name="管理者")
+        group = h.api.group(GROUP, "市民社協 地域担当")
+
+        h.clock.set(datetime(2026, 11, 22, 23, 29, tzinfo=UTC))  # Monday 08:29 in Tokyo
+        assert (await h.tick())["digests"] == 0  # 16 November 08:30 came before the installation
+        sent_before = len(supervisor.messages)
+
+        h.clock.set(datetime(2026, 11, 22, 23, 31, tzinfo=UTC))  # Monday 08:31
+        await h.tick()
+        digest = "\n".join(m.text for m in supervisor.messages[sent_before:])
+        assert "週間ダイジェスト｜2026年第47週（11/16〜11/22）｜西部圏域" in digest
+        assert "・活動記録 2件（前週比 +2件／前年同週比 +1件）" in digest
+        assert "・対応中 1件（うち期日超過 1件）" in digest
+        assert "職員3012" in digest and "職員3002" not in digest.split("<この週に記録のなかった職員>")[1]
+        assert supervisor.last is not None and supervisor.last.photo is not None
+        assert any("全圏域" in m.text for m in admin.messages)
+        group_text = "\n".join(m.text for m in group.messages)
+        assert "・活動記録 3件" in group_text and "記録のなかった職員" not in group_text
+        assert "境南町" not in group_text and "職員" not in group_text
+
+        counts = (len(supervisor.messages), len(admin.messages), len(group.messages))
+        await h.restart()
+        await h.tick()
+        h.clock.set(datetime(2026, 11, 23, 5, 0, tzinfo=UTC))
+        await h.tick()
+        assert (len(supervisor.messages), len(admin.messages), len(group.messages)) == counts
+        assert quiet is not None
+
+
+async def test_a_digest_missed_while_the_bot_was_down_is_sent_at_the_next_start(tmp_path: Path) -> None:
+    async with running(tmp_path, start=INSTALLED) as h:
+        supervisor = await h.register(SUPERVISOR, Role.SUPERVISOR)
+        await h.tick()
+        before = len(supervisor.messages)
+        await h.stop()
+        h.clock.set(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))  # down over Monday 08:30
+        await h.start()
+        await h.tick()
+        texts = [m.text for m in supervisor.messages[before:]]
+        assert any("2026年第47週" in text for text in texts)
+        await h.tick()
+        digests = [m for m in supervisor.messages[before:] if m.photo is None and "2026年第47週" in m.text]
+        assert len(digests) == 1
