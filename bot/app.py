@@ -17,16 +17,17 @@ from bot.scheduler import Scheduler
 from bot.settings import Settings
 from domain.clock import Clock, SystemClock, utc_iso
 from domain.digest import DigestService
+from domain.followups import ReminderService, RetentionService
 from domain.i18n import t
 from domain.taxonomy import Taxonomy, load_taxonomy
-from handlers import access, errors, guards, menu, reports, visit
+from handlers import access, errors, followups, guards, menu, reports, visit
 from handlers.common import Services
 from handlers.delivery import TelegramSender
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("visit", "consult", "cancel", "mine", "report", "export", "area", "help")
+COMMANDS = ("visit", "consult", "followups", "cancel", "mine", "report", "export", "area", "help")
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
@@ -34,6 +35,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_handler(guards.before(), group=-1)
     application.add_handlers(access.handlers(), group=0)
     application.add_handlers(visit.handlers(), group=0)
+    application.add_handlers(followups.handlers(), group=0)
     application.add_handlers(reports.handlers(), group=0)
     application.add_handlers(menu.handlers(), group=0)
     application.add_handlers(visit.text_handlers(), group=0)
@@ -69,8 +71,9 @@ class FieldBot:
     async def start(self) -> None:
         settings = self.settings
         token = settings.token()
+        sealer = settings.sealer()
         taxonomy = self.taxonomy or load_taxonomy(settings.taxonomy_file)
-        self.store = await Store.open(settings.database_path)
+        self.store = await Store.open(settings.database_path, sealer)
         await self.store.meta.set_once("installed_at", utc_iso(self.clock.now()))
         for admin in settings.admin_telegram_ids:
             await self.store.staff.ensure_admin(admin, self.clock.now())
@@ -106,16 +109,18 @@ class FieldBot:
         )
         register_handlers(application)
         self.application = application
+        sender = TelegramSender(application.bot)
+        tz = ZoneInfo(settings.timezone)
         digests = DigestService(
-            self.store,
-            taxonomy,
-            TelegramSender(application.bot),
-            self.clock,
-            ZoneInfo(settings.timezone),
-            settings.schedule,
-            settings.digest_chat_id,
+            self.store, taxonomy, sender, self.clock, tz, settings.schedule, settings.digest_chat_id
         )
-        self.scheduler = Scheduler(self.store, self.clock, [("digests", digests.run)])
+        reminders = ReminderService(self.store, taxonomy, sender, self.clock, tz, settings.reminder_at)
+        retention = RetentionService(self.store, self.clock, tz, settings.retention_days)
+        self.scheduler = Scheduler(
+            self.store,
+            self.clock,
+            [("reminders", reminders.run), ("digests", digests.run), ("retention", retention.run)],
+        )
         await application.initialize()
         await set_commands(application)
         await application.start()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from telegram.error import InvalidToken, NetworkError
 
-from bot import reportcli
+from bot import admincli, reportcli
 from bot.app import FieldBot
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check the settings and the taxonomy file, then exit")
     check.set_defaults(func=cmd_check)
     reportcli.add_parser(commands).set_defaults(func=cmd_report)
+    admincli.add_parsers(commands)
     return parser
 
 
@@ -95,8 +96,18 @@ def cmd_check(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
-    except (StartupError, SettingsError, TaxonomyError, StorageError, reportcli.UsageError) as exc:
+        if args.func in (cmd_run, cmd_check, cmd_report):
+            args.func(args)
+        else:
+            args.func(args, _settings())
+    except (
+        StartupError,
+        SettingsError,
+        TaxonomyError,
+        StorageError,
+        reportcli.UsageError,
+        admincli.CommandError,
+    ) as exc:
         print(f"fieldbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

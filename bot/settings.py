@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.crypto import Sealer, SealError, parse_key
 from domain.schedule import DigestSchedule
 
 TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
@@ -32,6 +34,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     digest_schedule: str = "mon 08:30"
     digest_chat_id: int | None = None
+    field_encryption_key: SecretStr | None = None
+    reminder_time: str = "09:00"
+    retention_days: int = 365
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -92,6 +97,31 @@ class Settings(BaseSettings):
             raise ValueError("must be a chat id: a number, negative for groups (e.g. -1001234567890)")
         return value
 
+    @field_validator("field_encryption_key")
+    @classmethod
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            parse_key(value.get_secret_value())
+        except SealError as exc:
+            raise ValueError(str(exc)) from None  # the message never contains the key
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("reminder_time")
+    @classmethod
+    def _reminder_time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"{value!r} is not a time like 09:00")
+        return value.strip()
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1 (days after closing before a follow-up's text is erased)")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -99,6 +129,19 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    def sealer(self) -> Sealer:
+        if self.field_encryption_key is None:
+            raise SettingsError(
+                "setting FIELD_ENCRYPTION_KEY is missing: make one with `fieldbot keygen`, put it in .env, "
+                "and keep a copy somewhere safe (without it the follow-up notes cannot be read)"
+            )
+        return Sealer.from_text(self.field_encryption_key.get_secret_value())
+
+    @property
+    def reminder_at(self) -> time:
+        hours, minutes = self.reminder_time.split(":")
+        return time(int(hours), int(minutes))
 
     @property
     def schedule(self) -> DigestSchedule | None:

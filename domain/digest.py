@@ -41,7 +41,8 @@ class DeliveryError(Exception):
 class Sender(Protocol):
     """How scheduled messages leave the program (the Telegram edge implements it)."""
 
-    async def text(self, chat_id: int, text: str) -> None: ...
+    async def text(self, chat_id: int, text: str, buttons: list[list[tuple[str, str]]] | None = None) -> None:
+        """Send text, with inline buttons given as rows of (label, callback data)."""
 
     async def photo(self, chat_id: int, png: bytes, caption: str) -> None: ...
 

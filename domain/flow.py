@@ -24,6 +24,7 @@ from domain.taxonomy import Category, Taxonomy
 FlowKind = Literal["visit", "consult"]
 
 LABEL_MAX = 30
+REASON_MAX = 300
 MEMO_MAX = 500
 HEADCOUNT_MAX = 9999
 OUTING_MAX_AGE_DAYS = 400  # an outing older than this is surely a typo (the previous fiscal year fits)
@@ -34,6 +35,8 @@ DUE_PRESETS = {"1w": 7, "2w": 14, "1m": 30}
 
 class FollowUpAnswer(BaseModel):
     label: str | None = None
+    reason: str | None = None
+    reason_done: bool = False
     due: date | None = None
 
 
@@ -146,7 +149,7 @@ def _consultation_steps(state: DraftState, ctx: FlowContext, i: int) -> list[str
         steps.append(f"category.{i}")
     steps += [f"topic.{i}", f"agencies.{i}", f"next.{i}"]
     if answer.followup is not None:
-        steps += [f"fu_label.{i}", f"fu_due.{i}", f"after_fu.{i}"]
+        steps += [f"fu_label.{i}", f"fu_reason.{i}", f"fu_due.{i}", f"after_fu.{i}"]
     return steps
 
 
@@ -190,6 +193,8 @@ def _answered(state: DraftState, ctx: FlowContext, step: str) -> bool:
             return c.followup_done
         case "fu_label":
             return c.followup is not None and c.followup.label is not None
+        case "fu_reason":
+            return c.followup is not None and c.followup.reason_done
         case "fu_due":
             return c.followup is not None and c.followup.due is not None
         case "after_fu":
@@ -380,7 +385,7 @@ def _apply_pick(new: DraftState, ctx: FlowContext, name: str, i: int, code: str)
                 _return(new)
                 _advance(new, ctx, f"next.{i}")
                 return Outcome(new)
-            if code in ("label", "due") and c.followup is not None:
+            if code in ("label", "reason", "due") and c.followup is not None:
                 new.stack.append(f"fu_{code}.{i}")
                 return Outcome(new)
             return invalid
@@ -431,6 +436,12 @@ def _apply_skip(new: DraftState, ctx: FlowContext, name: str, i: int) -> Outcome
     elif name == "topic":
         new.consultations[i].topic = None
         new.consultations[i].topic_done = True
+    elif name == "fu_reason" and new.consultations[i].followup is not None:
+        followup = new.consultations[i].followup
+        assert followup is not None
+        followup.reason, followup.reason_done = None, True
+        _after_followup_field(new, ctx, new.step)
+        return Outcome(new)
     else:
         return Outcome(new, hint=t("flow.hint.use_buttons"), changed=False)
     _advance(new, ctx, new.step)
@@ -521,6 +532,15 @@ def _apply_text(new: DraftState, ctx: FlowContext, text: str) -> Outcome:
         followup.label = label
         _after_followup_field(new, ctx, step)
         return Outcome(new)
+    if name == "fu_reason":
+        problem = check_free_text(text, REASON_MAX)
+        if problem:
+            return Outcome(new, hint=problem, changed=False)
+        followup = new.consultations[i].followup
+        assert followup is not None
+        followup.reason, followup.reason_done = text, True
+        _after_followup_field(new, ctx, step)
+        return Outcome(new)
     if name in ("fu_due", "fu_date"):
         day = dates.parse_date(text, ctx.today, prefer="future")
         if day is None:
@@ -604,7 +624,7 @@ def to_submission(state: DraftState, ctx: FlowContext, staff_id: int) -> Submiss
         followup = None
         if c.followup is not None:
             assert c.followup.label and c.followup.due
-            followup = NewFollowUp(c.followup.label, c.followup.due)
+            followup = NewFollowUp(c.followup.label, c.followup.due, c.followup.reason)
         consultations.append(
             NewConsultation(
                 channel=channel,
@@ -767,6 +787,11 @@ def _render(state: DraftState, ctx: FlowContext) -> Screen:
             ]
             text = t("flow.ask.followup_label", limit=LABEL_MAX)
             return Screen(f"{_consultation_heading(state, i)}\n{text}", rows, accepts_text=True)
+        case "fu_reason":
+            assert c is not None
+            rows = [_nav(state, Button(t("flow.button.skip"), SKIP))]
+            text = t("flow.ask.followup_reason", limit=REASON_MAX)
+            return Screen(f"{_consultation_heading(state, i)}\n{text}", rows, accepts_text=True)
         case "fu_due":
             assert c is not None
             presets = [Button(t(f"flow.due.{code}"), f"{PICK}:{code}") for code in DUE_PRESETS]
@@ -789,6 +814,7 @@ def _render(state: DraftState, ctx: FlowContext) -> Screen:
             else:
                 rows = [
                     [Button(t("flow.button.followup_label"), f"{PICK}:label")],
+                    [Button(t("flow.button.followup_reason"), f"{PICK}:reason")],
                     [Button(t("flow.button.followup_due"), f"{PICK}:due")],
                     [Button(t("flow.button.followup_remove"), f"{PICK}:remove")],
                 ]
@@ -862,6 +888,8 @@ def _consultation_summary(state: DraftState, ctx: FlowContext, i: int) -> str:
     lines.append(t("flow.summary.agencies", agencies=agencies))
     if c.followup is not None and c.followup.label and c.followup.due:
         lines.append(t("flow.summary.followup", label=c.followup.label, due=dates.short(c.followup.due)))
+        if c.followup.reason:
+            lines.append(t("flow.summary.followup_reason", reason=c.followup.reason))
     else:
         lines.append(t("flow.summary.followup_none"))
     return "\n".join(lines)

@@ -127,13 +127,13 @@ async def retire_keyboard(context: Context, chat_id: int, message_id: int | None
         await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
 
 
-def inline(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows if row]
-    )
+def inline(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    """Buttons from rows of (label, callback data); None when there is no button (Telegram refuses an empty one)."""
+    kept = [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows if row]
+    return InlineKeyboardMarkup(kept) if kept else None
 
 
-def screen_markup(screen: Screen, prefix: str) -> InlineKeyboardMarkup:
+def screen_markup(screen: Screen, prefix: str) -> InlineKeyboardMarkup | None:
     """Buttons of a flow screen; each callback carries the draft id and version in `prefix`."""
     return inline([[(b.label, f"{prefix}:{b.action}") for b in row] for row in screen.keyboard])
 
@@ -141,7 +141,7 @@ def screen_markup(screen: Screen, prefix: str) -> InlineKeyboardMarkup:
 def menu_keyboard(staff: Staff) -> ReplyKeyboardMarkup:
     """The persistent keyboard under the chat: the common actions in one tap."""
     rows = [[KeyboardButton(t("menu.visit")), KeyboardButton(t("menu.consult"))]]
-    second = [KeyboardButton(t("menu.mine"))]
+    second = [KeyboardButton(t("menu.followups")), KeyboardButton(t("menu.mine"))]
     if staff.role is not Role.STAFF:
         second.append(KeyboardButton(t("menu.report")))
     rows.append(second)

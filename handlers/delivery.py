@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from domain.digest import DeliveryError
@@ -29,7 +29,14 @@ class TelegramSender:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def text(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    async def text(self, chat_id: int, text: str, buttons: list[list[tuple[str, str]]] | None = None) -> None:
+        markup = (
+            InlineKeyboardMarkup(
+                [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in buttons]
+            )
+            if buttons
+            else None
+        )
         try:
             await self.bot.send_message(chat_id, text, reply_markup=markup, read_timeout=SEND_TIMEOUT)
         except TelegramError as exc:

@@ -6,13 +6,14 @@ from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from domain.i18n import t
-from handlers import reports, visit
+from handlers import followups, reports, visit
 from handlers.common import Context, PlainHandler
 
 # Button text key -> the command handler it stands for.
 ACTIONS: dict[str, PlainHandler] = {
     "menu.visit": visit.cmd_visit,
     "menu.consult": visit.cmd_consult,
+    "menu.followups": followups.cmd_followups,
     "menu.mine": reports.cmd_mine,
     "menu.report": reports.cmd_report,
 }

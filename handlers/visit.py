@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 
 from pydantic import ValidationError
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from domain import dates, flow
 from domain.flow import DraftState, FlowContext, FlowKind
 from domain.i18n import t
 from domain.models import Staff
+from handlers import followups
 from handlers.common import (
     EXPIRED,
     Context,
@@ -164,7 +167,7 @@ async def cmd_cancel(update: Update, context: Context, staff: Staff) -> str | No
     return None
 
 
-def _cancel_markup(draft: Draft) -> InlineKeyboardMarkup:
+def _cancel_markup(draft: Draft) -> InlineKeyboardMarkup | None:
     prefix = f"{CANCEL}:{draft.id}:{draft.version}"
     return inline([[(t("flow.cancel.yes"), f"{prefix}:yes"), (t("flow.cancel.no"), f"{prefix}:no")]])
 
@@ -355,6 +358,8 @@ async def on_text(update: Update, context: Context, staff: Staff) -> str | None:
     message = update.effective_message
     assert message is not None and message.text is not None
     text = message.text
+    if await followups.on_typed_input(update, context, staff):
+        return None  # a note or a due date asked for by a follow-up button
     draft = await svc.store.drafts.for_staff(staff.id)
     state = _load(draft) if draft else None
     if draft is None or state is None:
@@ -365,6 +370,7 @@ async def on_text(update: Update, context: Context, staff: Staff) -> str | None:
         await _offer_resume(message, svc, draft, staff)
         await retire_keyboard(context, draft.chat_id, draft.message_id)
         return None
+    typed_reason = state.step.startswith("fu_reason")
     outcome = flow.apply(state, _context(svc, staff), text=text)
     if outcome.changed:
         try:
@@ -374,6 +380,10 @@ async def on_text(update: Update, context: Context, staff: Staff) -> str | None:
                 )
         except (AlreadyProcessed, DraftConflict):
             return None
+        if typed_reason:
+            # The reason is personal: it is kept sealed in the draft; the copy in the chat is removed.
+            with contextlib.suppress(BadRequest, Forbidden):
+                await message.delete()
     await _show_new(update, context, svc, draft, outcome.state, staff, outcome.hint)
     return None
 

@@ -9,6 +9,9 @@ import aiosqlite
 
 from domain.clock import parse_utc, utc_iso
 from storage.db import Database, Row
+from storage.seal import Seal
+
+WHERE = "drafts.state"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +28,13 @@ class Draft:
     updated_at: datetime
 
 
-def _draft(row: Row) -> Draft:
+def _draft(row: Row, seal: Seal) -> Draft:
     return Draft(
         id=row["id"],
         staff_id=row["staff_id"],
         chat_id=row["chat_id"],
         kind=row["kind"],
-        state=row["state"],
+        state=seal.open(row["state"], WHERE),
         version=row["version"],
         message_id=row["message_id"],
         boot_id=row["boot_id"],
@@ -45,16 +48,19 @@ class DraftConflict(Exception):
 
 
 class DraftRepository:
-    def __init__(self, db: Database) -> None:
+    """Drafts hold what was typed so far (a follow-up's label and reason among it): their state is sealed."""
+
+    def __init__(self, db: Database, seal: Seal) -> None:
         self.db = db
+        self.seal = seal
 
     async def for_staff(self, staff_id: int) -> Draft | None:
         row = await self.db.fetchone("SELECT * FROM drafts WHERE staff_id = ?", (staff_id,))
-        return _draft(row) if row else None
+        return _draft(row, self.seal) if row else None
 
     async def get(self, draft_id: int) -> Draft | None:
         row = await self.db.fetchone("SELECT * FROM drafts WHERE id = ?", (draft_id,))
-        return _draft(row) if row else None
+        return _draft(row, self.seal) if row else None
 
     async def create(
         self,
@@ -73,7 +79,7 @@ class DraftRepository:
         cursor = await tx.execute(
             "INSERT INTO drafts (staff_id, chat_id, kind, state, version, boot_id, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
-            (staff_id, chat_id, kind, state, boot_id, stamp, stamp),
+            (staff_id, chat_id, kind, self.seal.seal(state, WHERE), boot_id, stamp, stamp),
         )
         assert cursor.lastrowid is not None
         return Draft(cursor.lastrowid, staff_id, chat_id, kind, state, 1, None, boot_id, now, now)
@@ -92,7 +98,7 @@ class DraftRepository:
         cursor = await tx.execute(
             "UPDATE drafts SET state = ?, version = version + 1, boot_id = ?, updated_at = ?, "
             "chat_id = COALESCE(?, chat_id) WHERE id = ? AND version = ?",
-            (state, boot_id, utc_iso(now), chat_id, draft.id, draft.version),
+            (self.seal.seal(state, WHERE), boot_id, utc_iso(now), chat_id, draft.id, draft.version),
         )
         if cursor.rowcount != 1:
             raise DraftConflict(draft.id)
@@ -120,3 +126,40 @@ class DraftRepository:
         else:
             cursor = await tx.execute("DELETE FROM drafts WHERE id = ? AND version = ?", (draft_id, version))
         return cursor.rowcount > 0
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInput:
+    staff_id: int
+    kind: str  # "note" or "due"
+    followup_id: int
+    message_id: int | None
+    created_at: datetime
+
+
+class PendingInputs:
+    """The one typed answer a follow-up button is waiting for (kept apart from the flow's draft)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def expect(self, staff_id: int, kind: str, followup_id: int, message_id: int | None, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO pending_inputs (staff_id, kind, followup_id, message_id, created_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (staff_id) DO UPDATE SET kind = excluded.kind, followup_id = excluded.followup_id, "
+            "message_id = excluded.message_id, created_at = excluded.created_at",
+            (staff_id, kind, followup_id, message_id, utc_iso(now)),
+        )
+
+    async def get(self, staff_id: int, not_before: datetime) -> PendingInput | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM pending_inputs WHERE staff_id = ? AND created_at >= ?", (staff_id, utc_iso(not_before))
+        )
+        if row is None:
+            return None
+        return PendingInput(
+            row["staff_id"], row["kind"], row["followup_id"], row["message_id"], parse_utc(row["created_at"])
+        )
+
+    async def clear(self, staff_id: int) -> None:
+        await self.db.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (staff_id,))

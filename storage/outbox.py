@@ -67,6 +67,12 @@ class Meta:
         row = await self.db.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
         return str(row[0]) if row else None
 
+    async def put(self, key: str, value: str) -> None:
+        await self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
     async def set_once(self, key: str, value: str) -> str:
         """Store a value unless one is there; returns the stored value."""
         await self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value))

@@ -9,11 +9,13 @@ import aiosqlite
 from domain.clock import parse_utc, utc_iso
 from domain.models import SavedSubmission, Submission
 from storage.db import Database
+from storage.seal import Seal
 
 
 class RecordRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, seal: Seal) -> None:
         self.db = db
+        self.seal = seal
 
     async def save_submission(
         self, tx: aiosqlite.Connection, submission: Submission, kind: str, now: datetime
@@ -23,7 +25,7 @@ class RecordRepository:
         day = submission.date.isoformat()
         cursor = await tx.execute(
             "INSERT INTO submissions (staff_id, kind, memo, created_at) VALUES (?, ?, ?, ?)",
-            (submission.staff_id, kind, submission.memo, stamp),
+            (submission.staff_id, kind, self.seal.seal_optional(submission.memo, "submissions.memo"), stamp),
         )
         submission_id = cursor.lastrowid
         assert submission_id is not None
@@ -74,14 +76,16 @@ class RecordRepository:
                 )
             if consultation.followup is not None:
                 await tx.execute(
-                    "INSERT INTO followups (consultation_id, owner_id, area, label, due_date, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO followups (consultation_id, owner_id, area, label, reason, due_date, created_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         consultation_id,
                         submission.staff_id,
                         submission.area,
                         consultation.followup.label,
+                        self.seal.seal_optional(consultation.followup.reason, "followups.reason"),
                         consultation.followup.due.isoformat(),
+                        stamp,
                         stamp,
                     ),
                 )

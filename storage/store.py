@@ -9,32 +9,50 @@ from pathlib import Path
 
 import aiosqlite
 
+from domain.crypto import Sealer
+from storage.audit import AuditLog
 from storage.db import Database
-from storage.drafts import DraftRepository
+from storage.drafts import DraftRepository, PendingInputs
+from storage.followups import FollowUpRepository
 from storage.outbox import Meta, Outbox
 from storage.records import RecordRepository
+from storage.seal import Seal, check_key
 from storage.staff import InviteRepository, StaffRepository
 from storage.tallies import TallyRepository
 from storage.updates import UpdateLog
 
 
 class Store:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer | None = None) -> None:
         self.db = db
+        self.seal = Seal(sealer)
+        self.audit = AuditLog(db)
         self.staff = StaffRepository(db)
         self.invites = InviteRepository(db)
-        self.drafts = DraftRepository(db)
-        self.records = RecordRepository(db)
-        self.updates = UpdateLog(db)
+        self.drafts = DraftRepository(db, self.seal)
+        self.pending = PendingInputs(db)
+        self.records = RecordRepository(db, self.seal)
+        self.updates = UpdateLog(db, self.seal)
+        self.followups = FollowUpRepository(db, self.seal, self.audit)
         self.tallies = TallyRepository(db)
         self.outbox = Outbox(db)
         self.meta = Meta(db)
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path, sealer: Sealer | None = None) -> Store:
+        """Open (and migrate) the database. With a key, check it is the key the data was sealed with.
+
+        Without a key the store can count and report, but any sealed personal text stays unreadable.
+        """
         db = Database(path)
         await db.open()
-        return cls(db)
+        if sealer is not None:
+            try:
+                await check_key(db, sealer)
+            except BaseException:
+                await db.close()
+                raise
+        return cls(db, sealer)
 
     async def close(self) -> None:
         await self.db.close()

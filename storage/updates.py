@@ -8,11 +8,15 @@ import aiosqlite
 
 from domain.clock import utc_iso
 from storage.db import AlreadyProcessed, Database
+from storage.seal import Seal
+
+WHERE = "inbox.payload"
 
 
 class UpdateLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, seal: Seal) -> None:
         self.db = db
+        self.seal = seal
 
     async def seen(self, bot_id: int, update_id: int) -> bool:
         row = await self.db.fetchone(
@@ -40,7 +44,7 @@ class UpdateLog:
         """Keep fetched updates (id, JSON) until processed; an update already kept is not kept twice."""
         await self.db.executemany(
             "INSERT INTO inbox (bot_id, update_id, payload, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(bot_id, update_id, payload, utc_iso(now)) for update_id, payload in updates],
+            [(bot_id, update_id, self.seal.seal(payload, WHERE), utc_iso(now)) for update_id, payload in updates],
         )
 
     async def unprocessed(self, bot_id: int) -> list[tuple[int, str]]:
@@ -51,7 +55,7 @@ class UpdateLog:
             "ORDER BY i.update_id",
             (bot_id,),
         )
-        return [(int(r[0]), str(r[1])) for r in rows]
+        return [(int(r[0]), self.seal.open(r[1], WHERE)) for r in rows]
 
     async def prune(self, before: datetime) -> int:
         """Forget updates older than Telegram's redelivery window (24 hours): they can never come back."""

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from domain.crypto import Sealer, generate_key
 from domain.flow import FlowContext
 from domain.taxonomy import Taxonomy, load_taxonomy
 from storage.store import Store
 
 TODAY = date(2026, 11, 23)  # a Monday
+TEST_KEY = generate_key()
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +29,7 @@ def ctx(taxonomy: Taxonomy) -> FlowContext:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "fieldbot.sqlite3")
+    opened = await Store.open(tmp_path / "fieldbot.sqlite3", Sealer.from_text(TEST_KEY))
     try:
         yield opened
     finally:

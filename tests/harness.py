@@ -19,6 +19,7 @@ from bot.settings import Settings
 from domain.clock import ManualClock
 from domain.models import Role
 from storage.store import Store
+from tests.conftest import TEST_KEY
 
 ADMIN_ID = 1001
 START = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # Monday 09:30 in Tokyo
@@ -31,6 +32,7 @@ def make_settings(api: LocalBotApi, database: Path, **overrides: Any) -> Setting
         "telegram_api_base_url": api.base_url,
         "database_path": database,
         "admin_telegram_ids": [ADMIN_ID],
+        "field_encryption_key": TEST_KEY,
         "_env_file": None,
     }
     values.update(overrides)
@@ -136,6 +138,7 @@ class BotProcess:
             "TELEGRAM_API_BASE_URL": self.api.base_url,
             "DATABASE_PATH": str(self.database),
             "ADMIN_TELEGRAM_IDS": str(ADMIN_ID),
+            "FIELD_ENCRYPTION_KEY": TEST_KEY,
             "LOG_LEVEL": "DEBUG",
             **self.env,
         }

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.localapi import LocalBotApi
+from domain.crypto import generate_key
 
 SETTINGS = (
+    "FIELD_ENCRYPTION_KEY",
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_API_BASE_URL",
     "DATABASE_PATH",
@@ -53,6 +55,14 @@ def test_a_missing_token_stops_start_up_naming_the_setting(tmp_path: Path) -> No
     assert line.startswith("fieldbot: setting TELEGRAM_BOT_TOKEN is missing")
 
 
+def test_a_missing_or_malformed_encryption_key_stops_start_up_naming_the_setting(tmp_path: Path) -> None:
+    token = "1234:" + "x" * 35
+    line = one_line(fieldbot(tmp_path, "run", TELEGRAM_BOT_TOKEN=token))
+    assert line.startswith("fieldbot: setting FIELD_ENCRYPTION_KEY is missing: make one with `fieldbot keygen`")
+    line = one_line(fieldbot(tmp_path, "run", TELEGRAM_BOT_TOKEN=token, FIELD_ENCRYPTION_KEY="c2hvcnQ="))
+    assert line.startswith("fieldbot: setting FIELD_ENCRYPTION_KEY: must be 32 bytes in base64")
+
+
 def test_a_wrong_time_zone_stops_start_up_naming_the_setting(tmp_path: Path) -> None:
     line = one_line(fieldbot(tmp_path, "run", TIMEZONE="Tokyo/Asia", TELEGRAM_BOT_TOKEN="1234:" + "x" * 35))
     assert line.startswith("fieldbot: setting TIMEZONE: unknown time zone")
@@ -85,6 +95,7 @@ async def test_a_token_the_bot_api_refuses_stops_start_up_without_showing_it(tmp
             "run",
             cwd=tmp_path,
             env=clean_env(
+                FIELD_ENCRYPTION_KEY=generate_key(),
                 TELEGRAM_BOT_TOKEN=wrong,
                 TELEGRAM_API_BASE_URL=api.base_url,
                 DATABASE_PATH=str(tmp_path / "db.sqlite3"),

@@ -54,7 +54,7 @@ async def test_an_admin_invites_a_staff_member_who_registers_with_the_link(tmp_p
         newcomer = h.api.user(STAFF_ID, first_name="花子", last_name="山田")
         await newcomer.send(f"/start {code}")
         assert "山田 花子さん" in newcomer.messages[0].text and "職員（西部圏域）" in newcomer.messages[0].text
-        assert newcomer.messages[0].reply_keyboard == [["出向き記録", "相談記録"], ["今週の自分の記録"]]
+        assert newcomer.messages[0].reply_keyboard == [["出向き記録", "相談記録"], ["フォロー一覧", "今週の自分の記録"]]
         await newcomer.press("境南町")
         assert "境南町" in newcomer.last.text  # type: ignore[union-attr]
         staff = await h.store.staff.by_telegram_id(STAFF_ID)
@@ -164,6 +164,8 @@ async def test_an_outing_with_two_consultations_several_agencies_and_a_follow_up
         await staff.press("🚩 要フォローあり")
         assert "氏名は書かないでください" in staff.last.text  # type: ignore[union-attr]
         await staff.send("境南町 80代女性 A")
+        assert "暗号化して保存" in staff.last.text  # type: ignore[union-attr]
+        await staff.send("買い物支援が月2回必要")
         await staff.press("日付入力")
         await staff.send("12/7")
         await staff.press("➕ 次の相談へ")
@@ -233,7 +235,8 @@ async def test_back_and_edits_from_the_summary_card_change_only_what_was_asked(t
             "SELECT o.date, o.activity, o.destination, o.headcount, s.memo "
             "FROM outings o JOIN submissions s ON s.id = o.submission_id"
         )
-        assert row is not None and tuple(row) == ("2026-11-22", "info", "kodomo-shokudo", 8, "次回は防災訓練に参加予定")
+        assert row is not None and tuple(row)[:4] == ("2026-11-22", "info", "kodomo-shokudo", 8)
+        assert h.store.seal.open(row[4], "submissions.memo") == "次回は防災訓練に参加予定"  # sealed at rest
 
 
 async def test_cancel_asks_once_and_discards_the_draft(tmp_path: Path) -> None:
@@ -339,8 +342,9 @@ async def test_starting_a_new_outing_over_an_unfinished_one_asks_first(tmp_path:
         await staff.send("/consult")
         await staff.press("🗑 破棄して新しく始める")
         assert "相談経路" in staff.last.text  # type: ignore[union-attr]
-        draft = await h.store.db.fetchone("SELECT kind, state FROM drafts")
-        assert draft is not None and draft[0] == "consult" and json.loads(draft[1])["activity"] is None
+        staff_id = (await h.store.staff.by_telegram_id(STAFF_ID)).id  # type: ignore[union-attr]
+        draft = await h.store.drafts.for_staff(staff_id)
+        assert draft is not None and draft.kind == "consult" and json.loads(draft.state)["activity"] is None
 
 
 async def test_the_same_updates_delivered_twice_are_recorded_once(tmp_path: Path) -> None:

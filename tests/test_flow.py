@@ -181,7 +181,7 @@ def test_a_group_without_sub_categories_skips_that_question(ctx: FlowContext) ->
 
 
 def test_follow_up_with_suggested_label_and_due_in_two_weeks(ctx: FlowContext) -> None:
-    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:9], "p:flag", "p:suggested", "p:2w")
+    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:9], "p:flag", "p:suggested", "x", "p:2w")
     assert state.step == "after_fu.0"
     state = press(state, ctx, "p:done")
     followup = flow.to_submission(state, ctx, 1).consultations[0].followup
@@ -195,11 +195,16 @@ def test_follow_up_label_is_length_limited_and_the_limit_is_said(ctx: FlowContex
     outcome = type_text(state, ctx, "あ" * 31)
     assert not outcome.changed and outcome.hint and "30文字" in outcome.hint and "31文字" in outcome.hint
     outcome = type_text(state, ctx, "境南町 80代女性 A")
+    assert outcome.state.step == "fu_reason.0"
+    outcome = type_text(outcome.state, ctx, "買い物支援が月2回必要")
     assert outcome.state.step == "fu_due.0"
+    assert outcome.state.consultations[0].followup.reason == "買い物支援が月2回必要"  # type: ignore[union-attr]
 
 
 def test_follow_up_due_date_can_be_typed_and_must_not_be_past(ctx: FlowContext) -> None:
-    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:9], "p:flag", "p:suggested", "p:date")
+    state = press(
+        flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:9], "p:flag", "p:suggested", "x", "p:date"
+    )
     assert state.step == "fu_date.0"
     past = type_text(state, ctx, "2026-11-01")
     assert not past.changed and past.hint == "期日には今日以降の日付を指定してください。"

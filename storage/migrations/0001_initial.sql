@@ -1,4 +1,5 @@
 -- fieldbot schema 1: staff and access, outings and consultations, follow-up flags, drafts, processed updates.
+-- Free text that may name a person is stored sealed (AES-GCM, see domain/crypto.py), never in clear.
 -- Dates of events (`date`, `due_date`) are local calendar dates YYYY-MM-DD; instants (`*_at`) are UTC ISO 8601.
 -- Category columns hold taxonomy codes, never labels, so editing a label never rewrites history.
 
@@ -33,7 +34,7 @@ CREATE TABLE submissions (
     id          INTEGER PRIMARY KEY,
     staff_id    INTEGER NOT NULL REFERENCES staff (id),
     kind        TEXT NOT NULL CHECK (kind IN ('visit', 'consult')),
-    memo        TEXT,
+    memo        BLOB,                               -- sealed (AES-GCM): free text may name people
     created_at  TEXT NOT NULL
 );
 
@@ -110,7 +111,7 @@ CREATE TABLE drafts (
     staff_id    INTEGER NOT NULL UNIQUE REFERENCES staff (id) ON DELETE CASCADE,
     chat_id     INTEGER NOT NULL,
     kind        TEXT NOT NULL,
-    state       TEXT NOT NULL,                      -- JSON of domain.flow.DraftState
+    state       BLOB NOT NULL,                      -- sealed JSON of the flow's state (answers typed so far)
     version     INTEGER NOT NULL,                   -- bumps on every change; buttons carry it
     message_id  INTEGER,                            -- the message showing the current question
     boot_id     TEXT NOT NULL,                      -- the process run that last touched it
@@ -123,7 +124,7 @@ CREATE TABLE drafts (
 CREATE TABLE inbox (
     bot_id       INTEGER NOT NULL,
     update_id    INTEGER NOT NULL,
-    payload      TEXT NOT NULL,                     -- the update as JSON
+    payload      BLOB NOT NULL,                     -- the update as sealed JSON (it holds what people typed)
     received_at  TEXT NOT NULL,
     PRIMARY KEY (bot_id, update_id)
 ) WITHOUT ROWID;

@@ -1,0 +1,121 @@
+"""Admin commands around the data: keygen, rotate-key, audit and purge (all without Telegram)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, date, datetime, time
+
+from bot.settings import Settings
+from domain.clock import SystemClock
+from domain.crypto import Sealer, SealError, generate_key
+from domain.followups import RetentionService
+from storage.seal import rotate_key
+from storage.store import Store
+
+
+class CommandError(ValueError):
+    """A wrong input for an admin command: printed as one line."""
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    commands.add_parser("keygen", help="print a new FIELD_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
+    rotate = commands.add_parser(
+        "rotate-key",
+        help="re-encrypt all personal data under a new key read from standard input (stop the bot first)",
+    )
+    rotate.set_defaults(func=cmd_rotate_key)
+    audit = commands.add_parser("audit", help="print who read or changed personal data")
+    audit.add_argument("--since", metavar="DATE", help="only entries from this day on, e.g. 2026-11-01")
+    audit.set_defaults(func=cmd_audit)
+    purge = commands.add_parser("purge", help="erase the text of follow-ups closed longer than RETENTION_DAYS ago")
+    purge.add_argument("--dry-run", action="store_true", help="only list what would be erased")
+    purge.set_defaults(func=cmd_purge)
+
+
+def cmd_keygen(args: argparse.Namespace, settings: Settings) -> None:
+    print(generate_key())
+
+
+def cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> None:
+    old = settings.sealer()
+    line = sys.stdin.readline().strip()
+    if not line:
+        raise CommandError(
+            "rotate-key: give the new key on standard input, e.g. `fieldbot keygen > new.key; "
+            "fieldbot rotate-key < new.key`"
+        )
+    try:
+        new = Sealer.from_text(line)
+    except SealError as exc:
+        raise CommandError(f"rotate-key: the new key {exc}") from None
+
+    async def run() -> dict[str, int]:
+        store = await Store.open(settings.database_path, old)
+        try:
+            done = await rotate_key(store.db, old, new)
+            await store.audit.record(
+                None, None, "key.rotate", "database", f"{sum(done.values())} values", SystemClock().now()
+            )
+            return done
+        finally:
+            await store.close()
+
+    done = asyncio.run(run())
+    print(f"re-encrypted {sum(done.values())} values ({', '.join(f'{k}: {v}' for k, v in done.items())}).")
+    print("Now set FIELD_ENCRYPTION_KEY to the new key and start the bot; keep a copy of the key somewhere safe.")
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
+    since = None
+    if args.since:
+        try:
+            since = datetime.combine(date.fromisoformat(args.since), time(0), tzinfo=settings.tz).astimezone(UTC)
+        except ValueError:
+            raise CommandError(f"--since: {args.since!r} is not a date like 2026-11-01") from None
+
+    async def run() -> list[str]:
+        store = await Store.open(settings.database_path)
+        try:
+            entries = await store.audit.since(since)
+        finally:
+            await store.close()
+        return [
+            f"{e.at.astimezone(settings.tz):%Y-%m-%d %H:%M:%S}  {_actor(e.actor_id, e.actor_name)}  "
+            f"{e.action}  {e.subject}  {e.detail}".rstrip()
+            for e in entries
+        ]
+
+    lines = asyncio.run(run())
+    print("\n".join(lines) if lines else "no audit entries")
+
+
+def _actor(actor_id: int | None, name: str | None) -> str:
+    return "system" if actor_id is None else f"{name or 'staff'} (#{actor_id})"
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> None:
+    async def run() -> list[str]:
+        store = await Store.open(settings.database_path, settings.sealer())
+        try:
+            retention = RetentionService(store, SystemClock(), settings.tz, settings.retention_days)
+            candidates = await retention.candidates()
+            lines = [
+                f"follow-up #{f.id}  closed {f.closed_at.astimezone(settings.tz):%Y-%m-%d}  area {f.area}"
+                for f in candidates
+                if f.closed_at is not None
+            ]
+            if not args.dry_run:
+                await retention.run(force=True)
+            return lines
+        finally:
+            await store.close()
+
+    lines = asyncio.run(run())
+    verb = "would erase" if args.dry_run else "erased"
+    print(
+        f"{verb} the reason and notes of {len(lines)} follow-up(s) closed more than {settings.retention_days} days ago"
+    )
+    for line in lines:
+        print(f"  {line}")

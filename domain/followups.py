@@ -1,0 +1,163 @@
+"""Follow-ups: who may see which, their buttons, reminders on the due date and weekly after, and retention."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
+
+from domain import dates
+from domain.clock import Clock
+from domain.digest import DeliveryError, Sender
+from domain.i18n import t
+from domain.models import Role, Staff
+from domain.taxonomy import Taxonomy
+from storage.followups import FollowUp, FollowUpScope
+from storage.outbox import FAILED, UNKNOWN
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+FOLLOWUP = "fu"  # callback data: fu:<id>:<op>[:<arg>]
+Buttons = list[list[tuple[str, str]]]
+REMIND_EVERY = timedelta(days=7)
+
+
+def scope_for(staff: Staff, taxonomy: Taxonomy) -> FollowUpScope:
+    """Staff see their own follow-ups, supervisors their zone's, admins all."""
+    if staff.role is Role.ADMIN:
+        return FollowUpScope()
+    if staff.role is Role.SUPERVISOR and staff.zone is not None:
+        return FollowUpScope(areas=[a.code for a in taxonomy.areas_of(staff.zone)])
+    return FollowUpScope(owner_id=staff.id)
+
+
+def can_see(staff: Staff, followup: FollowUp, taxonomy: Taxonomy) -> bool:
+    if not staff.active:
+        return False
+    if staff.role is Role.ADMIN or followup.owner_id == staff.id:
+        return True
+    area = taxonomy.area(followup.area)
+    return staff.role is Role.SUPERVISOR and area is not None and area.zone == staff.zone
+
+
+def can_reassign(staff: Staff, followup: FollowUp, taxonomy: Taxonomy) -> bool:
+    return staff.role in (Role.SUPERVISOR, Role.ADMIN) and can_see(staff, followup, taxonomy)
+
+
+def summary_line(followup: FollowUp, taxonomy: Taxonomy, today: date, *, with_owner: bool) -> str:
+    """One line of a list: overdue marked, no reason, no notes."""
+    key = "followup.line_overdue" if followup.due < today else "followup.line"
+    line = t(key, label=followup.label, area=taxonomy.area_label(followup.area), due=dates.short(followup.due))
+    return t("followup.line_owner", line=line, owner=followup.owner_name) if with_owner else line
+
+
+def card_text(followup: FollowUp, taxonomy: Taxonomy, today: date) -> str:
+    overdue = t("followup.overdue_days", days=(today - followup.due).days) if followup.due < today else ""
+    return t(
+        "followup.card",
+        label=followup.label,
+        area=taxonomy.area_label(followup.area),
+        due=dates.long(followup.due),
+        overdue=overdue,
+        owner=followup.owner_name,
+    )
+
+
+def card_buttons(followup: FollowUp, *, reassign: bool) -> Buttons:
+    """The actions on one follow-up (the same on its card and on its reminder)."""
+    prefix = f"{FOLLOWUP}:{followup.id}"
+    rows = [
+        [(t("followup.button.details"), f"{prefix}:x")],
+        [(t("followup.button.note"), f"{prefix}:n"), (t("followup.button.due"), f"{prefix}:d")],
+        [(t("followup.button.close"), f"{prefix}:c")],
+    ]
+    if reassign:
+        rows[-1].append((t("followup.button.reassign"), f"{prefix}:r"))
+    return rows
+
+
+class ReminderService:
+    """On the due date at REMINDER_TIME the owner is reminded privately; an overdue follow-up again every 7 days
+    until it is closed or its date moved. What is due is read from rows; the outbox makes each reminder once."""
+
+    def __init__(self, store: Store, taxonomy: Taxonomy, sender: Sender, clock: Clock, tz: ZoneInfo, at: time) -> None:
+        self.store = store
+        self.taxonomy = taxonomy
+        self.sender = sender
+        self.clock = clock
+        self.tz = tz
+        self.at = at
+
+    def reminder_day(self) -> date:
+        """Today once REMINDER_TIME has passed, else yesterday: nothing is reminded before that time of day."""
+        local = self.clock.now().astimezone(self.tz)
+        return local.date() if local.time() >= self.at else local.date() - timedelta(days=1)
+
+    async def run(self) -> int:
+        day = self.reminder_day()
+        sent = 0
+        for followup in await self.store.followups.due_for_reminder(day):
+            owner = await self.store.staff.get(followup.owner_id)
+            if owner is None or not owner.active or owner.telegram_id is None:
+                continue  # a deactivated owner is reminded of nothing; a supervisor reassigns
+            key = f"reminder:{followup.id}:{day.isoformat()}"
+            if not await self.store.outbox.claim(key, "reminder", owner.telegram_id, self.clock.now()):
+                await self.store.followups.mark_reminded(followup.id, day)  # sent by a run that died before this
+                continue
+            text = t("followup.reminder", card=card_text(followup, self.taxonomy, day))
+            buttons = card_buttons(followup, reassign=owner.role is not Role.STAFF)
+            try:
+                await self.sender.text(owner.telegram_id, text, buttons)
+            except DeliveryError as exc:
+                log.warning("reminder %s not delivered (%s): %s", key, exc.outcome, exc)
+                if exc.outcome == "retry":
+                    await self.store.outbox.release(key)
+                    continue
+                await self.store.outbox.give_up(key, UNKNOWN if exc.outcome == "unknown" else FAILED, str(exc))
+            else:
+                await self.store.outbox.sent(key, self.clock.now())
+                sent += 1
+            await self.store.followups.mark_reminded(followup.id, day)
+        return sent
+
+
+class RetentionService:
+    """Nightly: the reason and notes of follow-ups closed more than RETENTION_DAYS ago are erased and the label
+    replaced; the rows stay, so every count (and every report) is unchanged."""
+
+    RUN_AFTER = time(3, 0)
+
+    def __init__(self, store: Store, clock: Clock, tz: ZoneInfo, retention_days: int) -> None:
+        self.store = store
+        self.clock = clock
+        self.tz = tz
+        self.retention = timedelta(days=retention_days)
+
+    async def candidates(self) -> list[FollowUp]:
+        return await self.store.followups.closed_before(self.clock.now() - self.retention)
+
+    async def run(self, *, force: bool = False) -> int:
+        local = self.clock.now().astimezone(self.tz)
+        if not force and (
+            local.time() < self.RUN_AFTER or await self.store.meta.get("purged_on") == local.date().isoformat()
+        ):
+            return 0
+        erased = await self.store.followups.erase(
+            [f.id for f in await self.candidates()], t("followup.erased_label"), self.clock.now()
+        )
+        await self.store.meta.put("purged_on", local.date().isoformat())
+        if erased:
+            log.info("retention: erased the personal text of %d closed follow-up(s)", erased)
+        return erased
+
+
+def reassign_candidates(staff: Sequence[Staff], followup: FollowUp, taxonomy: Taxonomy) -> list[Staff]:
+    area = taxonomy.area(followup.area)
+    zone = area.zone if area else None
+    return [
+        p
+        for p in staff
+        if p.active and not p.imported and p.role is not Role.ADMIN and p.zone == zone and p.id != followup.owner_id
+    ]

@@ -1,0 +1,228 @@
+"""Follow-ups: lists by scope, the sealed reason and notes, changes (each audited), reminders and retention."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import aiosqlite
+
+from domain.clock import parse_utc, utc_iso
+from storage.audit import AuditLog
+from storage.db import Database, Row
+from storage.seal import Seal
+
+REASON = "followups.reason"
+NOTE = "followup_notes.body"
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """What lists and reminders show: no reason, no notes (reading those is a separate, audited call)."""
+
+    id: int
+    owner_id: int
+    owner_name: str
+    area: str
+    label: str
+    due: date
+    status: str
+    outcome: str | None
+    created_at: datetime
+    closed_at: datetime | None
+    erased: bool
+    reminded_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    author: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpDetail:
+    followup: FollowUp
+    reason: str | None
+    notes: list[Note]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpScope:
+    """Whose follow-ups: one owner's, some areas' (a zone), or everyone's (both None)."""
+
+    owner_id: int | None = None
+    areas: Sequence[str] | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.owner_id is not None:
+            clauses.append("f.owner_id = ?")
+            params.append(self.owner_id)
+        if self.areas is not None:
+            clauses.append(f"f.area IN ({', '.join('?' * len(self.areas))})" if self.areas else "0")
+            params += list(self.areas)
+        return (" AND ".join(clauses) or "1"), params
+
+
+_SELECT = (
+    "SELECT f.id, f.owner_id, s.name AS owner_name, f.area, f.label, f.due_date, f.status, f.outcome, "
+    "f.created_at, f.closed_at, f.erased_at, f.reminded_on FROM followups f JOIN staff s ON s.id = f.owner_id"
+)
+
+
+def _followup(row: Row) -> FollowUp:
+    return FollowUp(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        owner_name=row["owner_name"],
+        area=row["area"],
+        label=row["label"],
+        due=date.fromisoformat(row["due_date"]),
+        status=row["status"],
+        outcome=row["outcome"],
+        created_at=parse_utc(row["created_at"]),
+        closed_at=parse_utc(row["closed_at"]) if row["closed_at"] else None,
+        erased=row["erased_at"] is not None,
+        reminded_on=date.fromisoformat(row["reminded_on"]) if row["reminded_on"] else None,
+    )
+
+
+class FollowUpRepository:
+    def __init__(self, db: Database, seal: Seal, audit: AuditLog) -> None:
+        self.db = db
+        self.seal = seal
+        self.audit = audit
+
+    async def open_list(self, scope: FollowUpScope, today: date, *, offset: int = 0, limit: int = 50) -> list[FollowUp]:
+        """Open follow-ups, overdue first (oldest due first), then by due date."""
+        where, params = scope.where()
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE f.status = 'open' AND {where} "
+            "ORDER BY f.due_date < ? DESC, f.due_date, f.id LIMIT ? OFFSET ?",
+            [*params, today.isoformat(), limit, offset],
+        )
+        return [_followup(r) for r in rows]
+
+    async def open_count(self, scope: FollowUpScope) -> int:
+        where, params = scope.where()
+        row = await self.db.fetchone(f"SELECT count(*) FROM followups f WHERE f.status = 'open' AND {where}", params)
+        return int(row[0]) if row else 0
+
+    async def get(self, followup_id: int) -> FollowUp | None:
+        row = await self.db.fetchone(f"{_SELECT} WHERE f.id = ?", (followup_id,))
+        return _followup(row) if row else None
+
+    async def detail(self, followup_id: int, actor_id: int | None, now: datetime) -> FollowUpDetail | None:
+        """The reason and the dated notes, opened; the reading itself is recorded in the audit log."""
+        found = await self.get(followup_id)
+        if found is None:
+            return None
+        row = await self.db.fetchone("SELECT reason FROM followups WHERE id = ?", (followup_id,))
+        notes = await self.db.fetchall(
+            "SELECT s.name, n.body, n.created_at FROM followup_notes n JOIN staff s ON s.id = n.author_id "
+            "WHERE n.followup_id = ? ORDER BY n.created_at, n.id",
+            (followup_id,),
+        )
+        await self.audit.record(None, actor_id, "followup.view", f"followup:{followup_id}", f"{len(notes)} notes", now)
+        return FollowUpDetail(
+            found,
+            self.seal.open_optional(row[0] if row else None, REASON),
+            [Note(n[0], self.seal.open(n[1], NOTE), parse_utc(n[2])) for n in notes],
+        )
+
+    async def add_note(self, followup_id: int, author_id: int, body: str, now: datetime) -> bool:
+        async with self.db.transaction() as tx:
+            if not await _is_open(tx, followup_id):
+                return False
+            await tx.execute(
+                "INSERT INTO followup_notes (followup_id, author_id, body, created_at) VALUES (?, ?, ?, ?)",
+                (followup_id, author_id, self.seal.seal(body, NOTE), utc_iso(now)),
+            )
+            await _touch(tx, followup_id, now)
+            await self.audit.record(tx, author_id, "followup.note", f"followup:{followup_id}", "", now)
+        return True
+
+    async def set_due(self, followup_id: int, due: date, actor_id: int, now: datetime) -> bool:
+        """A new due date restarts the reminders from that date."""
+        async with self.db.transaction() as tx:
+            if not await _is_open(tx, followup_id):
+                return False
+            await tx.execute(
+                "UPDATE followups SET due_date = ?, reminded_on = NULL, updated_at = ? WHERE id = ?",
+                (due.isoformat(), utc_iso(now), followup_id),
+            )
+            await self.audit.record(tx, actor_id, "followup.due", f"followup:{followup_id}", due.isoformat(), now)
+        return True
+
+    async def close(self, followup_id: int, outcome: str, actor_id: int, now: datetime) -> bool:
+        async with self.db.transaction() as tx:
+            if not await _is_open(tx, followup_id):
+                return False
+            await tx.execute(
+                "UPDATE followups SET status = 'closed', outcome = ?, closed_at = ?, updated_at = ? WHERE id = ?",
+                (outcome, utc_iso(now), utc_iso(now), followup_id),
+            )
+            await self.audit.record(tx, actor_id, "followup.close", f"followup:{followup_id}", outcome, now)
+        return True
+
+    async def reassign(self, followup_id: int, owner_id: int, actor_id: int, now: datetime) -> bool:
+        async with self.db.transaction() as tx:
+            if not await _is_open(tx, followup_id):
+                return False
+            await tx.execute(
+                "UPDATE followups SET owner_id = ?, reminded_on = NULL, updated_at = ? WHERE id = ?",
+                (owner_id, utc_iso(now), followup_id),
+            )
+            detail = f"owner {owner_id}"
+            await self.audit.record(tx, actor_id, "followup.reassign", f"followup:{followup_id}", detail, now)
+        return True
+
+    async def due_for_reminder(self, today: date) -> list[FollowUp]:
+        """Open follow-ups due by today, not reminded on or after their due date within the last 7 days."""
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE f.status = 'open' AND f.due_date <= ? AND (f.reminded_on IS NULL "
+            "OR f.reminded_on < f.due_date OR f.reminded_on <= ?) ORDER BY f.due_date, f.id",
+            (today.isoformat(), date.fromordinal(today.toordinal() - 7).isoformat()),
+        )
+        return [_followup(r) for r in rows]
+
+    async def mark_reminded(self, followup_id: int, on: date) -> None:
+        await self.db.execute("UPDATE followups SET reminded_on = ? WHERE id = ?", (on.isoformat(), followup_id))
+
+    async def closed_before(self, moment: datetime) -> list[FollowUp]:
+        """Closed follow-ups whose personal text is still kept, closed before `moment` (retention candidates)."""
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE f.status = 'closed' AND f.erased_at IS NULL AND f.closed_at < ? ORDER BY f.closed_at",
+            (utc_iso(moment),),
+        )
+        return [_followup(r) for r in rows]
+
+    async def erase(self, ids: Sequence[int], erased_label: str, now: datetime) -> int:
+        """Erase the reason and notes and replace the label; the row (and so every count) stays."""
+        if not ids:
+            return 0
+        async with self.db.transaction() as tx:
+            marks = ", ".join("?" * len(ids))
+            await tx.execute(f"DELETE FROM followup_notes WHERE followup_id IN ({marks})", list(ids))
+            await tx.execute(
+                f"UPDATE followups SET reason = NULL, label = ?, erased_at = ?, updated_at = ? WHERE id IN ({marks})",
+                [erased_label, utc_iso(now), utc_iso(now), *ids],
+            )
+            for followup_id in ids:
+                await self.audit.record(tx, None, "followup.erase", f"followup:{followup_id}", "retention", now)
+        return len(ids)
+
+
+async def _is_open(tx: aiosqlite.Connection, followup_id: int) -> bool:
+    async with tx.execute("SELECT status FROM followups WHERE id = ?", (followup_id,)) as cursor:
+        row = await cursor.fetchone()
+    return row is not None and row[0] == "open"
+
+
+async def _touch(tx: aiosqlite.Connection, followup_id: int, now: datetime) -> None:
+    await tx.execute("UPDATE followups SET updated_at = ? WHERE id = ?", (utc_iso(now), followup_id))
