@@ -6,11 +6,14 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 
+from bot.importing import ImportReport, format_report, import_file
 from bot.settings import Settings
 from domain.clock import SystemClock
 from domain.crypto import Sealer, SealError, generate_key
 from domain.followups import RetentionService
+from domain.taxonomy import load_taxonomy
 from storage.seal import rotate_key
 from storage.store import Store
 
@@ -32,6 +35,36 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     purge = commands.add_parser("purge", help="erase the text of follow-ups closed longer than RETENTION_DAYS ago")
     purge.add_argument("--dry-run", action="store_true", help="only list what would be erased")
     purge.set_defaults(func=cmd_purge)
+    importer = commands.add_parser(
+        "import", help="import historical records or past years' totals from CSV (all or nothing; stop the bot first)"
+    )
+    importer.add_argument("kind", choices=("records", "baseline"))
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
+    importer.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
+    """One transaction: a large import holds the write lock for its whole length, so run it with the bot stopped."""
+    if not args.file.is_file():
+        raise CommandError(f"import: {args.file} is not a file")
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+
+    async def run() -> ImportReport:
+        store = await Store.open(settings.database_path)
+        try:
+            clock = SystemClock()
+            today = clock.now().astimezone(settings.tz).date()
+            return await import_file(
+                store, taxonomy, args.kind, args.file, dry_run=args.dry_run, today=today, now=clock.now()
+            )
+        finally:
+            await store.close()
+
+    report = asyncio.run(run())
+    print(format_report(report))
+    if not report.ok:
+        raise SystemExit(1)
 
 
 def cmd_keygen(args: argparse.Namespace, settings: Settings) -> None:

@@ -1,0 +1,231 @@
+"""`fieldbot import records|baseline`: hash, validate, then write the whole file in one transaction, or nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from domain.clock import utc_iso
+from domain.importing import (
+    BaselineReader,
+    BaselineRow,
+    ErrorList,
+    ImportKind,
+    OutingRow,
+    RecordRow,
+    RecordsReader,
+    SourceFile,
+    inspect_file,
+    reader_for,
+)
+from domain.taxonomy import Taxonomy
+from storage.imports import DuplicateImport, ImportRepository
+from storage.store import Store
+
+NAMES_SHOWN = 20
+
+RowT = TypeVar("RowT", RecordRow, BaselineRow)
+
+
+@dataclass(slots=True)
+class ImportCounts:
+    outings: int = 0
+    consultations: int = 0
+    agency_links: int = 0
+    baseline_rows: int = 0
+    baseline_replaced: int = 0  # baseline rows that replace (or would replace) a count of an earlier import
+    new_staff: int = 0  # names no staff member had: created as imported staff with no access
+    new_staff_names: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousImport:
+    import_id: int
+    imported_at: datetime
+
+
+@dataclass(slots=True)
+class ImportReport:
+    kind: ImportKind
+    path: Path
+    dry_run: bool
+    ok: bool = False
+    errors: list[str] = field(default_factory=list)  # at most ERROR_LIMIT, then "and K more errors"
+    error_count: int = 0
+    counts: ImportCounts = field(default_factory=ImportCounts)
+    already_imported: PreviousImport | None = None
+    import_id: int | None = None  # the `imports` row written (None for a dry run or a failure)
+    encoding: str | None = None
+    sha256: str | None = None
+
+
+class _SourceChanged(Exception):
+    """The file read in the write pass is not the file that was validated: abort, rolling back."""
+
+
+def _validate(reader: RecordsReader | BaselineReader, counts: ImportCounts, names: set[str]) -> None:
+    """The validation pass: read every row, count what would be written, collect errors (in the reader)."""
+    if isinstance(reader, RecordsReader):
+        for row in reader:
+            names.add(row.staff)
+            if isinstance(row, OutingRow):
+                counts.outings += 1
+            else:
+                counts.consultations += 1
+                counts.agency_links += len(row.agencies)
+    else:
+        for _ in reader:
+            counts.baseline_rows += 1
+
+
+def _checked(rows: Iterator[RowT], reader: RecordsReader | BaselineReader, source: SourceFile) -> Iterator[RowT]:
+    """The rows of the write pass; raises at the end (inside the transaction) if the file changed since the hash."""
+    yield from rows
+    if reader.errors or reader.sha256 != source.sha256:
+        raise _SourceChanged("the file changed while it was being imported; nothing was written, try again")
+
+
+def _previous_message(kind: ImportKind, path: Path, previous: PreviousImport) -> str:
+    return (
+        f"{path.name}: this file was already imported ({kind} import #{previous.import_id} at "
+        f"{utc_iso(previous.imported_at)}); importing it again would count its rows twice, so nothing was written"
+    )
+
+
+async def import_file(
+    store: Store,
+    taxonomy: Taxonomy,
+    kind: ImportKind,
+    path: Path,
+    *,
+    dry_run: bool,
+    today: date,
+    now: datetime,
+) -> ImportReport:
+    """Import one CSV file all-or-nothing; `today` (local) bounds dates and fiscal years, `now` stamps rows.
+
+    Three streaming passes, none holding the file in memory: (a) sha256 and encoding detection, and a refusal
+    when the same kind of import already has this hash; (b) validation, collecting every error; (c) unless
+    there is an error or this is a dry run, the write, in one transaction. The write pass re-reads the file
+    and hashes it again: a file changed in between aborts the transaction.
+    """
+    report = ImportReport(kind, path, dry_run)
+    repository = ImportRepository(store.db, store.staff)
+    try:
+        # Hashing and validating are blocking work: off the event loop, so a bot sharing it keeps answering.
+        # (The write pass parses between batches on the loop, since it feeds the loop's database connection.)
+        source = await asyncio.to_thread(inspect_file, path)
+    except OSError as exc:
+        report.errors.append(f"{path}: cannot be read ({exc.strerror or exc})")
+        return report
+    report.encoding, report.sha256 = source.encoding, source.sha256
+
+    found = await repository.already_imported(kind, source.sha256)
+    if found is not None:
+        report.already_imported = PreviousImport(*found)
+        report.errors.append(_previous_message(kind, path, report.already_imported))
+        return report
+
+    errors = ErrorList()
+    reader = reader_for(kind, source, taxonomy, today=today, errors=errors)
+    names: set[str] = set()
+    try:
+        await asyncio.to_thread(_validate, reader, report.counts, names)
+    except OSError as exc:
+        report.errors.append(f"{path}: cannot be read ({exc.strerror or exc})")
+        return report
+    if not errors and reader.sha256 != source.sha256:
+        errors.line(1, "the file changed while it was being read; try again")
+    if errors:
+        report.errors, report.error_count = errors.messages(), errors.total
+        return report
+
+    if dry_run:
+        if isinstance(reader, RecordsReader):
+            missing = await repository.missing_staff(names)
+            report.counts.new_staff, report.counts.new_staff_names = len(missing), missing
+        elif isinstance(reader, BaselineReader):
+            report.counts.baseline_replaced = await repository.baseline_overlap(reader.keys)
+        report.ok = True
+        return report
+
+    report.counts = ImportCounts()
+    try:
+        if kind == "records":
+            records = RecordsReader(source, taxonomy, today=today)
+            written = await repository.write_records(
+                _checked(iter(records), records, source), filename=path.name, sha256=source.sha256, now=now
+            )
+            report.import_id = written.import_id
+            report.counts.outings, report.counts.consultations = written.outings, written.consultations
+            report.counts.agency_links = written.agency_links
+            report.counts.new_staff, report.counts.new_staff_names = written.new_staff, written.new_staff_names
+        else:
+            baseline = BaselineReader(source, taxonomy, today=today)
+            done = await repository.write_baseline(
+                _checked(iter(baseline), baseline, source), filename=path.name, sha256=source.sha256, now=now
+            )
+            report.import_id = done.import_id
+            report.counts.baseline_rows, report.counts.baseline_replaced = done.rows, done.replaced
+    except DuplicateImport as exc:
+        report.already_imported = PreviousImport(exc.import_id, exc.imported_at)
+        report.errors.append(_previous_message(kind, path, report.already_imported))
+        return report
+    except _SourceChanged as exc:
+        report.errors.append(f"{path.name}: {exc}")
+        return report
+    except OSError as exc:
+        report.errors.append(f"{path}: cannot be read ({exc.strerror or exc}); nothing was written")
+        return report
+    report.ok = True
+    return report
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def format_report(report: ImportReport) -> str:
+    """The terminal text of an import: what was (or would be) imported, or every error, in English."""
+    name = report.path.name
+    if not report.ok:
+        if report.already_imported is not None and len(report.errors) == 1:
+            return f"import {report.kind}: {report.errors[0]}"
+        count = max(report.error_count, len(report.errors))
+        header = (
+            f"import {report.kind}: {name}: {_plural(count, 'error')}, nothing was imported"
+            + (" (dry run)" if report.dry_run else "")
+            + "; fix the file and run the import again:"
+        )
+        return "\n".join([header, *report.errors])
+
+    counts = report.counts
+    if report.kind == "records":
+        what = (
+            f"{_plural(counts.outings, 'outing')} and {_plural(counts.consultations, 'consultation')} "
+            f"({_plural(counts.agency_links, 'agency link')})"
+        )
+    else:
+        what = _plural(counts.baseline_rows, "baseline count")
+        if counts.baseline_replaced:
+            replaces = "would replace" if report.dry_run else "replaced"
+            what += f" ({counts.baseline_replaced:,} {replaces} a count of an earlier baseline import)"
+    source = f"from {name} ({report.encoding})"
+    if report.dry_run:
+        lines = [f"dry run: would import {what} {source}; nothing was written"]
+    else:
+        lines = [f"imported {what} {source} as import #{report.import_id}"]
+    if counts.new_staff:
+        verb = "would be added" if report.dry_run else "added"
+        shown = counts.new_staff_names[:NAMES_SHOWN]
+        more = counts.new_staff - len(shown)
+        listed = ", ".join(shown) + (f" and {more:,} more" if more else "")
+        lines.append(
+            f"{_plural(counts.new_staff, 'staff name')} not known before {verb} as imported staff "
+            f"with no access: {listed}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""`fieldbot import` then `fieldbot report --fy`: the published table of DOMAIN.md, to the件."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+VOLUNTEER = "ボランティア希望（活動）者からの相談"
+
+
+def fieldbot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "TAXONOMY_"))}
+    env["DATABASE_PATH"] = str(tmp_path / "council.sqlite3")
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def write_files(tmp_path: Path) -> tuple[Path, Path]:
+    baseline = tmp_path / "baseline.csv"
+    rows = [
+        "fiscal_year,dimension,category,count",
+        "2019,agency,子ども政策課,9",
+        "2019,agency,高齢者支援課,11",
+        "2019,agency,kosha,1",
+        f"2019,consulter,{VOLUNTEER},19",
+        f"2019,consulter_category,{VOLUNTEER}/寄付（寄贈）したい,6",
+        "2019,consulter_category,volunteer/volunteer,5",
+        "2019,consulter_category,volunteer/worries,8",
+        "2019,activity,活動先への出向き・参加,30",
+    ]
+    baseline.write_bytes(("\n".join(rows) + "\n").encode("cp932"))  # Excel's Japanese CSV
+    records = tmp_path / "records.csv"
+    lines = ["kind,date,staff,area,activity,destination,channel,consulter,consulter_category,topic,agencies,at_outing"]
+    categories = ["donate"] * 10 + ["volunteer"] * 6 + ["worries"] * 6 + ["other"] * 2
+    agencies = ["子ども政策課"] * 12 + ["elderly"] * 9 + ["健康課", "福祉公社"]
+    for i, category in enumerate(categories):
+        agency = agencies[i] if i < len(agencies) else ""
+        channel, at_outing = ("出向いた先", "yes") if i % 3 == 0 else ("電話", "no")
+        lines.append(
+            f"consultation,2020/{4 + i % 9}/1,山田 花子,境南町,,,{channel},volunteer,"
+            f"{category},,{agency},{at_outing}"
+        )
+    for i in range(27):
+        lines.append(f"outing,2020-06-{1 + i:02d},山田 花子,kyonan,outing,高齢者サロン,,,,,,")
+    records.write_text("\ufeff" + "\r\n".join(lines) + "\r\n", encoding="utf-8")  # UTF-8 with BOM
+    return baseline, records
+
+
+def test_an_imported_baseline_and_a_year_of_records_give_the_published_fiscal_year_tables(tmp_path: Path) -> None:
+    baseline, records = write_files(tmp_path)
+    for kind, path in (("baseline", baseline), ("records", records)):
+        result = fieldbot(tmp_path, "import", kind, str(path))
+        assert result.returncode == 0, result.stdout + result.stderr
+    again = fieldbot(tmp_path, "import", "records", str(records))
+    assert again.returncode == 1 and "already imported" in again.stdout
+
+    text = fieldbot(tmp_path, "report", "--fy", "2020").stdout
+    for line in (
+        "【集計】令和2年度",
+        "比較：令和元年度",
+        "・子ども政策課 12件 (+3件)",
+        "・高齢者支援課 9件 (-2件)",
+        "・健康課 1件 (新)",
+        "・福祉公社 1件 (±0件)",
+        f"■ {VOLUNTEER} 24件（+5件）",
+        "1位：寄付（寄贈）したい 10件（+4件）",
+        "2位：ボランティアしたい 6件（+1件）",
+        "2位：ボランティア活動中の悩み、活動報告など 6件（-2件）",
+        "4位：その他 2件（新）",
+        "・活動先への出向き・参加 27件 (-3件)",
+        "※ () 内は前年度比",
+    ):
+        assert line in text.splitlines(), line
+
+    report = json.loads(fieldbot(tmp_path, "report", "--fy", "2020", "--format", "json").stdout)
+    assert report["period"] == {"start": "2020-04-01", "end": "2021-03-31", "label": "令和2年度"}
+    assert report["compare"] == {"start": "2019-04-01", "end": "2020-03-31", "label": "令和元年度"}
+    assert report["outing_share"] == round(8 / 24, 4)
+    agency = [
+        (r["code"], r["count"], r["previous"], r["delta"], r["rank"], r["new"]) for r in report["dimensions"]["agency"]
+    ]
+    assert agency == [
+        ("children", 12, 9, 3, 1, False),
+        ("elderly", 9, 11, -2, 2, False),
+        ("health", 1, 0, 1, 3, True),
+        ("kosha", 1, 1, 0, 3, False),
+    ]
+    (volunteer,) = report["dimensions"]["consulter"]
+    assert (volunteer["code"], volunteer["count"], volunteer["previous"], volunteer["delta"]) == (
+        "volunteer",
+        24,
+        19,
+        5,
+    )
+    assert [(c["code"], c["rank"], c["delta"], c["new"]) for c in volunteer["categories"]] == [
+        ("donate", 1, 4, False),
+        ("volunteer", 2, 1, False),
+        ("worries", 2, -2, False),
+        ("other", 4, 2, True),
+    ]
+    assert set(report["dimensions"]) == {"activity", "destination", "channel", "consulter", "topic", "agency"}
+
+
+def test_report_options_are_checked_with_one_line(tmp_path: Path) -> None:
+    for args, message in (
+        (("--week", "2021-W53"), "no ISO week 53"),
+        (("--from", "2026-11-01"), "--from needs --to"),
+        (("--fy", "2020", "--zone", "nowhere"), "unknown zone 'nowhere'"),
+    ):
+        result = fieldbot(tmp_path, "report", *args)
+        assert result.returncode == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "png"])
+def test_report_files_are_written(tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"fy2020.{fmt}"
+    result = fieldbot(tmp_path, "report", "--fy", "2020", "--format", fmt, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    head = out.read_bytes()[:8]
+    assert head.startswith({"csv": b"\xef\xbb\xbf", "xlsx": b"PK", "png": b"\x89PNG"}[fmt])
