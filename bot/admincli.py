@@ -8,12 +8,15 @@ import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+from bot.exporting import write_csv, write_xlsx
 from bot.importing import ImportReport, format_report, import_file
 from bot.settings import Settings
 from domain.clock import SystemClock
 from domain.crypto import Sealer, SealError, generate_key
 from domain.followups import RetentionService
 from domain.taxonomy import load_taxonomy
+from reports.periods import fiscal_year
+from storage.records import export_rows
 from storage.seal import rotate_key
 from storage.store import Store
 
@@ -42,6 +45,30 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     importer.add_argument("file", type=Path)
     importer.add_argument("--dry-run", action="store_true", help="validate and count, write nothing")
     importer.set_defaults(func=cmd_import)
+    export = commands.add_parser("export", help="a fiscal year's records as CSV or XLSX (the columns of import)")
+    export.add_argument("--fy", type=int, required=True, metavar="YEAR", help="fiscal year starting 1 April YEAR")
+    export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    export.add_argument("--out", type=Path, required=True)
+    export.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    period = fiscal_year(args.fy)
+
+    async def run() -> int:
+        store = await Store.open(settings.database_path)
+        try:
+            batches = export_rows(store.db, period.start, period.end)
+            if args.format == "csv":
+                return await write_csv(batches, taxonomy, args.out)
+            return await write_xlsx(batches, taxonomy, args.out, period.label)
+        finally:
+            await store.close()
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    rows = asyncio.run(run())
+    print(f"wrote {rows:,} records of {period.key} to {args.out}")
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> None:

@@ -95,7 +95,7 @@ class FieldBot:
         )
         if self.base_file_url or base_url != settings.model_fields["telegram_api_base_url"].default:
             builder = builder.base_file_url(self.base_file_url or base_url.replace("/bot", "/file/bot", 1))
-        if self.rate_limiter:
+        if self.rate_limiter and settings.telegram_rate_limit:
             builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
         application = builder.build()
         application.bot_data["services"] = Services(

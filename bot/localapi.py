@@ -1694,6 +1694,8 @@ class LocalBotApi:
         self.update_waiter: Callable[[int], Awaitable[None]] | None = None
         self.calls: list[tuple[str, JSONDict]] = []
         self.events: list[ApiEvent] = []
+        # Called with every event as it happens (benchmarks time them without polling the event list).
+        self.listeners: list[Callable[[ApiEvent], None]] = []
         self.faults: list[Fault] = []
         self.users: dict[int, SimUser] = {}
         self.chats: dict[int, SimChat] = {}
@@ -1966,7 +1968,10 @@ class LocalBotApi:
 
     def _emit(self, kind: str, chat_id: int | None, message_id: int | None, text: str | None) -> int:
         self.seq += 1
-        self.events.append(ApiEvent(kind, chat_id, message_id, text, self.seq))
+        event = ApiEvent(kind, chat_id, message_id, text, self.seq)
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
         if kind in ("send", "edit", "delete") and chat_id is not None:
             self._last_reaction[chat_id] = self.seq
         self._notify()

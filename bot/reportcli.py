@@ -12,8 +12,8 @@ from pathlib import Path
 from bot.settings import Settings
 from domain.reporting import Reporter, Scope
 from domain.taxonomy import Taxonomy, load_taxonomy
+from reports.charts import comparison_chart, multi_year_chart
 from reports.periods import Period, PeriodError, date_range, fiscal_year, parse_month, parse_week
-from reports.render_chart import render_comparison_chart, render_multi_year_chart
 from reports.render_csv import render_csv
 from reports.render_text import render_text
 from reports.render_xlsx import render_xlsx
@@ -89,7 +89,7 @@ async def produce(args: argparse.Namespace, settings: Settings) -> bytes:
         reporter = Reporter(store, taxonomy)
         if args.format == "png" and args.chart == "multi-year":
             series = await reporter.activity_by_year(period.fiscal_year, 3, scope)
-            return render_multi_year_chart(taxonomy, series)
+            return multi_year_chart(taxonomy, series)
         report = await reporter.report(period, compare=args.compare, scope=scope)
     finally:
         await store.close()
@@ -103,7 +103,7 @@ async def produce(args: argparse.Namespace, settings: Settings) -> bytes:
     elif args.format == "xlsx":
         render_xlsx(report, buffer)
     else:
-        return render_comparison_chart(report, args.chart)
+        return comparison_chart(report, args.chart)
     return buffer.getvalue()
 
 

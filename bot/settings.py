@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     taxonomy_file: Path | None = None
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    # Telegram's flood limits (about 30 messages a second); off only for a Bot API server without them.
+    telegram_rate_limit: bool = True
     digest_schedule: str = "mon 08:30"
     digest_chat_id: int | None = None
     field_encryption_key: SecretStr | None = None

@@ -15,9 +15,9 @@ from domain.models import Role, Staff
 from domain.reporting import Reporter, Scope, render_off_loop
 from domain.schedule import DigestSchedule
 from domain.taxonomy import Taxonomy
+from reports.charts import comparison_chart
 from reports.digest import render_digest
 from reports.periods import Period, previous_period, same_period_last_year, week_containing
-from reports.render_chart import render_comparison_chart
 from reports.tally import build_report
 from storage.outbox import FAILED, UNKNOWN
 from storage.store import Store
@@ -120,16 +120,26 @@ class DigestService:
             return 0  # the bot did not exist at that moment: no digest was ever due for that week
         staff = await self.store.staff.all()
         sent = 0
+        composed: dict[tuple[Scope, bool], tuple[list[str], bytes]] = {}  # recipients of one zone share a digest
         for recipient in recipients(staff, self.taxonomy, self.group_chat):
-            sent += await self._send_one(recipient, week, staff)
+            sent += await self._send_one(recipient, week, staff, composed)
         return sent
 
-    async def _send_one(self, recipient: Recipient, week: Period, staff: Sequence[Staff]) -> int:
+    async def _send_one(
+        self,
+        recipient: Recipient,
+        week: Period,
+        staff: Sequence[Staff],
+        composed: dict[tuple[Scope, bool], tuple[list[str], bytes]],
+    ) -> int:
         key = f"digest:{week.key}:{recipient.chat_id}"
         chart_key = f"{key}:chart"  # the last part: once it was attempted, the whole digest was
         if await self.store.outbox.status(chart_key) is not None:
             return 0
-        texts, chart = await self._compose(recipient, week, staff)
+        key_of_content = (recipient.scope, recipient.private)
+        if key_of_content not in composed:
+            composed[key_of_content] = await self._compose(recipient, week, staff)
+        texts, chart = composed[key_of_content]
         caption = t("report.misc.chart_caption", period=week.label)
         parts: list[tuple[str, str | bytes]] = [(f"{key}:text:{i}", text) for i, text in enumerate(texts)]
         parts.append((chart_key, chart))
@@ -173,5 +183,5 @@ class DigestService:
             recorded = await self.store.tallies.staff_with_records(week.start, week.end, [p.id for p in candidates])
             idle_names = [p.name for p in candidates if p.id not in recorded]
         texts = render_digest(recipient.scope_label, versus_week, versus_year, followups, idle_names)
-        chart = await render_off_loop(lambda: render_comparison_chart(versus_week, "activity"))
+        chart = await render_off_loop(lambda: comparison_chart(versus_week, "activity"))
         return texts, chart

@@ -13,6 +13,7 @@ from domain.i18n import t
 from domain.models import Role, Staff
 from domain.reporting import Reporter, Scope, render_off_loop
 from handlers.common import EXPIRED, Context, Services, edit, inline, registered, send, services
+from reports.charts import comparison_chart
 from reports.periods import (
     Period,
     fiscal_year,
@@ -21,7 +22,6 @@ from reports.periods import (
     month_containing,
     week_containing,
 )
-from reports.render_chart import render_comparison_chart
 from reports.render_csv import render_csv_bytes
 from reports.render_text import render_text
 from reports.render_xlsx import render_xlsx
@@ -80,7 +80,7 @@ async def _send_report(update: Update, context: Context, svc: Services, period: 
         await context.bot.send_message(chat.id, texts[0])
     for text in texts[1:]:
         await context.bot.send_message(chat.id, text)
-    chart = await render_off_loop(lambda: render_comparison_chart(report, "activity"))
+    chart = await render_off_loop(lambda: comparison_chart(report, "activity"))
     await context.bot.send_photo(chat.id, chart, caption=t("report.misc.chart_caption", period=report.period.label))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from typing import Any
 
 import aiosqlite
 
@@ -114,3 +116,37 @@ class RecordRepository:
         """Undo: remove the submission and, through the cascade, everything it saved."""
         cursor = await tx.execute("DELETE FROM submissions WHERE id = ? AND staff_id = ?", (submission_id, staff_id))
         return cursor.rowcount > 0
+
+
+# One row per outing and per consultation, in the columns of `fieldbot import records` (codes, not labels).
+_EXPORT = (
+    "SELECT 'outing', o.date, s.name, o.area, o.activity, o.destination, o.headcount, NULL, NULL, NULL, NULL, "
+    "NULL, NULL FROM outings o JOIN staff s ON s.id = o.staff_id WHERE o.date BETWEEN ?1 AND ?2 "
+    "UNION ALL "
+    "SELECT 'consultation', c.date, s.name, c.area, NULL, NULL, NULL, c.channel, c.consulter, c.consulter_category, "
+    "c.topic, (SELECT group_concat(a.agency, '|') FROM consultation_agencies a WHERE a.consultation_id = c.id), "
+    "c.at_outing FROM consultations c JOIN staff s ON s.id = c.staff_id WHERE c.date BETWEEN ?1 AND ?2 "
+    "ORDER BY 2"
+)
+EXPORT_COLUMNS = (
+    "kind",
+    "date",
+    "staff",
+    "area",
+    "activity",
+    "destination",
+    "headcount",
+    "channel",
+    "consulter",
+    "consulter_category",
+    "topic",
+    "agencies",
+    "at_outing",
+)
+
+
+async def export_rows(db: Database, start: date, end: date, batch: int = 5000) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """Every record dated start..end in batches, streamed from the database (never the whole year in memory)."""
+    async with db.reader.execute(_EXPORT, (start.isoformat(), end.isoformat())) as cursor:
+        while rows := await cursor.fetchmany(batch):
+            yield [tuple(row) for row in rows]

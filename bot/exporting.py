@@ -1,0 +1,64 @@
+"""`fieldbot export`: a fiscal year's records as CSV or XLSX for the city, streamed row by row."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from domain.taxonomy import Taxonomy
+from storage.records import EXPORT_COLUMNS
+
+Batches = AsyncIterator[list[tuple[Any, ...]]]
+
+
+def _labelled(row: tuple[Any, ...], taxonomy: Taxonomy) -> list[Any]:
+    """Codes to today's labels (the import reads either), at_outing as yes/no."""
+    kind, day, staff, area, activity, destination, headcount, channel, consulter, category, topic, agencies, at = row
+    group = taxonomy.categories_of(consulter) if consulter else None
+    return [
+        kind,
+        day,
+        staff,
+        taxonomy.area_label(area),
+        taxonomy.activity.label(activity) if activity else "",
+        taxonomy.destination.label(destination) if destination else "",
+        "" if headcount is None else headcount,
+        taxonomy.channel.label(channel) if channel else "",
+        taxonomy.consulter.label(consulter) if consulter else "",
+        group.label(category) if group is not None and category else "",
+        taxonomy.topic.label(topic) if topic else "",
+        "|".join(taxonomy.agency.label(a) for a in agencies.split("|")) if agencies else "",
+        "" if at is None else ("yes" if at else "no"),
+    ]
+
+
+async def write_csv(batches: Batches, taxonomy: Taxonomy, path: Path) -> int:
+    """UTF-8 with BOM and CRLF, as Excel in Japan opens it; the columns of `fieldbot import records`."""
+    rows = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(EXPORT_COLUMNS)
+        async for batch in batches:
+            writer.writerows(_labelled(row, taxonomy) for row in batch)
+            rows += len(batch)
+    return rows
+
+
+async def write_xlsx(batches: Batches, taxonomy: Taxonomy, path: Path, title: str) -> int:
+    """One sheet; XlsxWriter's constant-memory mode flushes each row to disk as it is written."""
+    import xlsxwriter  # type: ignore[import-untyped]
+
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    sheet = book.add_worksheet(title[:31])
+    bold = book.add_format({"bold": True})
+    sheet.write_row(0, 0, EXPORT_COLUMNS, bold)
+    sheet.freeze_panes(1, 0)
+    rows = 0
+    async for batch in batches:
+        for row in batch:
+            rows += 1
+            sheet.write_row(rows, 0, _labelled(row, taxonomy))
+    book.close()
+    return rows
