@@ -13,10 +13,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/fieldbot run
+	$(BIN)/fieldbot start
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Benchmarks (not part of `make test`): the bot against the floor of PTB and of SQLite; see bench/README.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

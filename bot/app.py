@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot.polling import Poller
+from bot.polling import Poller, RawUpdatesRequest
 from bot.processor import KeyedUpdateProcessor
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -31,8 +31,10 @@ COMMANDS = ("visit", "consult", "followups", "cancel", "mine", "report", "export
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
-    """Every handler, in the order PTB tries them. Group -1 drops redeliveries; group 1 records the update."""
-    application.add_handler(guards.before(), group=-1)
+    """Every handler, in the order PTB tries them; group 1 records that the update was acted on.
+
+    Redelivered updates never get here: the poller drops those already recorded (bot/polling.py).
+    """
     application.add_handlers(access.handlers(), group=0)
     application.add_handlers(visit.handlers(), group=0)
     application.add_handlers(followups.handlers(), group=0)
@@ -64,6 +66,9 @@ class FieldBot:
     poller: Poller | None = None
     processor: KeyedUpdateProcessor = field(default_factory=KeyedUpdateProcessor)
     boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    updates_request: RawUpdatesRequest = field(
+        default_factory=lambda: RawUpdatesRequest(connection_pool_size=1, read_timeout=40, connect_timeout=10)
+    )
     scheduler: Scheduler | None = None
     # Seconds between scheduler ticks; None: no automatic ticks (tests call scheduler.tick() themselves).
     tick_interval: float | None = 30.0
@@ -92,6 +97,7 @@ class FieldBot:
             .write_timeout(15)
             .pool_timeout(5)
             .connection_pool_size(64)
+            .get_updates_request(self.updates_request)
         )
         if self.base_file_url or base_url != settings.model_fields["telegram_api_base_url"].default:
             builder = builder.base_file_url(self.base_file_url or base_url.replace("/bot", "/file/bot", 1))
@@ -126,7 +132,9 @@ class FieldBot:
         await application.start()
         if self.tick_interval is not None and application.job_queue is not None:
             application.job_queue.run_repeating(self._tick, interval=self.tick_interval, first=1, name="scheduler")
-        self.poller = Poller(application, self.store.updates, self.clock)
+        self.poller = Poller(
+            application, self.store.updates, self.clock, self.updates_request, dropped=self.processor.finished
+        )
         await self.poller.start()
         log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
 

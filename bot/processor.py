@@ -54,8 +54,12 @@ class KeyedUpdateProcessor(BaseUpdateProcessor):
                     self._locks.pop(key, None)
         finally:
             if isinstance(update, Update):
-                for listener in self.listeners:
-                    listener(update.update_id)
+                self.finished(update.update_id)
+
+    def finished(self, update_id: int) -> None:
+        """Tell listeners an update is done (processed here, or dropped by the poller as a redelivery)."""
+        for listener in self.listeners:
+            listener(update_id)
 
     async def initialize(self) -> None:
         return None

@@ -136,14 +136,16 @@ class Database:
             else:
                 await connection.execute("COMMIT")
 
+    # Reads run execute-fetch-close as one operation on the reader's thread. Cursors opened and fetched in
+    # separate steps would interleave between coroutines, and while any statement is active SQLite keeps the
+    # connection's read snapshot: later reads would not see newer commits.
+
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        async with self.reader.execute(sql, params) as cursor:
-            row: Row | None = await cursor.fetchone()
-            return row
+        rows = await self.reader.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self.reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self.reader.execute_fetchall(sql, params))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One statement in its own transaction; returns the number of rows changed."""

@@ -39,13 +39,31 @@ def _invite(row: Row) -> Invite:
     )
 
 
+class StaffCache:
+    """Who is who, by Telegram id: read on every update, changed rarely. Every write to staff clears it, so a
+    deactivation takes effect at the very next update (this process is the only writer of staff rows)."""
+
+    def __init__(self) -> None:
+        self.by_telegram: dict[int, Staff | None] = {}
+
+    def clear(self) -> None:
+        self.by_telegram.clear()
+
+
 class StaffRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache: StaffCache | None = None) -> None:
         self.db = db
+        self.cache = cache or StaffCache()
 
     async def by_telegram_id(self, telegram_id: int) -> Staff | None:
+        if telegram_id in self.cache.by_telegram:
+            return self.cache.by_telegram[telegram_id]
         row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM staff WHERE telegram_id = ?", (telegram_id,))
-        return _staff(row) if row else None
+        found = _staff(row) if row else None
+        if len(self.cache.by_telegram) > 10_000:
+            self.cache.clear()  # strangers probing the bot must not grow it without bound
+        self.cache.by_telegram[telegram_id] = found
+        return found
 
     async def get(self, staff_id: int) -> Staff | None:
         row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM staff WHERE id = ?", (staff_id,))
@@ -58,6 +76,7 @@ class StaffRepository:
 
     async def ensure_admin(self, telegram_id: int, now: datetime) -> Staff:
         """Admins named in the settings are admins from the first start, and stay active."""
+        self.cache.clear()
         async with self.db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO staff (telegram_id, name, role, zone, created_at) VALUES (?, ?, 'admin', NULL, ?) "
@@ -70,12 +89,15 @@ class StaffRepository:
         return staff
 
     async def rename(self, staff_id: int, name: str) -> None:
+        self.cache.clear()
         await self.db.execute("UPDATE staff SET name = ? WHERE id = ?", (name, staff_id))
 
     async def set_area(self, staff_id: int, area: str) -> None:
+        self.cache.clear()
         await self.db.execute("UPDATE staff SET area = ? WHERE id = ?", (area, staff_id))
 
     async def deactivate(self, staff_id: int, now: datetime) -> bool:
+        self.cache.clear()
         changed = await self.db.execute(
             "UPDATE staff SET active = 0, deactivated_at = ? WHERE id = ? AND active = 1",
             (utc_iso(now), staff_id),
@@ -98,8 +120,9 @@ class StaffRepository:
 
 
 class InviteRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, staff_cache: StaffCache | None = None) -> None:
         self.db = db
+        self.staff_cache = staff_cache or StaffCache()
 
     async def create(
         self,
@@ -128,6 +151,7 @@ class InviteRepository:
 
         Returns the staff member, or why not: "unknown", "used" or "expired".
         """
+        self.staff_cache.clear()
         async with self.db.transaction() as tx:
             async with tx.execute("SELECT * FROM invites WHERE code_hash = ?", (code_hash,)) as cursor:
                 row = await cursor.fetchone()

@@ -17,7 +17,7 @@ from storage.followups import FollowUpRepository
 from storage.outbox import Meta, Outbox
 from storage.records import RecordRepository
 from storage.seal import Seal, check_key
-from storage.staff import InviteRepository, StaffRepository
+from storage.staff import InviteRepository, StaffCache, StaffRepository
 from storage.tallies import TallyRepository
 from storage.updates import UpdateLog
 
@@ -27,8 +27,9 @@ class Store:
         self.db = db
         self.seal = Seal(sealer)
         self.audit = AuditLog(db)
-        self.staff = StaffRepository(db)
-        self.invites = InviteRepository(db)
+        staff_cache = StaffCache()
+        self.staff = StaffRepository(db, staff_cache)
+        self.invites = InviteRepository(db, staff_cache)
         self.drafts = DraftRepository(db, self.seal)
         self.pending = PendingInputs(db)
         self.records = RecordRepository(db, self.seal)
@@ -71,3 +72,5 @@ class Store:
                 assert bot_id is not None and now is not None
                 await self.updates.mark(tx, bot_id, update_id, now)
             yield tx
+        if update_id is not None:
+            self.updates.marked.add(update_id)

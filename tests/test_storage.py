@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -128,3 +129,36 @@ async def test_a_failed_save_leaves_nothing_half_written(store: Store) -> None:
         async with store.db.transaction() as tx:
             await store.records.save_submission(tx, bad, "visit", NOW)
     assert (await store.db.fetchone("SELECT count(*) FROM submissions"))[0] == 0  # type: ignore[index]
+
+
+async def test_reads_see_every_committed_write_even_when_many_coroutines_read_at_once(store: Store) -> None:
+    """Interleaved cursors on the reader connection once kept an old snapshot: a read missed a newer commit."""
+    admins = [await store.staff.ensure_admin(1000 + i, NOW) for i in range(40)]
+    drafts = {}
+    for admin in admins:
+        async with store.db.transaction() as tx:
+            drafts[admin.id] = await store.drafts.create(
+                tx, staff_id=admin.id, chat_id=1, kind="visit", state="{}", boot_id="b", now=NOW
+            )
+
+    async def person(staff_id: int) -> None:
+        draft = drafts[staff_id]
+        for step in range(10):
+            async with store.db.transaction() as tx:
+                draft = await store.drafts.update(tx, draft, state=f'{{"step": {step}}}', boot_id="b", now=NOW)
+            seen = await store.drafts.get(draft.id)
+            assert seen is not None and seen.version == draft.version, (staff_id, step)
+
+    stop = asyncio.Event()
+
+    async def busy_reader() -> None:  # other people's reads, overlapping everyone's
+        while not stop.is_set():
+            await store.staff.get(admins[0].id)
+            await store.db.fetchone("SELECT count(*) FROM drafts")
+
+    readers = [asyncio.create_task(busy_reader()) for _ in range(20)]
+    try:
+        await asyncio.gather(*(person(a.id) for a in admins))
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)

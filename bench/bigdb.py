@@ -1,0 +1,136 @@
+"""A large database for the benchmarks: ten fiscal years of a big city, written straight through sqlite3."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from datetime import date, timedelta
+from pathlib import Path
+
+from domain.crypto import Sealer
+from domain.taxonomy import Taxonomy
+from storage.store import Store
+
+STAMP = "2026-01-01T00:00:00.000000Z"
+
+
+def _weights(n: int, rng: random.Random) -> list[float]:
+    # A few categories carry most of the counts, as in real tables.
+    return [rng.paretovariate(1.2) for _ in range(n)]
+
+
+async def _schema(path: Path, sealer: Sealer) -> None:
+    store = await Store.open(path, sealer)
+    await store.close()
+
+
+def build(
+    path: Path,
+    taxonomy: Taxonomy,
+    sealer: Sealer,
+    *,
+    outings: int,
+    consultations: int,
+    years: int = 10,
+    last_fy: int = 2026,
+    staff: int = 300,
+    seed: int = 7,
+) -> None:
+    """`outings` outings and `consultations` consultations spread over `years` fiscal years ending `last_fy`."""
+    if path.exists():
+        path.unlink()
+    asyncio.run(_schema(path, sealer))
+    rng = random.Random(seed)
+    first = date(last_fy - years + 1, 4, 1)
+    days = (date(last_fy + 1, 3, 31) - first).days + 1
+    areas = [a.code for a in taxonomy.areas()]
+    activity = [c.code for c in taxonomy.activity]
+    destination = [c.code for c in taxonomy.destination]
+    channel = [c.code for c in taxonomy.channel]
+    groups = [c.code for c in taxonomy.consulter]
+    topics = [c.code for c in taxonomy.topic]
+    agencies = [c.code for c in taxonomy.agency]
+    w = {
+        name: _weights(len(codes), rng)
+        for name, codes in (
+            ("area", areas),
+            ("activity", activity),
+            ("destination", destination),
+            ("channel", channel),
+            ("group", groups),
+            ("topic", topics),
+            ("agency", agencies),
+        )
+    }
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA synchronous = OFF")
+    connection.execute("BEGIN")
+    connection.executemany(
+        "INSERT INTO staff (id, telegram_id, name, role, zone, area, created_at) VALUES (?, ?, ?, 'staff', ?, ?, ?)",
+        [
+            (
+                1000 + i,
+                900_000 + i,
+                f"職員{i:03d}",
+                taxonomy.area(areas[i % len(areas)]).zone,  # type: ignore[union-attr]
+                areas[i % len(areas)],
+                STAMP,
+            )
+            for i in range(staff)
+        ],
+    )
+    batch = 50_000
+    dates = [(first + timedelta(days=d)).isoformat() for d in range(days)]
+    for start in range(0, outings, batch):
+        n = min(batch, outings - start)
+        connection.executemany(
+            "INSERT INTO outings (id, staff_id, date, area, activity, destination, headcount, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            zip(
+                range(start + 1, start + n + 1),
+                (1000 + rng.randrange(staff) for _ in range(n)),
+                (dates[rng.randrange(days)] for _ in range(n)),
+                rng.choices(areas, w["area"], k=n),
+                rng.choices(activity, w["activity"], k=n),
+                rng.choices(destination, w["destination"], k=n),
+                (rng.randrange(1, 40) for _ in range(n)),
+                [STAMP] * n,
+                strict=True,
+            ),
+        )
+    categories = {g: [c.code for c in taxonomy.categories_of(g)] or [None] for g in groups}
+    for start in range(0, consultations, batch):
+        n = min(batch, consultations - start)
+        ids = range(start + 1, start + n + 1)
+        chosen_groups = rng.choices(groups, w["group"], k=n)
+        chosen_channels = rng.choices(channel, w["channel"], k=n)
+        connection.executemany(
+            "INSERT INTO consultations (id, staff_id, date, area, channel, consulter, consulter_category, topic, "
+            "at_outing, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            zip(
+                ids,
+                (1000 + rng.randrange(staff) for _ in range(n)),
+                (dates[rng.randrange(days)] for _ in range(n)),
+                rng.choices(areas, w["area"], k=n),
+                chosen_channels,
+                chosen_groups,
+                (rng.choice(categories[g]) for g in chosen_groups),
+                (t if rng.random() < 0.7 else None for t in rng.choices(topics, w["topic"], k=n)),
+                (int(c == taxonomy.outing_channel) for c in chosen_channels),
+                [STAMP] * n,
+                strict=True,
+            ),
+        )
+        links = {
+            (i, a)
+            for i, a in zip(
+                rng.choices(ids, k=int(n * 0.8)), rng.choices(agencies, w["agency"], k=int(n * 0.8)), strict=True
+            )
+        }
+        connection.executemany(
+            "INSERT INTO consultation_agencies (consultation_id, agency) VALUES (?, ?)", sorted(links)
+        )
+    connection.execute("COMMIT")
+    connection.execute("ANALYZE")
+    connection.close()
