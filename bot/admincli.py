@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.exporting import write_csv, write_xlsx
 from bot.importing import ImportReport, format_report, import_file
-from bot.settings import Settings
+from bot.settings import load_settings
 from domain.clock import SystemClock
 from domain.crypto import Sealer, SealError, generate_key
 from domain.followups import RetentionService
@@ -52,7 +52,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     export.set_defaults(func=cmd_export)
 
 
-def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
+def cmd_export(args: argparse.Namespace) -> None:
+    settings = load_settings()
     taxonomy = load_taxonomy(settings.taxonomy_file)
     period = fiscal_year(args.fy)
 
@@ -71,8 +72,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
     print(f"wrote {rows:,} records of {period.key} to {args.out}")
 
 
-def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
+def cmd_import(args: argparse.Namespace) -> None:
     """One transaction: a large import holds the write lock for its whole length, so run it with the bot stopped."""
+    settings = load_settings()
     if not args.file.is_file():
         raise CommandError(f"import: {args.file} is not a file")
     taxonomy = load_taxonomy(settings.taxonomy_file)
@@ -94,11 +96,12 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
         raise SystemExit(1)
 
 
-def cmd_keygen(args: argparse.Namespace, settings: Settings) -> None:
+def cmd_keygen(args: argparse.Namespace) -> None:
     print(generate_key())
 
 
-def cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> None:
+def cmd_rotate_key(args: argparse.Namespace) -> None:
+    settings = load_settings()
     old = settings.sealer()
     line = sys.stdin.readline().strip()
     if not line:
@@ -127,7 +130,8 @@ def cmd_rotate_key(args: argparse.Namespace, settings: Settings) -> None:
     print("Now set FIELD_ENCRYPTION_KEY to the new key and start the bot; keep a copy of the key somewhere safe.")
 
 
-def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
+def cmd_audit(args: argparse.Namespace) -> None:
+    settings = load_settings()
     since = None
     if args.since:
         try:
@@ -155,7 +159,9 @@ def _actor(actor_id: int | None, name: str | None) -> str:
     return "system" if actor_id is None else f"{name or 'staff'} (#{actor_id})"
 
 
-def cmd_purge(args: argparse.Namespace, settings: Settings) -> None:
+def cmd_purge(args: argparse.Namespace) -> None:
+    settings = load_settings()
+
     async def run() -> list[str]:
         store = await Store.open(settings.database_path, settings.sealer())
         try:

@@ -9,13 +9,16 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from telegram.error import InvalidToken, NetworkError
 
-from bot import admincli, reportcli
+from bot import admincli, demo, reportcli
 from bot.app import FieldBot
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
+from domain.i18n import t
+from domain.models import Role
 from domain.taxonomy import TaxonomyError, load_taxonomy
 from storage.db import StorageError
 
@@ -71,6 +74,40 @@ def cmd_run(args: argparse.Namespace) -> None:
     asyncio.run(_run(settings))
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    try:
+        demo.run(demo.DemoOptions(data=args.data, role=Role(args.role), reset=args.reset))
+    except demo.DemoError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def cmd_start(args: argparse.Namespace) -> None:
+    """`make run`: the real bot when a token is set (environment or .env), else the demo."""
+    if _settings().telegram_bot_token is not None:
+        cmd_run(args)
+        return
+    print(t("demo.no_token"))
+    cmd_demo(args)
+
+
+def _demo_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as",
+        dest="role",
+        choices=[role.value for role in Role],
+        default=Role.ADMIN.value,
+        help="the demo user's role (default: admin, so every feature can be tried)",
+    )
+    parser.add_argument("--reset", action="store_true", help="delete the demo data and start over")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=demo.DEFAULT_DATA,
+        metavar="DIR",
+        help=f"where the demo keeps its database, key, log and received files (default: ./{demo.DEFAULT_DATA}/)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fieldbot", description="Telegram bot for area staff of a welfare council")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     check = commands.add_parser("check", help="check the settings and the taxonomy file, then exit")
     check.set_defaults(func=cmd_check)
+    demo_parser = commands.add_parser(
+        "demo", help="try the bot without Telegram: a chat in this terminal, with synthetic data"
+    )
+    _demo_options(demo_parser)
+    demo_parser.set_defaults(func=cmd_demo)
+    start = commands.add_parser(
+        "start", help="run the bot if TELEGRAM_BOT_TOKEN is set, else the demo (the demo options apply then)"
+    )
+    _demo_options(start)
+    start.set_defaults(func=cmd_start)
     reportcli.add_parser(commands).set_defaults(func=cmd_report)
     admincli.add_parsers(commands)
     return parser
@@ -96,10 +143,7 @@ def cmd_check(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.func in (cmd_run, cmd_check, cmd_report):
-            args.func(args)
-        else:
-            args.func(args, _settings())
+        args.func(args)
     except (
         StartupError,
         SettingsError,

@@ -1,0 +1,490 @@
+"""Demo mode: the embedded Bot API server, the real bot against it, and a chat with the bot in this terminal.
+
+Everything runs in one process and one event loop. The person at the terminal is a simulated Telegram user of
+the embedded server (bot/localapi.py); the bot is the production `FieldBot`, talking HTTP to that server, with
+its own SQLite file, encryption key and log under the demo's data folder, seeded on first run
+(bot/demo_seed.py). After each thing typed, the client waits until the bot has finished that update (the
+processor's per-update listeners) before it prints the answers and the next prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import sys
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import FieldBot
+from bot.demo_seed import DEMO_USER_ID, ensure_demo_user, is_empty, is_seeded, seed
+from bot.localapi import LocalBotApi, SimMessage, SimUser
+from bot.settings import Settings, load_settings
+from domain import dates
+from domain.clock import SystemClock
+from domain.crypto import generate_key
+from domain.i18n import t
+from domain.models import Role, Staff
+from domain.taxonomy import Taxonomy, load_taxonomy
+from storage.db import StorageError
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA = Path("data/demo")
+DATABASE = "fieldbot.sqlite3"
+KEY_FILE = "encryption.key"
+LOG_FILE = "demo.log"
+FILES = "files"
+# What --reset removes: only what the demo itself creates, whatever folder it was pointed at.
+DEMO_ENTRIES = (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", f"{DATABASE}-journal", KEY_FILE, LOG_FILE, FILES)
+ACTION_TIMEOUT = 120.0  # the first chart renders slowly (matplotlib builds its font cache)
+QUIT = frozenset({"q", "/quit"})
+MENU_INPUT = re.compile(r"m(\d+)")
+PNG_MAGIC = b"\x89PNG"
+AS_TEXT = ("'", "\u2019")  # as in a spreadsheet: what follows is text, even a number (also the IME's ’)
+
+
+class DemoError(Exception):
+    """A problem that stops the demo: printed as one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    data: Path = DEFAULT_DATA
+    role: Role = Role.ADMIN
+    reset: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    message_id: int
+    label: str
+    data: str | None
+    url: str | None
+
+
+# --------------------------------------------------------------------------------------------------
+# The data folder
+# --------------------------------------------------------------------------------------------------
+
+
+def remove_demo_data(folder: Path) -> None:
+    for name in DEMO_ENTRIES:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+def demo_key(path: Path) -> str:
+    """The demo's encryption key, made on first run and readable by its owner only."""
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    key = generate_key()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as out:
+        out.write(key + "\n")
+    os.chmod(path, 0o600)  # whatever the umask
+    return key
+
+
+def log_to_file(path: Path) -> None:
+    """Warnings and errors only, to the demo's log file: the terminal belongs to the chat."""
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for noisy in ("httpx", "httpcore", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def prepare_database(
+    settings: Settings, taxonomy: Taxonomy, role: Role, write: TerminalWriter
+) -> tuple[Staff, list[int]]:
+    """Seed an empty database, give the demo user the chosen role; returns them and the other staff's ids."""
+    try:
+        store = await Store.open(settings.database_path, settings.sealer())
+    except StorageError as exc:
+        raise DemoError(f"{exc} (start over with `fieldbot demo --reset`)") from None
+    try:
+        now = SystemClock().now()
+        if not await is_seeded(store):
+            if not await is_empty(store):
+                raise DemoError(
+                    f"{settings.database_path}: the demo data is incomplete (an interrupted first run?); "
+                    "start over with `fieldbot demo --reset`"
+                )
+            write.line(t("demo.seeding"))
+            summary = await seed(store, taxonomy, now.astimezone(settings.tz).date(), settings.tz)
+            write.line(
+                t(
+                    "demo.seeded",
+                    staff=summary.staff,
+                    outings=summary.outings,
+                    consultations=summary.consultations,
+                    followups=summary.followups,
+                    first=dates.long(summary.first),
+                    last=dates.long(summary.last),
+                )
+            )
+        staff = await ensure_demo_user(store, role, now)
+        everyone = await store.staff.all()
+        return staff, [s.telegram_id for s in everyone if s.telegram_id is not None and s.telegram_id != DEMO_USER_ID]
+    finally:
+        await store.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# The terminal
+# --------------------------------------------------------------------------------------------------
+
+
+class TerminalWriter:
+    """All output goes through here, from the event loop only, flushed at once (the terminal may be a pipe)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def line(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def prompt(self) -> None:
+        self.out.write(t("demo.prompt"))
+        self.out.flush()
+
+
+def read_lines(fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+    """In a daemon thread: hand each line of input to the loop; None at the end of input.
+
+    Raw os.read, not sys.stdin: a thread blocked inside the buffered stdin object holds its lock, which the
+    interpreter then cannot take at exit. Works the same on a terminal, a pseudo-terminal, a pipe or a file.
+    """
+
+    def put(item: str | None) -> bool:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: the demo has ended
+            return False
+        return True
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            pending += decoder.decode(b"", final=True)
+            if pending.strip():
+                put(pending)
+            put(None)
+            return
+        pending += decoder.decode(chunk)
+        while "\n" in pending:
+            line, pending = pending.split("\n", 1)
+            if not put(line.rstrip("\r")):
+                return
+
+
+class TerminalChat:
+    """The demo user's private chat with the bot, shown as text; numbers press buttons."""
+
+    def __init__(self, api: LocalBotApi, user: SimUser, files: Path, write: TerminalWriter, *, echo: bool) -> None:
+        self.api = api
+        self.user = user
+        self.files = files
+        self.write = write
+        self.echo = echo  # input from a pipe is not shown by a terminal: show it, so the output reads as a chat
+        self.lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._done: dict[int, asyncio.Event] = {}
+        self._seen = 0  # how many of api.events were looked at
+        self._printed: dict[int, tuple[str, list[list[str]]]] = {}
+        self._saved: dict[int, Path] = {}
+        self._buttons: list[Button] = []
+        self._numbered: tuple[int, list[list[str]]] | None = None
+        self._menu: list[list[str]] | None = None
+        self._idle = asyncio.Event()
+
+    # ---- the per-update done signal
+    def update_done(self, update_id: int) -> None:
+        self._done.setdefault(update_id, asyncio.Event()).set()
+
+    async def wait_done(self, update_id: int) -> None:
+        try:
+            await self._done.setdefault(update_id, asyncio.Event()).wait()
+        finally:
+            self._done.pop(update_id, None)
+
+    # ---- showing the chat
+    def render(self) -> bool:
+        """Print what the bot sent or changed in this chat since the last call; True if anything was printed."""
+        events = self.api.events[self._seen :]
+        self._seen += len(events)
+        order: list[int] = []
+        sent: set[int] = set()
+        for event in events:
+            if event.chat_id != self.user.id or event.message_id is None or event.kind not in ("send", "edit"):
+                continue
+            if event.kind == "send":
+                sent.add(event.message_id)
+            if event.message_id not in order:
+                order.append(event.message_id)
+        target = self._newest_with_buttons()
+        printed = False
+        for message_id in order:
+            msg = self.user.chat.message(message_id)
+            if msg is None or msg.deleted:
+                continue
+            state = (msg.text, msg.buttons)
+            before = self._printed.get(message_id)
+            self._printed[message_id] = state
+            # An edit that changed only the buttons is shown if they are the ones to press, else not worth a line.
+            same_text = message_id not in sent and before is not None and before[0] == msg.text
+            if same_text and not (msg is target and msg.buttons):
+                continue
+            self._show(msg, edited=message_id not in sent, numbered=msg is target)
+            printed = True
+        if target is None:
+            self._buttons, self._numbered = [], None
+        elif self._numbered != (target.message_id, target.buttons):
+            self.write.line(t("demo.earlier_buttons"))
+            self._show_buttons(target, numbered=True)
+            printed = True
+        keyboard = self.user.keyboard
+        if keyboard and keyboard != self._menu:
+            self._show_menu(keyboard)
+            printed = True
+        return printed
+
+    def show_controls(self) -> None:
+        """Enter alone: the buttons to press now and the menu again."""
+        target = self._newest_with_buttons()
+        if target is not None:
+            self.write.line(t("demo.earlier_buttons"))
+            self._show_buttons(target, numbered=True)
+        if self.user.keyboard:
+            self._show_menu(self.user.keyboard)
+
+    def _newest_with_buttons(self) -> SimMessage | None:
+        return next((m for m in reversed(self.user.messages) if m.buttons), None)
+
+    def _show(self, msg: SimMessage, *, edited: bool, numbered: bool) -> None:
+        self.write.line()
+        self.write.line(t("demo.from_bot_edited" if edited else "demo.from_bot"))
+        for text in msg.text.splitlines():
+            self.write.line(f"  {text}".rstrip())
+        saved = self._save_media(msg)
+        if saved is not None:
+            key = "demo.photo" if msg.photo_file is not None else "demo.document"
+            self.write.line("  " + t(key, path=saved))
+        if msg.buttons:
+            self._show_buttons(msg, numbered=numbered)
+
+    def _show_buttons(self, msg: SimMessage, *, numbered: bool) -> None:
+        if numbered:
+            self._buttons = []
+            self._numbered = (msg.message_id, msg.buttons)
+        rows = zip(msg.buttons, msg.callback_data, msg.button_urls, strict=True)
+        for labels, data, urls in rows:
+            shown: list[str] = []
+            for label, callback, url in zip(labels, data, urls, strict=True):
+                if numbered:
+                    self._buttons.append(Button(msg.message_id, label, callback, url))
+                    shown.append(f"[{len(self._buttons)}] {label}")
+                else:
+                    shown.append(f"[-] {label}")
+            self.write.line("  " + "   ".join(shown))
+
+    def _show_menu(self, keyboard: list[list[str]]) -> None:
+        self._menu = keyboard
+        labels = [label for row in keyboard for label in row]
+        self.write.line(t("demo.menu", buttons="   ".join(f"[m{i}] {label}" for i, label in enumerate(labels, 1))))
+
+    def _save_media(self, msg: SimMessage) -> Path | None:
+        """Documents and photos the bot sends are written under files/, once per message."""
+        if msg.message_id in self._saved:
+            return self._saved[msg.message_id]
+        file = msg.photo_file or msg.document
+        if file is None:
+            return None
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        if file.kind == "photo":
+            suffix = "png" if file.content.startswith(PNG_MAGIC) else "jpg"
+            name = f"photo-{stamp}-{msg.message_id}.{suffix}"
+        else:
+            name = Path(file.filename or f"file-{stamp}-{msg.message_id}").name
+        self.files.mkdir(parents=True, exist_ok=True)
+        path = self.files / name
+        if path.exists() and path.read_bytes() != file.content:
+            path = path.with_name(f"{path.stem}-{stamp}-{msg.message_id}{path.suffix}")
+        path.write_bytes(file.content)
+        self._saved[msg.message_id] = path
+        return path
+
+    # ---- acting
+    async def press(self, number: int) -> None:
+        if not 1 <= number <= len(self._buttons):
+            self.write.line(t("demo.no_button", number=number))
+            return
+        button = self._buttons[number - 1]
+        if button.data is None:
+            if button.url:
+                self.write.line(t("demo.link", url=button.url))
+            return
+        msg = self.user.chat.message(button.message_id)
+        if msg is None or msg.deleted:
+            self.write.line(t("demo.no_button", number=number))
+            return
+        try:
+            toast = await self.user.press_data(button.message_id, button.data, timeout=ACTION_TIMEOUT)
+        except AssertionError:
+            log.warning("the bot did not finish a button press within %ss", ACTION_TIMEOUT)
+            self.write.line(t("demo.slow"))
+            return
+        if toast:
+            self.write.line(t("demo.toast", text=toast))
+
+    async def send(self, text: str) -> None:
+        try:
+            await self.user.send(text, timeout=ACTION_TIMEOUT)
+        except AssertionError:
+            log.warning("the bot did not finish a message within %ss", ACTION_TIMEOUT)
+            self.write.line(t("demo.slow"))
+
+    async def handle(self, line: str) -> bool:
+        """Act on one line of input; False to quit."""
+        text = line.strip()
+        key = unicodedata.normalize("NFKC", text).lower()  # full-width ｍ１ from a Japanese input method
+        if key in QUIT:
+            return False
+        if not text:
+            self.show_controls()
+        elif key[:1] in AS_TEXT and len(text) > 1:
+            await self.send(text[1:])  # '12: the number itself, e.g. a headcount, not button 12
+        elif key.isdecimal():
+            await self.press(int(key))
+        elif (menu := MENU_INPUT.fullmatch(key)) is not None:
+            labels = [label for row in self.user.keyboard or [] for label in row]
+            number = int(menu.group(1))
+            if 1 <= number <= len(labels):
+                await self.send(labels[number - 1])
+            else:
+                self.write.line(t("demo.no_menu", number=number))
+        else:
+            await self.send(text)
+        return True
+
+    async def watch(self) -> None:
+        """Messages the bot sends on its own (reminders, the weekly digest) are printed when they arrive."""
+        while True:
+            with contextlib.suppress(AssertionError):  # a quiet hour: look again
+                await self.api.wait_for(lambda: len(self.api.events) > self._seen, 3600.0)
+            await self._idle.wait()
+            if self.render():
+                self.write.line()
+                self.write.prompt()
+
+    async def run(self) -> None:
+        await self.send("/start")
+        self.render()
+        watcher = asyncio.create_task(self.watch(), name="demo-watch")
+        try:
+            while True:
+                self.write.line()
+                self.write.prompt()
+                self._idle.set()
+                line = await self.lines.get()
+                self._idle.clear()
+                if line is None:
+                    self.write.line()
+                    return
+                if self.echo:
+                    self.write.line(line)
+                if not await self.handle(line):
+                    return
+                self.render()
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+
+# --------------------------------------------------------------------------------------------------
+# Running it
+# --------------------------------------------------------------------------------------------------
+
+
+def run(options: DemoOptions) -> None:
+    asyncio.run(run_demo(options))
+
+
+async def run_demo(options: DemoOptions, out: TextIO | None = None, stdin_fd: int | None = None) -> None:
+    out = out or sys.stdout
+    reconfigure = getattr(out, "reconfigure", None)
+    if callable(reconfigure):
+        reconfigure(errors="replace")  # a terminal that cannot show Japanese gets "?" rather than a crash
+    write = TerminalWriter(out)
+    folder = options.data
+    if options.reset:
+        remove_demo_data(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = demo_key(folder / KEY_FILE)
+    log_to_file(folder / LOG_FILE)
+    taxonomy = load_taxonomy()
+    # Update ids keep growing across runs: the bot remembers processed ids and would drop a repeated one.
+    api = LocalBotApi(bot_username="fieldbot_demo_bot", first_update_id=int(time.time() * 1000))
+    await api.start()
+    bot: FieldBot | None = None
+    try:
+        settings = load_settings(
+            telegram_bot_token=api.token,
+            telegram_api_base_url=api.base_url,
+            database_path=folder / DATABASE,
+            field_encryption_key=key,
+            admin_telegram_ids=[],
+            taxonomy_file=None,
+            digest_chat_id=None,
+            _env_file=None,
+        )
+        staff, others = await prepare_database(settings, taxonomy, options.role, write)
+        user = api.user(DEMO_USER_ID, first_name=t("demo.user_first_name"), last_name=t("demo.user_last_name"))
+        for telegram_id in others:
+            api.user(telegram_id)  # reminders and digests to the synthetic staff are delivered, unseen
+        fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
+        chat = TerminalChat(api, user, folder / FILES, write, echo=not os.isatty(fd))
+        api.update_waiter = chat.wait_done
+        bot = FieldBot(settings, taxonomy=taxonomy, base_file_url=api.base_file_url, rate_limiter=False)
+        bot.processor.listeners.append(chat.update_done)
+        await bot.start()
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=read_lines, args=(fd, loop, chat.lines), name="demo-stdin", daemon=True).start()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, chat.lines.put_nowait, None)
+        role = t(f"role.{staff.role.value}")
+        write.line(t("demo.welcome", name=staff.name, role=role, data=folder))
+        await chat.run()
+        write.line(t("demo.bye", data=folder))
+    finally:
+        if bot is not None:
+            await bot.stop()
+        await api.stop()
