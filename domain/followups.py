@@ -49,7 +49,8 @@ def can_reassign(staff: Staff, followup: FollowUp, taxonomy: Taxonomy) -> bool:
 def summary_line(followup: FollowUp, taxonomy: Taxonomy, today: date, *, with_owner: bool) -> str:
     """One line of a list: overdue marked, no reason, no notes."""
     key = "followup.line_overdue" if followup.due < today else "followup.line"
-    line = t(key, label=followup.label, area=taxonomy.area_label(followup.area), due=dates.short(followup.due))
+    due = dates.short(followup.due) if followup.due.year == today.year else dates.long(followup.due)
+    line = t(key, label=followup.label, area=taxonomy.area_label(followup.area), due=due)
     return t("followup.line_owner", line=line, owner=followup.owner_name) if with_owner else line
 
 
