@@ -16,6 +16,7 @@ from domain.crypto import Sealer, SealError, generate_key
 from domain.followups import RetentionService
 from domain.taxonomy import load_taxonomy
 from reports.periods import fiscal_year
+from storage.backup import backup, restore
 from storage.records import export_rows
 from storage.seal import rotate_key
 from storage.store import Store
@@ -50,6 +51,32 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     export.add_argument("--out", type=Path, required=True)
     export.set_defaults(func=cmd_export)
+    back = commands.add_parser("backup", help="copy the database to FILE while the bot runs, then check the copy")
+    back.add_argument("file", type=Path)
+    back.set_defaults(func=cmd_backup)
+    restore = commands.add_parser("restore", help="check FILE, then make it the database (stop the bot first)")
+    restore.add_argument("file", type=Path)
+    restore.set_defaults(func=cmd_restore)
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    info = backup(settings.database_path, args.file)
+    print(
+        f"backed up to {info.path} ({info.bytes:,} bytes, schema {info.schema}, {info.outings:,} outings, "
+        f"{info.consultations:,} consultations); integrity check ok"
+    )
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    info, kept = restore(args.file, settings.database_path, SystemClock().now().astimezone(settings.tz))
+    print(
+        f"restored {info.path} into {settings.database_path} ({info.outings:,} outings, "
+        f"{info.consultations:,} consultations); integrity check ok"
+    )
+    if kept is not None:
+        print(f"the database it replaced is kept at {kept}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.polling import Poller, RawUpdatesRequest
 from bot.processor import KeyedUpdateProcessor
+from bot.requests import SafeRequest
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from domain.clock import Clock, SystemClock, utc_iso
@@ -72,6 +73,8 @@ class FieldBot:
     scheduler: Scheduler | None = None
     # Seconds between scheduler ticks; None: no automatic ticks (tests call scheduler.tick() themselves).
     tick_interval: float | None = 30.0
+    # Waits before each retry of a refused (5xx) or, when harmless, unanswered Bot API call.
+    retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
 
     async def start(self) -> None:
         settings = self.settings
@@ -86,17 +89,21 @@ class FieldBot:
         if interrupted:
             log.warning("%d scheduled send(s) were cut off by the last stop and are not repeated", len(interrupted))
         base_url = self.base_url or settings.telegram_api_base_url
+        request = SafeRequest(
+            retry_delays=self.retry_delays,
+            connection_pool_size=64,
+            connect_timeout=10,
+            read_timeout=15,
+            write_timeout=15,
+            pool_timeout=5,
+        )
         builder = (
             ApplicationBuilder()
             .token(token)
             .base_url(base_url)
             .updater(None)
             .concurrent_updates(self.processor)
-            .connect_timeout(10)
-            .read_timeout(15)
-            .write_timeout(15)
-            .pool_timeout(5)
-            .connection_pool_size(64)
+            .request(request)
             .get_updates_request(self.updates_request)
         )
         if self.base_file_url or base_url != settings.model_fields["telegram_api_base_url"].default:
@@ -135,6 +142,7 @@ class FieldBot:
         self.poller = Poller(
             application, self.store.updates, self.clock, self.updates_request, dropped=self.processor.finished
         )
+        self.processor.listeners.append(self.poller.finished)
         await self.poller.start()
         log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
 

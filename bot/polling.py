@@ -1,9 +1,11 @@
 """Long polling that never loses an update: each fetched batch is stored before Telegram is told it arrived.
 
 PTB's Updater confirms a batch as soon as it asks for the next one, so an update fetched but not yet
-processed when the process is killed would be lost. Here every batch is written to the inbox table first;
-at start-up the updates in the inbox that were never processed are processed before polling resumes.
-The processed-update log makes a second delivery of the same update a no-op.
+processed when the process is killed would be lost. Here every batch is written to the inbox table before
+the next getUpdates confirms it (the handlers get it at once, while it is being written); at start-up the
+updates in the inbox that were never processed are processed before polling resumes. Updates already
+processed (Telegram redelivers what was not confirmed) are dropped here. An update processed before the
+next getUpdates is already recorded as processed and needs no inbox row at all.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
-from telegram.request import HTTPXRequest
 
+from bot.requests import SafeRequest
 from domain.clock import Clock
 from storage.db import StorageError
 from storage.updates import UpdateLog
@@ -35,12 +37,12 @@ def seconds(value: object) -> float:
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
 
 
-class RawUpdatesRequest(HTTPXRequest):
+class RawUpdatesRequest(SafeRequest):
     """The getUpdates connection, keeping the raw answer: the inbox stores each update's JSON as received,
     which is much cheaper than serialising PTB's objects back (Update.to_json walks every nested object)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(retry_delays=(), **kwargs)  # the poller retries getUpdates itself, with its own backoff
         self._bodies: list[bytes] = []
 
     async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
@@ -70,6 +72,7 @@ class Poller:
         dropped: Callable[[int], None] | None = None,
         timeout: int = 30,
         max_backoff: float = 30.0,
+        grace: float = 0.015,
     ) -> None:
         self.application = application
         self.inbox = inbox
@@ -79,7 +82,17 @@ class Poller:
         self.timeout = timeout
         self.max_backoff = max_backoff
         self._highest = -1
+        self.grace = grace
         self._task: asyncio.Task[None] | None = None
+        self._storing: asyncio.Task[None] | None = None
+        self._in_flight: set[int] = set()
+        self._idle = asyncio.Event()
+
+    def finished(self, update_id: int) -> None:
+        """Told by the processor when an update is done (it is then recorded as processed)."""
+        self._in_flight.discard(update_id)
+        if not self._in_flight:
+            self._idle.set()
 
     @property
     def bot_id(self) -> int:
@@ -100,22 +113,41 @@ class Poller:
             self._highest = max(self._highest, update_id)
             await self.application.update_queue.put(update)
 
-    async def _keep(self, fresh: list[Update]) -> list[Update]:
-        """Drop what was acted on before (Telegram redelivers what a previous run did not confirm), store the
-        rest in the inbox, and only then move the offset past the batch."""
+    def _drop_processed(self, fresh: list[Update]) -> list[Update]:
+        """Telegram delivers again what a previous run did not confirm: drop what was acted on before."""
         done = self.inbox.processed_among(self.bot_id, [u.update_id for u in fresh])
         if done:
             log.info("%d update(s) delivered again were already processed; ignored", len(done))
             for update_id in sorted(done):
                 if self.dropped is not None:
                     self.dropped(update_id)
-        kept = [u for u in fresh if u.update_id not in done]
-        if kept:
-            raw = self.request.take() if self.request is not None else {}
-            payloads = [(u.update_id, raw.get(u.update_id) or u.to_json()) for u in kept]
-            await self.inbox.receive(self.bot_id, payloads, self.clock.now())
-        self._highest = max(u.update_id for u in fresh)
-        return kept
+        return [u for u in fresh if u.update_id not in done]
+
+    async def _store(self, kept: list[Update]) -> None:
+        """Keep what is still being processed in the inbox; until then the next getUpdates (which confirms the
+        batch) waits. Most updates are done within the grace period: recorded as processed, they need no inbox
+        row, and no inbox write competes with their own write for the database."""
+        raw = self.request.take() if self.request is not None else {}
+        # asyncio.wait, not wait_for: on Python 3.11 wait_for can turn a cancellation that meets its timeout into
+        # a TimeoutError, and a swallowed cancellation would leave stop() waiting on a long poll.
+        idle = asyncio.ensure_future(self._idle.wait())
+        try:
+            await asyncio.wait({idle}, timeout=self.grace)
+        finally:
+            idle.cancel()
+        unfinished = [u for u in kept if u.update_id in self._in_flight]
+        if not unfinished:
+            return
+        payloads = [(u.update_id, raw.get(u.update_id) or u.to_json()) for u in unfinished]
+        backoff = 1.0
+        while True:
+            try:
+                await self.inbox.receive(self.bot_id, payloads, self.clock.now())
+                return
+            except StorageError as exc:
+                log.error("could not store received updates (%s); retrying in %.0f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
 
     async def wait(self) -> None:
         """Until polling ends; re-raises what ended it (a wrong token, another instance polling)."""
@@ -128,11 +160,20 @@ class Poller:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._storing is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._storing  # a batch being kept is finished before the database closes
+            self._storing = None
 
     async def _run(self) -> None:
         bot = self.application.bot
         backoff = 1.0
         while True:
+            if self._storing is not None:
+                # The batch is handed to the handlers at once (no database write on the way to a reply), but the
+                # offset only moves past it once it is in the inbox.
+                await self._storing
+                self._storing = None
             try:
                 updates = await bot.get_updates(
                     offset=self._highest + 1 if self._highest >= 0 else None,
@@ -154,13 +195,12 @@ class Poller:
             fresh = [u for u in updates if u.update_id > self._highest]
             if not fresh:
                 continue
-            try:
-                fresh = await self._keep(fresh)
-            except StorageError as exc:
-                # Not confirmed to Telegram (the offset did not move): the same batch comes again.
-                log.error("could not store received updates (%s); retrying in %.0f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-                continue
-            for update in fresh:
+            kept = self._drop_processed(fresh)
+            self._highest = max(u.update_id for u in fresh)
+            if kept:
+                self._in_flight.update(u.update_id for u in kept)
+                self._idle.clear()
+            for update in kept:
                 await self.application.update_queue.put(update)
+            if kept:
+                self._storing = asyncio.create_task(self._store(kept), name="fieldbot-inbox")

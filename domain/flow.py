@@ -138,7 +138,8 @@ def start(kind: FlowKind, ctx: FlowContext, home_area: str) -> DraftState:
 
 def _index(step: str) -> tuple[str, int]:
     name, _, number = step.partition(".")
-    return name, int(number) if number else -1
+    # Forged button data reaches here too (e:cons.x): anything but a short ASCII number is no index.
+    return name, int(number) if number.isascii() and number.isdigit() and len(number) <= 6 else -1
 
 
 def _consultation_steps(state: DraftState, ctx: FlowContext, i: int) -> list[str]:
@@ -302,7 +303,7 @@ def _apply_pick(new: DraftState, ctx: FlowContext, name: str, i: int, code: str)
                 return invalid
             new.destination = code
         case "headcount":
-            if not code.isdigit() or int(code) not in HEADCOUNT_PRESETS:
+            if not (code.isascii() and code.isdigit()) or int(code) not in HEADCOUNT_PRESETS:
                 return invalid
             new.headcount = int(code)
             new.headcount_done = True
@@ -513,9 +514,10 @@ def _apply_text(new: DraftState, ctx: FlowContext, text: str) -> Outcome:
         return Outcome(new)
     if name == "headcount":
         digits = re.sub(r"[^\d]+$", "", dates.normalise(text))  # 12人, 12名: the counter word is optional
-        if not digits.lstrip("-").isdigit():
+        if not re.fullmatch(r"-?\d+", digits):  # not "--1": int() would raise
             return Outcome(new, hint=t("flow.hint.headcount_number"), changed=False)
-        number = int(digits)
+        # int() refuses more than 4,300 digits, and NFKC makes 4,096 characters into more ("⑳" is "20").
+        number = int(digits) if len(digits) <= 9 else HEADCOUNT_MAX + 1
         if number < 0 or number > HEADCOUNT_MAX:
             return Outcome(new, hint=t("flow.hint.headcount_range", max=HEADCOUNT_MAX), changed=False)
         new.headcount = number

@@ -19,6 +19,7 @@ from handlers.common import (
     edit,
     inline,
     menu_keyboard,
+    number,
     registered,
     role_label,
     send,
@@ -29,6 +30,8 @@ from handlers.common import (
 log = logging.getLogger(__name__)
 
 INVITE_VALID = timedelta(hours=72)
+GUESS_LIMIT = 10  # wrong invite codes per person per window; codes are 128 random bits, this is defence in depth
+GUESS_WINDOW = timedelta(hours=1)
 STAFF_PAGE = 8
 
 INVITE = "i"  # i:r:<role>  then  i:c:<role>:<zone or ->
@@ -69,14 +72,22 @@ async def cmd_start(update: Update, context: Context) -> None:
         else:
             await _welcome(update, context, staff)
         return
+    window = svc.now() - GUESS_WINDOW
+    if await svc.store.invites.failures(user.id, window) >= GUESS_LIMIT:
+        # Not even looked up: a guesser learns nothing, however lucky the next guess.
+        log.warning("user %s is throttled after %d wrong invite codes", user.id, GUESS_LIMIT)
+        await send(message, t("access.invite_throttled"))
+        return
     result = await svc.store.invites.redeem(hash_code(code), user.id, _display_name(update), svc.now())
     if isinstance(result, str):
         log.info("user %s tried an invite code: %s", user.id, result)
+        await svc.store.invites.failed(user.id, svc.now(), window)
         if staff is not None and staff.active:
             await _welcome(update, context, staff)
         else:
             await send(message, t(f"access.invite_{result}"))
         return
+    await svc.store.invites.succeeded(user.id)
     log.info("user %s registered as staff %s (%s)", user.id, result.id, result.role.value)
     await send(
         message,
@@ -228,14 +239,15 @@ async def on_staff(update: Update, context: Context, staff: Staff) -> str | None
     query = update.callback_query
     assert query is not None and query.data is not None
     parts = query.data.split(":")
-    if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
+    value = number(parts[2], signed=True) if len(parts) == 3 else None
+    if value is None:
         return EXPIRED
-    op, number = parts[1], int(parts[2])
+    op = parts[1]
     if op == "p":
-        text, rows = _staff_list(await svc.store.staff.all(), number)
+        text, rows = _staff_list(await svc.store.staff.all(), value)
         await edit(query, text, inline(rows))
         return None
-    target = await svc.store.staff.get(number)
+    target = await svc.store.staff.get(value)
     if target is None or not target.active:
         return EXPIRED
     if target.id == staff.id:

@@ -20,6 +20,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
@@ -78,7 +79,12 @@ def registered(*roles: Role) -> Callable[[StaffHandler], PlainHandler]:
             user = update.effective_user
             staff = await services(context).store.staff.by_telegram_id(user.id) if user else None
             toast: str | None = None
-            if staff is None or not staff.active:
+            chat = update.effective_chat
+            if update.callback_query is not None and (chat is None or chat.type != ChatType.PRIVATE):
+                # Our buttons live only in private chats: one on a group or inline message is forged, and
+                # whatever it showed would be shown to everyone there.
+                toast = EXPIRED
+            elif staff is None or not staff.active:
                 toast = t("access.refused") if staff is None else t("access.deactivated")
                 if update.callback_query is None and update.effective_message is not None:
                     await send(update.effective_message, toast)
@@ -94,6 +100,13 @@ def registered(*roles: Role) -> Callable[[StaffHandler], PlainHandler]:
         return wrapper
 
     return decorate
+
+
+def number(text: str, *, signed: bool = False) -> int | None:
+    """A number carried in callback data, or None: ASCII digits only (int() refuses "²", which isdigit() accepts)
+    and at most 18 of them (SQLite integers are 64-bit: a longer one raises OverflowError)."""
+    digits = text[1:] if signed and text.startswith("-") else text
+    return int(text) if digits.isascii() and digits.isdigit() and len(digits) <= 18 else None
 
 
 async def answer(query: CallbackQuery, toast: str | None) -> None:

@@ -24,7 +24,7 @@ from domain.followups import (
 )
 from domain.i18n import t
 from domain.models import Role, Staff
-from handlers.common import EXPIRED, Context, Services, edit, inline, registered, send, services
+from handlers.common import EXPIRED, Context, Services, edit, inline, number, registered, send, services
 from storage.drafts import PendingInput
 from storage.followups import FollowUp
 
@@ -94,14 +94,15 @@ async def on_followup(update: Update, context: Context, staff: Staff) -> str | N
     query = update.callback_query
     assert query is not None and query.data is not None
     parts = query.data.split(":")
-    if len(parts) < 3 or not parts[1].isdigit():
+    followup_id = number(parts[1]) if len(parts) >= 3 else None
+    if followup_id is None:
         return EXPIRED
     op, arg = parts[2], parts[3] if len(parts) > 3 else ""
     if op == "l":
-        text, rows = await _page(svc, staff, int(arg) if arg.isdigit() else 0)
+        text, rows = await _page(svc, staff, number(arg) or 0)
         await edit(query, text, inline(rows))
         return None
-    followup = await svc.store.followups.get(int(parts[1]))
+    followup = await svc.store.followups.get(followup_id)
     if followup is None or not can_see(staff, followup, svc.taxonomy):
         return EXPIRED
     if followup.status != "open" and op != "x":

@@ -12,7 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 from domain.i18n import t
 from domain.models import Role, Staff
 from domain.reporting import Reporter, Scope, render_off_loop
-from handlers.common import EXPIRED, Context, Services, edit, inline, registered, send, services
+from handlers.common import EXPIRED, Context, Services, edit, inline, number, registered, send, services
 from reports.charts import comparison_chart
 from reports.periods import (
     Period,
@@ -128,11 +128,11 @@ async def on_export(update: Update, context: Context, staff: Staff) -> str | Non
     query = update.callback_query
     chat = update.effective_chat
     assert query is not None and query.data is not None and chat is not None
-    year = query.data.partition(":")[2]
+    year = number(query.data.partition(":")[2])
     current = fiscal_year_of(svc.today()).fiscal_year
-    if not year.isdigit() or not current - EXPORT_YEARS < int(year) <= current:
+    if year is None or not current - EXPORT_YEARS < year <= current:
         return EXPIRED
-    period = fiscal_year(int(year))
+    period = fiscal_year(year)
     report = await Reporter(svc.store, svc.taxonomy).report(period)
 
     def spreadsheet() -> bytes:

@@ -23,6 +23,7 @@ from handlers.common import (
     edit,
     inline,
     menu_keyboard,
+    number,
     registered,
     retire_keyboard,
     screen_markup,
@@ -179,10 +180,11 @@ def _parse(data: str, parts: int) -> list[str] | None:
 
 async def _current(svc: Services, staff: Staff, draft_id: str, version: str) -> tuple[Draft, DraftState] | None:
     """The draft a button belongs to, if it is still this person's and still at that version."""
-    if not draft_id.isdigit() or not version.isdigit():
+    wanted, at_version = number(draft_id), number(version)
+    if wanted is None or at_version is None:
         return None
-    draft = await svc.store.drafts.get(int(draft_id))
-    if draft is None or draft.staff_id != staff.id or draft.version != int(version):
+    draft = await svc.store.drafts.get(wanted)
+    if draft is None or draft.staff_id != staff.id or draft.version != at_version:
         return None
     state = _load(draft)
     return (draft, state) if state is not None else None
@@ -248,9 +250,10 @@ async def on_undo(update: Update, context: Context, staff: Staff) -> str | None:
     query = update.callback_query
     assert query is not None and query.data is not None
     parts = _parse(query.data, 2)
-    if parts is None or not parts[1].isdigit():
+    submission_id = number(parts[1]) if parts else None
+    if submission_id is None:
         return EXPIRED
-    saved = await svc.store.records.submission(int(parts[1]))
+    saved = await svc.store.records.submission(submission_id)
     if saved is None or saved.staff_id != staff.id or svc.now() - saved.created_at > UNDO_WINDOW:
         await retire_keyboard(context, query.message.chat.id, query.message.message_id) if query.message else None
         return EXPIRED
@@ -414,6 +417,9 @@ def text_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     """Registered after every command: plain text in a private chat, then anything else."""
     private = filters.ChatType.PRIVATE
     return [
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, on_text),
+        # A forwarded message is someone else's words, not an answer: it gets the text-only hint below.
+        MessageHandler(
+            private & filters.TEXT & ~filters.COMMAND & ~filters.FORWARDED & filters.UpdateType.MESSAGE, on_text
+        ),
         MessageHandler(private & ~filters.COMMAND & filters.UpdateType.MESSAGE, on_other_message),
     ]

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -23,7 +23,28 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
 class StorageError(RuntimeError):
-    """The database could not do what was asked (locked, full, read-only, corrupt)."""
+    """The database could not do what was asked. `kind`: busy (locked by another writer), full (disk or size
+    limit), readonly, io (a disk error), or other."""
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def storage_error(exc: sqlite3.Error) -> StorageError:
+    """What went wrong, in terms a person can act on; the transaction it happened in was rolled back."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        kind = "busy"
+    elif "full" in text:
+        kind = "full"
+    elif "readonly" in text or "read-only" in text:
+        kind = "readonly"
+    elif "i/o" in text or "disk" in text:
+        kind = "io"
+    else:
+        kind = "other"
+    return StorageError(f"database: {exc}", kind)
 
 
 class AlreadyProcessed(Exception):
@@ -51,11 +72,13 @@ class Database:
     WAL lets the reader see committed data while a write is in progress, so reports never block taps.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout_ms: int = 5000) -> None:
         self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._after_commit: list[Callable[[], None]] = []
 
     async def open(self) -> None:
         if self.path.parent and not self.path.parent.exists():
@@ -127,25 +150,42 @@ class Database:
         """BEGIN IMMEDIATE … COMMIT on the writer; any exception rolls everything back."""
         async with self._lock:
             connection = self.writer
-            await connection.execute("BEGIN IMMEDIATE")
+            try:
+                await connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise storage_error(exc) from exc
+            self._after_commit = []
             try:
                 yield connection
-            except BaseException:
-                await connection.execute("ROLLBACK")
-                raise
-            else:
                 await connection.execute("COMMIT")
+            except BaseException as exc:
+                self._after_commit = []
+                if connection.in_transaction:
+                    await connection.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise storage_error(exc) from exc
+                raise
+            hooks, self._after_commit = self._after_commit, []
+            for hook in hooks:
+                hook()
+
+    def on_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` once the current transaction has committed (never if it rolls back): in-memory caches
+        change only with what the database really holds."""
+        self._after_commit.append(hook)
 
     # Reads run execute-fetch-close as one operation on the reader's thread. Cursors opened and fetched in
     # separate steps would interleave between coroutines, and while any statement is active SQLite keeps the
     # connection's read snapshot: later reads would not see newer commits.
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        rows = await self.reader.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+        return next(iter(await self.fetchall(sql, params)), None)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(await self.reader.execute_fetchall(sql, params))
+        try:
+            return list(await self.reader.execute_fetchall(sql, params))
+        except sqlite3.OperationalError as exc:
+            raise storage_error(exc) from exc
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One statement in its own transaction; returns the number of rows changed."""

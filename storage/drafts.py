@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,14 +54,43 @@ class DraftRepository:
     def __init__(self, db: Database, seal: Seal) -> None:
         self.db = db
         self.seal = seal
+        # Read on every tap, written on every answer: a write-through copy of what was committed (this process is
+        # the only writer of drafts), so a tap reads no row and opens no seal. The database stays the truth.
+        self._by_id: dict[int, Draft] = {}
+        self._of_staff: dict[int, int | None] = {}
+
+    def _remember(self, draft: Draft) -> None:
+        self._by_id[draft.id] = draft
+        self._of_staff[draft.staff_id] = draft.id
+
+    def _forget(self, draft_id: int) -> None:
+        draft = self._by_id.pop(draft_id, None)
+        if draft is not None:
+            self._of_staff[draft.staff_id] = None
+        else:
+            self._of_staff.clear()  # not known here: forget every staff mapping rather than guess
 
     async def for_staff(self, staff_id: int) -> Draft | None:
+        if staff_id in self._of_staff:
+            known = self._of_staff[staff_id]
+            return None if known is None else await self.get(known)
         row = await self.db.fetchone("SELECT * FROM drafts WHERE staff_id = ?", (staff_id,))
-        return _draft(row, self.seal) if row else None
+        if row is None:
+            self._of_staff[staff_id] = None
+            return None
+        draft = _draft(row, self.seal)
+        self._remember(draft)
+        return draft
 
     async def get(self, draft_id: int) -> Draft | None:
+        if draft_id in self._by_id:
+            return self._by_id[draft_id]
         row = await self.db.fetchone("SELECT * FROM drafts WHERE id = ?", (draft_id,))
-        return _draft(row, self.seal) if row else None
+        if row is None:
+            return None
+        draft = _draft(row, self.seal)
+        self._remember(draft)
+        return draft
 
     async def create(
         self,
@@ -74,6 +104,7 @@ class DraftRepository:
         now: datetime,
     ) -> Draft:
         """A new draft, replacing any earlier one of the same staff member."""
+        replaced = self._of_staff.get(staff_id)
         await tx.execute("DELETE FROM drafts WHERE staff_id = ?", (staff_id,))
         stamp = utc_iso(now)
         cursor = await tx.execute(
@@ -82,7 +113,15 @@ class DraftRepository:
             (staff_id, chat_id, kind, self.seal.seal(state, WHERE), boot_id, stamp, stamp),
         )
         assert cursor.lastrowid is not None
-        return Draft(cursor.lastrowid, staff_id, chat_id, kind, state, 1, None, boot_id, now, now)
+        draft = Draft(cursor.lastrowid, staff_id, chat_id, kind, state, 1, None, boot_id, now, now)
+
+        def committed() -> None:
+            if replaced is not None:
+                self._by_id.pop(replaced, None)
+            self._remember(draft)
+
+        self.db.on_commit(committed)
+        return draft
 
     async def update(
         self,
@@ -102,7 +141,7 @@ class DraftRepository:
         )
         if cursor.rowcount != 1:
             raise DraftConflict(draft.id)
-        return Draft(
+        updated = Draft(
             draft.id,
             draft.staff_id,
             chat_id if chat_id is not None else draft.chat_id,
@@ -114,10 +153,15 @@ class DraftRepository:
             draft.created_at,
             now,
         )
+        self.db.on_commit(lambda: self._remember(updated))
+        return updated
 
     async def set_message(self, draft_id: int, message_id: int | None) -> None:
         """Remember which message shows the current question (so its buttons can be retired later)."""
         await self.db.execute("UPDATE drafts SET message_id = ? WHERE id = ?", (message_id, draft_id))
+        known = self._by_id.get(draft_id)
+        if known is not None:
+            self._remember(dataclasses.replace(known, message_id=message_id))
 
     async def delete(self, tx: aiosqlite.Connection, draft_id: int, *, version: int | None = None) -> bool:
         """Remove a draft (only at `version`, when given: a stale button must not drop a newer draft)."""
@@ -125,6 +169,8 @@ class DraftRepository:
             cursor = await tx.execute("DELETE FROM drafts WHERE id = ?", (draft_id,))
         else:
             cursor = await tx.execute("DELETE FROM drafts WHERE id = ? AND version = ?", (draft_id, version))
+        if cursor.rowcount > 0:
+            self.db.on_commit(lambda: self._forget(draft_id))
         return cursor.rowcount > 0
 
 

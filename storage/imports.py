@@ -131,8 +131,9 @@ class ImportRepository:
         try:
             async with self.db.transaction() as tx:
                 yield tx
-        except sqlite3.OperationalError as exc:
-            raise StorageError(f"the import could not be written, so nothing was ({exc})") from None
+        except (sqlite3.OperationalError, StorageError) as exc:
+            kind = exc.kind if isinstance(exc, StorageError) else "other"
+            raise StorageError(f"the import could not be written, so nothing was ({exc})", kind) from None
 
     async def _begin(
         self, tx: aiosqlite.Connection, kind: ImportKind, sha256: str, filename: str, now: datetime

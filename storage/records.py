@@ -151,8 +151,9 @@ async def export_rows(db: Database, start: date, end: date, batch: int = 5000) -
     On a connection of its own: a cursor open for the whole export holds one consistent snapshot, which must
     not become the snapshot of every other read.
     """
-    async with aiosqlite.connect(db.path) as connection, connection.execute(
-        _EXPORT, (start.isoformat(), end.isoformat())
-    ) as cursor:
+    async with (
+        aiosqlite.connect(db.path) as connection,
+        connection.execute(_EXPORT, (start.isoformat(), end.isoformat())) as cursor,
+    ):
         while rows := await cursor.fetchmany(batch):
             yield [tuple(row) for row in rows]

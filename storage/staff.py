@@ -142,6 +142,27 @@ class InviteRepository:
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
+    async def failures(self, telegram_id: int, since: datetime) -> int:
+        """Failed invite codes of this person in the window that began after `since`."""
+        row = await self.db.fetchone(
+            "SELECT failures FROM start_attempts WHERE telegram_id = ? AND window_start > ?",
+            (telegram_id, utc_iso(since)),
+        )
+        return int(row[0]) if row else 0
+
+    async def failed(self, telegram_id: int, now: datetime, window_since: datetime) -> None:
+        """Count a failed code; a window older than `window_since` starts over."""
+        await self.db.execute(
+            "INSERT INTO start_attempts (telegram_id, failures, window_start) VALUES (?, 1, ?) "
+            "ON CONFLICT (telegram_id) DO UPDATE SET "
+            "failures = CASE WHEN window_start > ? THEN failures + 1 ELSE 1 END, "
+            "window_start = CASE WHEN window_start > ? THEN window_start ELSE excluded.window_start END",
+            (telegram_id, utc_iso(now), utc_iso(window_since), utc_iso(window_since)),
+        )
+
+    async def succeeded(self, telegram_id: int) -> None:
+        await self.db.execute("DELETE FROM start_attempts WHERE telegram_id = ?", (telegram_id,))
+
     async def by_hash(self, code_hash: str) -> Invite | None:
         row = await self.db.fetchone("SELECT * FROM invites WHERE code_hash = ?", (code_hash,))
         return _invite(row) if row else None

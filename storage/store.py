@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -11,7 +12,7 @@ import aiosqlite
 
 from domain.crypto import Sealer
 from storage.audit import AuditLog
-from storage.db import Database
+from storage.db import Database, StorageError, storage_error
 from storage.drafts import DraftRepository, PendingInputs
 from storage.followups import FollowUpRepository
 from storage.outbox import Meta, Outbox
@@ -40,13 +41,18 @@ class Store:
         self.meta = Meta(db)
 
     @classmethod
-    async def open(cls, path: Path, sealer: Sealer | None = None) -> Store:
+    async def open(cls, path: Path, sealer: Sealer | None = None, *, busy_timeout_ms: int = 5000) -> Store:
         """Open (and migrate) the database. With a key, check it is the key the data was sealed with.
 
         Without a key the store can count and report, but any sealed personal text stays unreadable.
         """
-        db = Database(path)
-        await db.open()
+        db = Database(path, busy_timeout_ms)
+        try:
+            await db.open()
+        except (sqlite3.Error, OSError) as exc:
+            await db.close()
+            kind = storage_error(exc).kind if isinstance(exc, sqlite3.Error) else "io"
+            raise StorageError(f"{path}: cannot open the database ({exc})", kind) from None
         if sealer is not None:
             try:
                 await check_key(db, sealer)

@@ -48,6 +48,7 @@ class Harness:
         self.clock = clock
         self.settings = make_settings(api, database, **settings)
         self.bot: FieldBot | None = None
+        self.retry_delays: tuple[float, ...] = ()  # no retries unless a test asks: faults stay visible
         self._done: dict[int, asyncio.Event] = {}
         api.update_waiter = self.wait_done
 
@@ -64,6 +65,7 @@ class Harness:
             base_file_url=self.api.base_file_url,
             rate_limiter=False,
             tick_interval=None,  # tests drive the scheduler: `await harness.tick()` after moving the clock
+            retry_delays=self.retry_delays,
         )
         bot.processor.listeners.append(lambda update_id: self._event(update_id).set())
         await bot.start()
@@ -99,6 +101,7 @@ class Harness:
                 "INSERT INTO staff (telegram_id, name, role, zone, area, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (user_id, f"職員{user_id}", role.value, zone, area, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
             )
+        store.staff.cache.clear()  # written behind the repository's back
         return self.api.user(user_id, first_name=f"職員{user_id}")
 
     async def count(self, table: str, where: str = "1") -> int:

@@ -45,8 +45,7 @@ def write_files(tmp_path: Path) -> tuple[Path, Path]:
         agency = agencies[i] if i < len(agencies) else ""
         channel, at_outing = ("出向いた先", "yes") if i % 3 == 0 else ("電話", "no")
         lines.append(
-            f"consultation,2020/{4 + i % 9}/1,山田 花子,境南町,,,{channel},volunteer,"
-            f"{category},,{agency},{at_outing}"
+            f"consultation,2020/{4 + i % 9}/1,山田 花子,境南町,,,{channel},volunteer,{category},,{agency},{at_outing}"
         )
     for i in range(27):
         lines.append(f"outing,2020-06-{1 + i:02d},山田 花子,kyonan,outing,高齢者サロン,,,,,,")
