@@ -12,7 +12,7 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.polling import Poller, RawUpdatesRequest
-from bot.processor import KeyedUpdateProcessor
+from bot.processor import CURRENT_UPDATE, KeyedUpdateProcessor
 from bot.requests import SafeRequest
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -143,6 +143,16 @@ class FieldBot:
             application, self.store.updates, self.clock, self.updates_request, dropped=self.processor.finished
         )
         self.processor.listeners.append(self.poller.finished)
+        poller = self.poller
+
+        def committed() -> None:
+            # A handler's first commit makes its update safe (recorded with it, or guarded by a draft version):
+            # the poller may confirm it and ask for the next updates at once, before the reply has even gone.
+            update_id = CURRENT_UPDATE.get()
+            if update_id is not None:
+                poller.finished(update_id)
+
+        self.store.db.commit_listeners.append(committed)
         await self.poller.start()
         log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
 

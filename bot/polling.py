@@ -89,7 +89,8 @@ class Poller:
         self._idle = asyncio.Event()
 
     def finished(self, update_id: int) -> None:
-        """Told by the processor when an update is done (it is then recorded as processed)."""
+        """Told when an update no longer needs the inbox: it is done (recorded as processed), or its handler
+        committed what it changes (a second delivery would then change nothing)."""
         self._in_flight.discard(update_id)
         if not self._in_flight:
             self._idle.set()

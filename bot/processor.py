@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,6 +11,9 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 DoneCallback = Callable[[int], None]
+
+# The update whose handlers are running in this task (None outside update handling, e.g. scheduled jobs).
+CURRENT_UPDATE: contextvars.ContextVar[int | None] = contextvars.ContextVar("current_update", default=None)
 
 
 def update_key(update: object) -> int | None:
@@ -37,6 +41,8 @@ class KeyedUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = update_key(update)
+        if isinstance(update, Update):
+            CURRENT_UPDATE.set(update.update_id)  # this task's context only
         try:
             if key is None:
                 await coroutine

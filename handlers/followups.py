@@ -225,7 +225,6 @@ async def _save_note(
         await send(message, t("flow.hint_prefix", hint=problem))
         return
     await svc.store.followups.add_note(followup.id, staff.id, text, svc.now())
-    await svc.store.pending.clear(staff.id)
     # The note is kept sealed in the database; the copy in this chat is removed so it does not linger on the phone.
     with contextlib.suppress(BadRequest, Forbidden):
         await message.delete()
@@ -251,7 +250,6 @@ async def _save_due(
         await send(message, t("flow.hint_prefix", hint=hint or ""))
         return
     await svc.store.followups.set_due(followup.id, day, staff.id, svc.now())
-    await svc.store.pending.clear(staff.id)
     changed = await svc.store.followups.get(followup.id)
     assert changed is not None
     text_card, rows = _card(svc, staff, changed, t("followup.due_changed"))

@@ -210,12 +210,13 @@ async def on_flow_button(update: Update, context: Context, staff: Staff) -> str 
     if not outcome.changed:
         return outcome.hint
     try:
-        async with svc.store.unit(bot_id=svc.bot_id, update_id=update.update_id, now=svc.now()) as tx:
-            draft = await svc.store.drafts.update(
-                tx, draft, state=outcome.state.model_dump_json(), boot_id=svc.boot_id, now=svc.now()
-            )
-    except (AlreadyProcessed, DraftConflict):
-        return None
+        # The button carries the draft's version, so a press delivered twice finds a newer version and changes
+        # nothing: the update needs no record of its own in this write (it is recorded after the reply).
+        draft = await svc.store.drafts.update(
+            None, draft, state=outcome.state.model_dump_json(), boot_id=svc.boot_id, now=svc.now()
+        )
+    except DraftConflict:
+        return EXPIRED
     await _show_edit(update, svc, draft, outcome.state, staff)
     return None
 

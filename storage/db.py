@@ -79,6 +79,9 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._after_commit: list[Callable[[], None]] = []
+        # Told after every commit (transactions and single statements): the bot uses it to learn that the
+        # update being handled is now safely recorded (see bot/app.py).
+        self.commit_listeners: list[Callable[[], None]] = []
 
     async def open(self) -> None:
         if self.path.parent and not self.path.parent.exists():
@@ -168,6 +171,11 @@ class Database:
             hooks, self._after_commit = self._after_commit, []
             for hook in hooks:
                 hook()
+        self._committed()
+
+    def _committed(self) -> None:
+        for listener in self.commit_listeners:
+            listener()
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` once the current transaction has committed (never if it rolls back): in-memory caches
@@ -188,10 +196,15 @@ class Database:
             raise storage_error(exc) from exc
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """One statement in its own transaction; returns the number of rows changed."""
-        async with self.transaction() as tx:
-            cursor = await tx.execute(sql, params)
-            return cursor.rowcount
+        """One statement, atomic on its own (SQLite wraps a lone statement in its own transaction): one trip to
+        the database thread instead of BEGIN, statement, COMMIT. Returns the number of rows changed."""
+        async with self._lock:
+            try:
+                cursor = await self.writer.execute(sql, params)
+            except sqlite3.OperationalError as exc:
+                raise storage_error(exc) from exc
+        self._committed()
+        return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction() as tx:

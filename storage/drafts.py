@@ -125,7 +125,7 @@ class DraftRepository:
 
     async def update(
         self,
-        tx: aiosqlite.Connection,
+        tx: aiosqlite.Connection | None,
         draft: Draft,
         *,
         state: str,
@@ -133,13 +133,18 @@ class DraftRepository:
         now: datetime,
         chat_id: int | None = None,
     ) -> Draft:
-        """Store a new state if the draft is still at the version that was read; bumps the version."""
-        cursor = await tx.execute(
+        """Store a new state if the draft is still at the version that was read; bumps the version.
+
+        Without `tx`, the update is one statement committed on its own: a button press needs no more, since
+        the version check already makes a second delivery of the same press change nothing.
+        """
+        sql = (
             "UPDATE drafts SET state = ?, version = version + 1, boot_id = ?, updated_at = ?, "
-            "chat_id = COALESCE(?, chat_id) WHERE id = ? AND version = ?",
-            (self.seal.seal(state, WHERE), boot_id, utc_iso(now), chat_id, draft.id, draft.version),
+            "chat_id = COALESCE(?, chat_id) WHERE id = ? AND version = ?"
         )
-        if cursor.rowcount != 1:
+        params = (self.seal.seal(state, WHERE), boot_id, utc_iso(now), chat_id, draft.id, draft.version)
+        changed = (await tx.execute(sql, params)).rowcount if tx is not None else await self.db.execute(sql, params)
+        if changed != 1:
             raise DraftConflict(draft.id)
         updated = Draft(
             draft.id,
@@ -153,7 +158,10 @@ class DraftRepository:
             draft.created_at,
             now,
         )
-        self.db.on_commit(lambda: self._remember(updated))
+        if tx is None:
+            self._remember(updated)  # already committed
+        else:
+            self.db.on_commit(lambda: self._remember(updated))
         return updated
 
     async def set_message(self, draft_id: int, message_id: int | None) -> None:

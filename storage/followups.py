@@ -136,7 +136,9 @@ class FollowUpRepository:
         )
 
     async def add_note(self, followup_id: int, author_id: int, body: str, now: datetime) -> bool:
+        """Add a dated note; the note the author was asked to type is no longer awaited (same transaction)."""
         async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (author_id,))
             if not await _is_open(tx, followup_id):
                 return False
             await tx.execute(
@@ -148,8 +150,9 @@ class FollowUpRepository:
         return True
 
     async def set_due(self, followup_id: int, due: date, actor_id: int, now: datetime) -> bool:
-        """A new due date restarts the reminders from that date."""
+        """A new due date restarts the reminders from that date; a typed date no longer awaited goes too."""
         async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (actor_id,))
             if not await _is_open(tx, followup_id):
                 return False
             await tx.execute(
