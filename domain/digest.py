@@ -10,6 +10,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from domain.clock import Clock, parse_utc, utc_iso
+from domain.faults import crash_point
 from domain.i18n import t
 from domain.models import Role, Staff
 from domain.reporting import Reporter, Scope, render_off_loop
@@ -161,6 +162,7 @@ class DigestService:
                 if exc.outcome == "failed":
                     return sent
                 continue
+            crash_point("digest.sent")
             await self.store.outbox.sent(part, self.clock.now())
             sent += 1
         log.info("digest %s sent to chat %s", week.key, recipient.chat_id)

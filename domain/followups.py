@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from domain import dates
 from domain.clock import Clock
 from domain.digest import DeliveryError, Sender
+from domain.faults import crash_point
 from domain.i18n import t
 from domain.models import Role, Staff
 from domain.taxonomy import Taxonomy
@@ -118,6 +119,7 @@ class ReminderService:
                     continue
                 await self.store.outbox.give_up(key, UNKNOWN if exc.outcome == "unknown" else FAILED, str(exc))
             else:
+                crash_point("reminder.sent")
                 await self.store.outbox.sent(key, self.clock.now())
                 sent += 1
             await self.store.followups.mark_reminded(followup.id, day)

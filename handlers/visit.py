@@ -12,6 +12,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from domain import dates, flow
+from domain.faults import crash_point
 from domain.flow import DraftState, FlowContext, FlowKind
 from domain.i18n import t
 from domain.models import Staff
@@ -197,6 +198,8 @@ async def on_flow_button(update: Update, context: Context, staff: Staff) -> str 
     assert query is not None and query.data is not None
     parts = _parse(query.data, 4)
     found = await _current(svc, staff, parts[1], parts[2]) if parts else None
+    if parts is not None and found is None and parts[3] == flow.SAVE:
+        return await _already_saved(update, context, svc, staff, parts[1])
     if parts is None or found is None:
         return EXPIRED
     draft, state = found
@@ -217,6 +220,7 @@ async def on_flow_button(update: Update, context: Context, staff: Staff) -> str 
         )
     except DraftConflict:
         return EXPIRED
+    crash_point("answer.committed")
     await _show_edit(update, svc, draft, outcome.state, staff)
     return None
 
@@ -235,14 +239,28 @@ async def _save(
         async with svc.store.unit(bot_id=svc.bot_id, update_id=update.update_id, now=svc.now()) as tx:
             if not await svc.store.drafts.delete(tx, draft.id, version=draft.version):
                 raise DraftConflict(draft.id)
-            saved = await svc.store.records.save_submission(tx, submission, state.kind, svc.now())
+            saved = await svc.store.records.save_submission(tx, submission, state.kind, svc.now(), draft.id)
+            crash_point("save.before_commit")
     except (AlreadyProcessed, DraftConflict):
         return EXPIRED
+    crash_point("save.committed")
     log.info("staff %s saved submission %s (%s consultations)", staff.id, saved.id, len(saved.consultation_ids))
     summary = flow.render_summary_text(state, ctx)
     markup = inline([[(t("flow.undo.button"), f"{UNDO}:{saved.id}")]])
     await edit(query, t("flow.saved_card", summary=summary), markup)
     return t("flow.saved")
+
+
+async def _already_saved(update: Update, context: Context, svc: Services, staff: Staff, draft_id: str) -> str | None:
+    """保存 pressed on a card whose draft is gone: saved already (the reply was lost to a crash) or discarded."""
+    known = number(draft_id)
+    saved = await svc.store.records.saved_from(known, staff.id) if known is not None else None
+    if saved is None:
+        return EXPIRED
+    query = update.callback_query
+    assert query is not None
+    await edit(query, t("flow.already_saved"), inline([[(t("flow.undo.button"), f"{UNDO}:{saved}")]]))
+    return t("flow.already_saved")
 
 
 @registered()
@@ -388,6 +406,7 @@ async def on_text(update: Update, context: Context, staff: Staff) -> str | None:
             # The reason is personal: it is kept sealed in the draft; the copy in the chat is removed.
             with contextlib.suppress(BadRequest, Forbidden):
                 await message.delete()
+    crash_point("answer.committed")
     await _show_new(update, context, svc, draft, outcome.state, staff, outcome.hint)
     return None
 

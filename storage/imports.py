@@ -12,6 +12,7 @@ from typing import Any, Final
 import aiosqlite
 
 from domain.clock import parse_utc, utc_iso
+from domain.faults import crash_point
 from domain.importing import BaselineRow, ConsultationRow, ImportKind, OutingRow, RecordRow
 from storage.db import Database, StorageError
 from storage.staff import StaffRepository
@@ -43,6 +44,7 @@ async def _send(tx: aiosqlite.Connection, statements: list[tuple[str, list[tuple
     for sql, rows in statements:
         if rows:
             await tx.executemany(sql, rows)
+    crash_point("import.batch")
 
 
 class DuplicateImport(Exception):

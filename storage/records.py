@@ -20,14 +20,14 @@ class RecordRepository:
         self.seal = seal
 
     async def save_submission(
-        self, tx: aiosqlite.Connection, submission: Submission, kind: str, now: datetime
+        self, tx: aiosqlite.Connection, submission: Submission, kind: str, now: datetime, draft_id: int | None = None
     ) -> SavedSubmission:
         """Write every record of a completed flow inside the caller's transaction."""
         stamp = utc_iso(now)
         day = submission.date.isoformat()
         cursor = await tx.execute(
-            "INSERT INTO submissions (staff_id, kind, memo, created_at) VALUES (?, ?, ?, ?)",
-            (submission.staff_id, kind, self.seal.seal_optional(submission.memo, "submissions.memo"), stamp),
+            "INSERT INTO submissions (staff_id, kind, memo, created_at, draft_id) VALUES (?, ?, ?, ?, ?)",
+            (submission.staff_id, kind, self.seal.seal_optional(submission.memo, "submissions.memo"), stamp, draft_id),
         )
         submission_id = cursor.lastrowid
         assert submission_id is not None
@@ -92,6 +92,13 @@ class RecordRepository:
                     ),
                 )
         return SavedSubmission(submission_id, submission.staff_id, now, outing_id, tuple(consultation_ids))
+
+    async def saved_from(self, draft_id: int, staff_id: int) -> int | None:
+        """The submission a draft was saved as, if it was."""
+        row = await self.db.fetchone(
+            "SELECT id FROM submissions WHERE draft_id = ? AND staff_id = ?", (draft_id, staff_id)
+        )
+        return int(row[0]) if row else None
 
     async def submission(self, submission_id: int) -> SavedSubmission | None:
         row = await self.db.fetchone(

@@ -17,6 +17,7 @@ from bot.app import FieldBot
 from bot.localapi import LocalBotApi, SimUser
 from bot.settings import Settings
 from domain.clock import ManualClock
+from domain.crypto import Sealer
 from domain.models import Role
 from storage.store import Store
 from tests.conftest import TEST_KEY
@@ -124,6 +125,29 @@ async def running(tmp_path: Path, start: datetime = START, **settings: Any) -> A
         await api.stop()
 
 
+async def prepare_database(database: Path, *people: tuple[int, Role, str | None, str | None]) -> None:
+    """Staff in a database before the bot process first opens it: (telegram id, role, zone, area)."""
+    store = await Store.open(database, Sealer.from_text(TEST_KEY))
+    async with store.db.transaction() as tx:
+        await tx.executemany(
+            "INSERT INTO staff (telegram_id, name, role, zone, area, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (tid, f"職員{tid}", role.value, zone, area, "2026-01-01T00:00:00.000000Z")
+                for tid, role, zone, area in people
+            ],
+        )
+    # As if installed long ago: digests due since are due now.
+    await store.meta.put("installed_at", "2000-01-01T00:00:00.000000Z")
+    await store.close()
+
+
+def integrity(database: Path) -> str:
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        return str(connection.execute("PRAGMA integrity_check").fetchone()[0])
+
+
 class BotProcess:
     """The bot as a real subprocess (`fieldbot run`), for crash tests that need SIGKILL."""
 
@@ -134,7 +158,7 @@ class BotProcess:
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, **extra: str) -> None:
         env = {
             **os.environ,
             "TELEGRAM_BOT_TOKEN": self.api.token,
@@ -144,18 +168,27 @@ class BotProcess:
             "FIELD_ENCRYPTION_KEY": TEST_KEY,
             "LOG_LEVEL": "DEBUG",
             **self.env,
+            **extra,
         }
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", "run"], cwd=self.log.parent, env=env, stdout=out, stderr=out
             )
 
+    async def exited(self, limit: float = 30) -> int:
+        """Wait for the process to end on its own (a crash point killed it), serving the event loop meanwhile:
+        the process may first need the embedded Bot API server to answer it."""
+        assert self.process is not None
+        return await asyncio.to_thread(self.process.wait, limit)
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def terminate(self) -> int:
+    async def terminate(self) -> int:
+        """SIGTERM, and wait for a clean stop while serving the event loop (stopping may still talk to the
+        embedded Bot API server)."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=20)
+        return await asyncio.to_thread(self.process.wait, 20)
