@@ -75,13 +75,15 @@ class FieldBot:
     tick_interval: float | None = 30.0
     # Waits before each retry of a refused (5xx) or, when harmless, unanswered Bot API call.
     retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
+    # How long a write waits for another writer (a backup, an import) before it fails as "busy".
+    busy_timeout_ms: int = 5000
 
     async def start(self) -> None:
         settings = self.settings
         token = settings.token()
         sealer = settings.sealer()
         taxonomy = self.taxonomy or load_taxonomy(settings.taxonomy_file)
-        self.store = await Store.open(settings.database_path, sealer)
+        self.store = await Store.open(settings.database_path, sealer, busy_timeout_ms=self.busy_timeout_ms)
         await self.store.meta.set_once("installed_at", utc_iso(self.clock.now()))
         for admin in settings.admin_telegram_ids:
             await self.store.staff.ensure_admin(admin, self.clock.now())

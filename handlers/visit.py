@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from domain import dates, flow
@@ -87,10 +87,22 @@ async def _show_new(
     message = update.effective_message
     assert message is not None
     screen = flow.render(state, _context(svc, staff), hint)
-    sent = await send(message, screen.text, reply_markup=screen_markup(screen, f"{FLOW}:{draft.id}:{draft.version}"))
+    try:
+        sent = await send(
+            message, screen.text, reply_markup=screen_markup(screen, f"{FLOW}:{draft.id}:{draft.version}")
+        )
+    except TelegramError:
+        await _not_shown(svc, draft)
+        raise
     if sent is not None:
         await svc.store.drafts.set_message(draft.id, sent.message_id)
     await retire_keyboard(context, draft.chat_id, draft.message_id)
+
+
+async def _not_shown(svc: Services, draft: Draft) -> None:
+    """The answer is saved but the next question never reached the person: remember that no message shows it,
+    so that their next message or press shows it again instead of being taken as an answer."""
+    await svc.store.drafts.set_message(draft.id, None)
 
 
 async def _show_edit(update: Update, svc: Services, draft: Draft, state: DraftState, staff: Staff) -> None:
@@ -98,7 +110,11 @@ async def _show_edit(update: Update, svc: Services, draft: Draft, state: DraftSt
     query = update.callback_query
     assert query is not None and query.message is not None
     screen = flow.render(state, _context(svc, staff))
-    await edit(query, screen.text, screen_markup(screen, f"{FLOW}:{draft.id}:{draft.version}"))
+    try:
+        await edit(query, screen.text, screen_markup(screen, f"{FLOW}:{draft.id}:{draft.version}"))
+    except TelegramError:
+        await _not_shown(svc, draft)
+        raise
     if draft.message_id != query.message.message_id:
         await svc.store.drafts.set_message(draft.id, query.message.message_id)
 
@@ -200,6 +216,8 @@ async def on_flow_button(update: Update, context: Context, staff: Staff) -> str 
     found = await _current(svc, staff, parts[1], parts[2]) if parts else None
     if parts is not None and found is None and parts[3] == flow.SAVE:
         return await _already_saved(update, context, svc, staff, parts[1])
+    if parts is not None and found is None:
+        return await _reshow_undelivered(update, svc, staff, parts[1])
     if parts is None or found is None:
         return EXPIRED
     draft, state = found
@@ -249,6 +267,18 @@ async def _save(
     markup = inline([[(t("flow.undo.button"), f"{UNDO}:{saved.id}")]])
     await edit(query, t("flow.saved_card", summary=summary), markup)
     return t("flow.saved")
+
+
+async def _reshow_undelivered(update: Update, svc: Services, staff: Staff, draft_id: str) -> str | None:
+    """A press on a question whose answer was saved but whose next question never arrived: show that question
+    on the pressed message (its buttons are one version behind, so the press itself changes nothing)."""
+    known = number(draft_id)
+    draft = await svc.store.drafts.get(known) if known is not None else None
+    state = _load(draft) if draft is not None and draft.staff_id == staff.id and draft.message_id is None else None
+    if draft is None or state is None:
+        return EXPIRED
+    await _show_edit(update, svc, draft, state, staff)
+    return t("flow.hint.not_delivered")
 
 
 async def _already_saved(update: Update, context: Context, svc: Services, staff: Staff, draft_id: str) -> str | None:
@@ -391,6 +421,10 @@ async def on_text(update: Update, context: Context, staff: Staff) -> str | None:
         # The bot restarted since the last answer: ask before treating this text as an answer.
         await _offer_resume(message, svc, draft, staff)
         await retire_keyboard(context, draft.chat_id, draft.message_id)
+        return None
+    if draft.message_id is None:
+        # The last question never arrived (Telegram failed): show it rather than guess what this text answers.
+        await _show_new(update, context, svc, draft, state, staff, t("flow.hint.not_delivered"))
         return None
     typed_reason = state.step.startswith("fu_reason")
     outcome = flow.apply(state, _context(svc, staff), text=text)

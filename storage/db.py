@@ -98,7 +98,7 @@ class Database:
         for pragma in (
             "foreign_keys = ON",
             "synchronous = NORMAL",
-            "busy_timeout = 5000",
+            f"busy_timeout = {self.busy_timeout_ms}",
             "temp_store = MEMORY",
         ):
             await connection.execute(f"PRAGMA {pragma}")

@@ -50,6 +50,8 @@ class Harness:
         self.settings = make_settings(api, database, **settings)
         self.bot: FieldBot | None = None
         self.retry_delays: tuple[float, ...] = ()  # no retries unless a test asks: faults stay visible
+        self.rate_limiter = False  # AIORateLimiter sleeps out 429s; tests that want it turn it on
+        self.busy_timeout_ms = 5000
         self._done: dict[int, asyncio.Event] = {}
         api.update_waiter = self.wait_done
 
@@ -64,9 +66,10 @@ class Harness:
             self.settings,
             clock=self.clock,
             base_file_url=self.api.base_file_url,
-            rate_limiter=False,
             tick_interval=None,  # tests drive the scheduler: `await harness.tick()` after moving the clock
             retry_delays=self.retry_delays,
+            rate_limiter=self.rate_limiter,
+            busy_timeout_ms=self.busy_timeout_ms,
         )
         bot.processor.listeners.append(lambda update_id: self._event(update_id).set())
         await bot.start()
