@@ -24,6 +24,9 @@ from domain.taxonomy import Category, Taxonomy
 FlowKind = Literal["visit", "consult"]
 
 LABEL_MAX = 30
+# A record holds at most this many consultations: a longer summary card would outgrow Telegram's 4,096
+# characters (about 150 each, plus a 500-character memo). More are saved as a second record.
+CONSULTATIONS_MAX = 15
 REASON_MAX = 300
 MEMO_MAX = 500
 HEADCOUNT_MAX = 9999
@@ -342,6 +345,10 @@ def _apply_pick(new: DraftState, ctx: FlowContext, name: str, i: int, code: str)
                 c.followup = c.followup or FollowUpAnswer()
                 c.followup_done = True
             elif code in ("more", "done"):
+                if code == "more" and _full(new, i):
+                    return Outcome(
+                        new, hint=t("flow.hint.too_many_consultations", max=CONSULTATIONS_MAX), changed=False
+                    )
                 c.followup = None
                 c.followup_done = True
                 _set_more(new, i, code == "more")
@@ -350,6 +357,8 @@ def _apply_pick(new: DraftState, ctx: FlowContext, name: str, i: int, code: str)
         case "after_fu":
             if code not in ("more", "done"):
                 return invalid
+            if code == "more" and _full(new, i):
+                return Outcome(new, hint=t("flow.hint.too_many_consultations", max=CONSULTATIONS_MAX), changed=False)
             _set_more(new, i, code == "more")
         case "fu_label":
             followup = new.consultations[i].followup
@@ -396,6 +405,11 @@ def _apply_pick(new: DraftState, ctx: FlowContext, name: str, i: int, code: str)
             return invalid
     _advance(new, ctx, step)
     return Outcome(new)
+
+
+def _full(state: DraftState, i: int) -> bool:
+    """No consultation may follow the i-th: the record already holds the most it can."""
+    return i + 1 >= len(state.consultations) and len(state.consultations) >= CONSULTATIONS_MAX
 
 
 def _set_more(state: DraftState, i: int, more: bool) -> None:
@@ -462,6 +476,8 @@ def _apply_edit(new: DraftState, ctx: FlowContext, target: str) -> Outcome:
         new.memo = None
         return Outcome(new)
     if target == "add_consultation":
+        if len(new.consultations) >= CONSULTATIONS_MAX:
+            return Outcome(new, hint=t("flow.hint.too_many_consultations", max=CONSULTATIONS_MAX), changed=False)
         new.has_consultations = True
         if new.consultations:
             new.consultations[-1].more = True
@@ -775,7 +791,7 @@ def _render(state: DraftState, ctx: FlowContext) -> Screen:
             assert c is not None
             rows = [
                 [Button(t("flow.button.flag_followup"), f"{PICK}:flag")],
-                [Button(t("flow.button.no_followup_more"), f"{PICK}:more")],
+                [Button(t("flow.button.no_followup_more"), f"{PICK}:more")] if not _full(state, i) else [],
                 [Button(t("flow.button.no_followup_done"), f"{PICK}:done")],
                 _nav(state),
             ]
@@ -804,7 +820,7 @@ def _render(state: DraftState, ctx: FlowContext) -> Screen:
             return Screen(t("flow.ask.followup_date"), [_nav(state)], accepts_text=True)
         case "after_fu":
             rows = [
-                [Button(t("flow.button.more"), f"{PICK}:more")],
+                [Button(t("flow.button.more"), f"{PICK}:more")] if not _full(state, i) else [],
                 [Button(t("flow.button.done"), f"{PICK}:done")],
                 _nav(state),
             ]
@@ -934,7 +950,8 @@ def _render_summary(state: DraftState, ctx: FlowContext) -> Screen:
     consult_buttons = [
         Button(t("flow.field.consultation", number=i + 1), f"{EDIT}:cons.{i}") for i in range(len(state.consultations))
     ]
-    consult_buttons.append(Button(t("flow.button.add_consultation"), f"{EDIT}:add_consultation"))
+    if len(state.consultations) < CONSULTATIONS_MAX:
+        consult_buttons.append(Button(t("flow.button.add_consultation"), f"{EDIT}:add_consultation"))
     rows += _grid(consult_buttons, 3)
     if state.memo:
         rows.append([Button(t("flow.button.memo_clear"), f"{EDIT}:memo_clear")])

@@ -62,12 +62,19 @@ class Reporter:
         return counts
 
     async def report(
-        self, period: Period, *, compare: CompareMode | None = None, scope: Scope = Scope(), with_compare: bool = True
+        self,
+        period: Period,
+        *,
+        compare: CompareMode | None = None,
+        scope: Scope = Scope(),
+        with_compare: bool = True,
+        against: Period | None = None,
     ) -> Report:
+        """`period` counted, against `against` when given, else the comparison period `compare` names."""
         current = await self.counts(period, scope)
         if not with_compare:
             return build_report(self.taxonomy, period, current)
-        before = comparison_period(period, compare)
+        before = against or comparison_period(period, compare)
         return build_report(self.taxonomy, period, current, before, await self.counts(before, scope))
 
     async def activity_by_year(self, last_fy: int, years: int = 3, scope: Scope = Scope()) -> dict[int, dict[str, int]]:

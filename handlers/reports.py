@@ -20,6 +20,7 @@ from reports.periods import (
     fiscal_year_of,
     last_complete_week,
     month_containing,
+    so_far,
     week_containing,
 )
 from reports.render_csv import render_csv_bytes
@@ -50,8 +51,10 @@ def period_for(key: str, today: date) -> Period | None:
 
 
 def scope_of(staff: Staff) -> Scope:
-    """Supervisors see their zone, admins the whole council."""
-    return Scope() if staff.role is Role.ADMIN else Scope(zone=staff.zone)
+    """Supervisors see their zone, admins the whole council (a supervisor without a zone: only their own)."""
+    if staff.role is Role.ADMIN:
+        return Scope()
+    return Scope(zone=staff.zone) if staff.zone is not None else Scope(staff_id=staff.id)
 
 
 @registered(Role.SUPERVISOR, Role.ADMIN)
@@ -68,11 +71,15 @@ async def cmd_report(update: Update, context: Context, staff: Staff) -> str | No
     return None
 
 
-async def _send_report(update: Update, context: Context, svc: Services, period: Period, scope: Scope) -> None:
+async def _send_report(
+    update: Update, context: Context, svc: Services, period: Period, scope: Scope, today: date
+) -> None:
     query = update.callback_query
     chat = update.effective_chat
     assert chat is not None
-    report = await Reporter(svc.store, svc.taxonomy).report(period, scope=scope)
+    # A period still running (this week, month, fiscal year) is compared up to the same day, not with a whole one.
+    current, against = so_far(period, today)
+    report = await Reporter(svc.store, svc.taxonomy).report(current, scope=scope, against=against)
     texts = render_text(report)
     if query is not None:
         await edit(query, texts[0])
@@ -89,10 +96,11 @@ async def on_report(update: Update, context: Context, staff: Staff) -> str | Non
     svc = services(context)
     query = update.callback_query
     assert query is not None and query.data is not None
-    period = period_for(query.data.partition(":")[2], svc.today())
+    today = svc.today()
+    period = period_for(query.data.partition(":")[2], today)
     if period is None:
         return EXPIRED
-    await _send_report(update, context, svc, period, scope_of(staff))
+    await _send_report(update, context, svc, period, scope_of(staff), today)
     return None
 
 
@@ -102,9 +110,8 @@ async def cmd_mine(update: Update, context: Context, staff: Staff) -> str | None
     svc = services(context)
     message = update.effective_message
     assert message is not None
-    report = await Reporter(svc.store, svc.taxonomy).report(
-        week_containing(svc.today()), scope=Scope(staff_id=staff.id)
-    )
+    current, against = so_far(week_containing(svc.today()), svc.today())
+    report = await Reporter(svc.store, svc.taxonomy).report(current, scope=Scope(staff_id=staff.id), against=against)
     for text in render_text(report):
         await send(message, text)
     return None

@@ -239,3 +239,24 @@ def basis_of(period: Period, compare: Period) -> Basis:
     if (compare.start, compare.end) == (before.start, before.end):
         return "previous-period"
     return "custom"
+
+
+def so_far(period: Period, today: date, mode: CompareMode | None = None) -> tuple[Period, Period]:
+    """A period that has not ended yet, cut at `today`, and the same span of its comparison period.
+
+    This fiscal year so far compares with last fiscal year up to the same date (前年同期), not with the whole
+    of it; this week so far with the same weekdays of last week. A period already over is returned whole.
+    """
+    before = comparison_period(period, mode)
+    if today >= period.end:
+        return period, before
+    if today < period.start:
+        raise PeriodError(f"{period.key} has not started on {today}")
+    length = today - period.start
+    current = Period("range", period.start, today, label=_so_far_label(period.label, today))
+    end = min(before.start + length, before.end)
+    return current, Period("range", before.start, end, label=_so_far_label(before.label, end))
+
+
+def _so_far_label(label: str, end: date) -> str:
+    return t("report.period.so_far", label=label, month=end.month, day=end.day)

@@ -339,3 +339,17 @@ def test_any_sequence_of_presses_and_texts_keeps_a_renderable_consistent_draft(
             submission = flow.to_submission(state, ctx, 1)
             assert (submission.outing is None) == (kind == "consult")
             assert all(c.consulter for c in submission.consultations)
+
+
+def test_a_record_holds_at_most_fifteen_consultations(ctx: FlowContext) -> None:
+    state = press(flow.start("consult", ctx, "kyonan"), ctx, "p:phone")
+    for _ in range(flow.CONSULTATIONS_MAX - 1):
+        state = press(state, ctx, "p:council", "x", "t:-", "p:more")
+    state = press(state, ctx, "p:council", "x", "t:-")
+    assert len(state.consultations) == flow.CONSULTATIONS_MAX
+    assert "p:more" not in buttons(state, ctx).values()
+    refused = flow.apply(state, ctx, action="p:more")
+    assert not refused.changed and refused.hint and "15件まで" in refused.hint
+    state = press(state, ctx, "p:done")
+    assert "e:add_consultation" not in buttons(state, ctx).values()
+    assert len(flow.render(state, ctx).text) < 4096

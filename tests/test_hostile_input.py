@@ -670,12 +670,6 @@ async def test_a_callback_without_a_message_is_refused(tmp_path: Path, caplog: p
         await assert_healthy(user, caplog)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the flow has no cap on consultations: the summary card grows by about 60 characters each, and past "
-    "about 55 with a full memo it is longer than Telegram's 4,096 characters, so editMessageText fails and "
-    "the draft can no longer be shown, not even by resuming it",
-)
 async def test_a_draft_with_very_many_consultations_can_still_be_shown_and_saved(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

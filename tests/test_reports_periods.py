@@ -239,3 +239,23 @@ def test_a_span_of_fiscal_years_reads_first_to_last() -> None:
 def test_dates_before_showa_are_not_supported() -> None:
     with pytest.raises(ValueError):
         era_date(date(1926, 12, 24))
+
+
+def test_a_period_still_running_is_compared_up_to_the_same_day() -> None:
+    from reports.periods import basis_of, so_far
+
+    today = date(2026, 11, 23)
+    current, against = so_far(fiscal_year(2026), today)
+    assert (current.start, current.end, current.label) == (date(2026, 4, 1), today, "令和8年度（11/23まで）")
+    assert (against.start, against.end, against.label) == (
+        date(2025, 4, 1),
+        date(2025, 11, 23),
+        "令和7年度（11/23まで）",
+    )
+    assert basis_of(current, against) == "previous-year"  # footnoted 前年同期比
+    week_now, week_before = so_far(week_containing(date(2026, 11, 25)), date(2026, 11, 25))  # a Wednesday
+    assert (week_before.start, week_before.end) == (date(2026, 11, 16), date(2026, 11, 18))  # Monday to Wednesday
+    month_now, month_before = so_far(month(2026, 3), date(2026, 3, 31))
+    assert month_now == month(2026, 3) and month_before == month(2026, 2)  # over: whole periods
+    _, short_month = so_far(month(2026, 3), date(2026, 3, 30))
+    assert short_month.end == date(2026, 2, 28)  # no 30 February
