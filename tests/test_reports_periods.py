@@ -253,7 +253,7 @@ def test_a_period_still_running_is_compared_up_to_the_same_day() -> None:
         "令和7年度（11/23まで）",
     )
     assert basis_of(current, against) == "previous-year"  # footnoted 前年同期比
-    week_now, week_before = so_far(week_containing(date(2026, 11, 25)), date(2026, 11, 25))  # a Wednesday
+    _, week_before = so_far(week_containing(date(2026, 11, 25)), date(2026, 11, 25))  # a Wednesday
     assert (week_before.start, week_before.end) == (date(2026, 11, 16), date(2026, 11, 18))  # Monday to Wednesday
     month_now, month_before = so_far(month(2026, 3), date(2026, 3, 31))
     assert month_now == month(2026, 3) and month_before == month(2026, 2)  # over: whole periods
