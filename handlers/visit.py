@@ -207,6 +207,17 @@ async def _current(svc: Services, staff: Staff, draft_id: str, version: str) -> 
     return (draft, state) if state is not None else None
 
 
+async def _pressed(update: Update, svc: Services, staff: Staff) -> tuple[Draft, DraftState, str] | None:
+    """The draft a `prefix:draft:version:choice` button belongs to, and the choice; None when it is stale."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    parts = _parse(query.data, 4)
+    found = await _current(svc, staff, parts[1], parts[2]) if parts else None
+    if parts is None or found is None:
+        return None
+    return found[0], found[1], parts[3]
+
+
 @registered()
 async def on_flow_button(update: Update, context: Context, staff: Staff) -> str | None:
     svc = services(context)
@@ -322,13 +333,11 @@ async def on_undo(update: Update, context: Context, staff: Staff) -> str | None:
 async def on_resume(update: Update, context: Context, staff: Staff) -> str | None:
     svc = services(context)
     query = update.callback_query
-    assert query is not None and query.data is not None
-    parts = _parse(query.data, 4)
-    found = await _current(svc, staff, parts[1], parts[2]) if parts else None
-    if parts is None or found is None:
+    assert query is not None
+    pressed = await _pressed(update, svc, staff)
+    if pressed is None:
         return EXPIRED
-    draft, state = found
-    op = parts[3]
+    draft, state, op = pressed
     if op == "go":
         try:
             async with svc.store.unit(bot_id=svc.bot_id, update_id=update.update_id, now=svc.now()) as tx:
@@ -381,13 +390,12 @@ async def _begin_fresh(update: Update, context: Context, staff: Staff, kind: Flo
 async def on_cancel(update: Update, context: Context, staff: Staff) -> str | None:
     svc = services(context)
     query = update.callback_query
-    assert query is not None and query.data is not None
-    parts = _parse(query.data, 4)
-    found = await _current(svc, staff, parts[1], parts[2]) if parts else None
-    if parts is None or found is None:
+    assert query is not None
+    pressed = await _pressed(update, svc, staff)
+    if pressed is None:
         return EXPIRED
-    draft, state = found
-    if parts[3] == "yes":
+    draft, state, answer = pressed
+    if answer == "yes":
         try:
             async with svc.store.unit(bot_id=svc.bot_id, update_id=update.update_id, now=svc.now()) as tx:
                 await svc.store.drafts.delete(tx, draft.id, version=draft.version)
