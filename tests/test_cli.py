@@ -117,3 +117,19 @@ async def test_a_token_the_bot_api_refuses_stops_start_up_without_showing_it(tmp
 def test_help_is_available(tmp_path: Path, argv: list[str]) -> None:
     result = fieldbot(tmp_path, *argv)
     assert result.returncode == 0 and "fieldbot" in result.stdout
+
+
+def test_a_key_other_than_the_databases_stops_start_up_naming_the_setting(tmp_path: Path) -> None:
+    database = str(tmp_path / "db.sqlite3")
+    first = fieldbot(tmp_path, "purge", "--dry-run", DATABASE_PATH=database, FIELD_ENCRYPTION_KEY=generate_key())
+    assert first.returncode == 0, first.stderr
+    line = one_line(
+        fieldbot(
+            tmp_path,
+            "run",
+            DATABASE_PATH=database,
+            FIELD_ENCRYPTION_KEY=generate_key(),
+            TELEGRAM_BOT_TOKEN="1234:" + "x" * 35,
+        )
+    )
+    assert line == "fieldbot: setting FIELD_ENCRYPTION_KEY: this is not the key this database was encrypted with"
