@@ -20,6 +20,7 @@ from handlers.common import (
     inline,
     menu_keyboard,
     number,
+    pager,
     registered,
     role_label,
     send,
@@ -214,12 +215,7 @@ def _staff_list(svc_staff: list[Staff], page: int) -> tuple[str, list[list[tuple
         lines.append(t("access.staff_line", name=person.name, role=role_label(person.role), status=status))
         if person.active:
             rows.append([(t("access.staff_deactivate", name=person.name), f"{STAFF}:x:{person.id}")])
-    nav = []
-    if page > 0:
-        nav.append((t("common.previous"), f"{STAFF}:p:{page - 1}"))
-    if page < pages - 1:
-        nav.append((t("common.next"), f"{STAFF}:p:{page + 1}"))
-    rows.append(nav)
+    rows.append(pager(page, pages, lambda n: f"{STAFF}:p:{n}"))
     return "\n".join(lines), rows
 
 

@@ -146,6 +146,16 @@ def inline(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup | 
     return InlineKeyboardMarkup(kept) if kept else None
 
 
+def pager(page: int, pages: int, data: Callable[[int], str]) -> list[tuple[str, str]]:
+    """The ◀ 前へ / 次へ ▶ row of a paged list; `data(n)` is the callback data that shows page n."""
+    row = []
+    if page > 0:
+        row.append((t("common.previous"), data(page - 1)))
+    if page < pages - 1:
+        row.append((t("common.next"), data(page + 1)))
+    return row
+
+
 def screen_markup(screen: Screen, prefix: str) -> InlineKeyboardMarkup | None:
     """Buttons of a flow screen; each callback carries the draft id and version in `prefix`."""
     return inline([[(b.label, f"{prefix}:{b.action}") for b in row] for row in screen.keyboard])

@@ -24,7 +24,7 @@ from domain.followups import (
 )
 from domain.i18n import t
 from domain.models import Role, Staff
-from handlers.common import EXPIRED, Context, Services, edit, inline, number, registered, send, services
+from handlers.common import EXPIRED, Context, Services, edit, inline, number, pager, registered, send, services
 from storage.drafts import PendingInput
 from storage.followups import FollowUp
 
@@ -52,12 +52,7 @@ def _list(
     if not followups:
         lines.append(t("followup.none"))
     rows = [[(t("followup.open_button", label=f.label), f"{FOLLOWUP}:{f.id}:v")] for f in followups]
-    nav = []
-    if page > 0:
-        nav.append((t("common.previous"), f"{FOLLOWUP}:0:l:{page - 1}"))
-    if page < pages - 1:
-        nav.append((t("common.next"), f"{FOLLOWUP}:0:l:{page + 1}"))
-    rows.append(nav)
+    rows.append(pager(page, pages, lambda n: f"{FOLLOWUP}:0:l:{n}"))
     return "\n".join(lines), rows
 
 

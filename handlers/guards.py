@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from telegram import Update
 from telegram.ext import BaseHandler, TypeHandler
 
 from handlers.common import Context, services
-
-log = logging.getLogger(__name__)
 
 
 async def mark_processed(update: Update, context: Context) -> None:

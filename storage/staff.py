@@ -163,10 +163,6 @@ class InviteRepository:
     async def succeeded(self, telegram_id: int) -> None:
         await self.db.execute("DELETE FROM start_attempts WHERE telegram_id = ?", (telegram_id,))
 
-    async def by_hash(self, code_hash: str) -> Invite | None:
-        row = await self.db.fetchone("SELECT * FROM invites WHERE code_hash = ?", (code_hash,))
-        return _invite(row) if row else None
-
     async def redeem(self, code_hash: str, telegram_id: int, name: str, now: datetime) -> Staff | str:
         """Register (or re-register) the sender with the invite's role and zone, using the invite up.
 

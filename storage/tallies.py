@@ -89,17 +89,6 @@ class TallyRepository:
         counts.at_outing = counts.channel.get(outing_channel, 0)
         return counts
 
-    async def baseline_years(self) -> list[int]:
-        rows = await self.db.fetchall("SELECT DISTINCT fiscal_year FROM baseline_counts ORDER BY fiscal_year")
-        return [int(r[0]) for r in rows]
-
-    async def first_record_date(self) -> date | None:
-        row = await self.db.fetchone(
-            "SELECT min(date) FROM (SELECT min(date) AS date FROM outings "
-            "UNION ALL SELECT min(date) FROM consultations)"
-        )
-        return date.fromisoformat(row[0]) if row and row[0] else None
-
     async def staff_with_records(self, start: date, end: date, staff_ids: Sequence[int]) -> set[int]:
         """Which of these staff members recorded anything dated start..end."""
         if not staff_ids:

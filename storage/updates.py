@@ -35,12 +35,6 @@ class UpdateLog:
         recorded = self._recorded.get(bot_id, set())
         return {u for u in update_ids if u in recorded}
 
-    async def seen(self, bot_id: int, update_id: int) -> bool:
-        row = await self.db.fetchone(
-            "SELECT 1 FROM processed_updates WHERE bot_id = ? AND update_id = ?", (bot_id, update_id)
-        )
-        return row is not None
-
     async def mark(self, tx: aiosqlite.Connection, bot_id: int, update_id: int, now: datetime) -> None:
         """Record the update inside the caller's transaction; raises AlreadyProcessed if it was recorded."""
         cursor = await tx.execute(

@@ -79,7 +79,7 @@ async def test_the_same_update_recorded_twice_rolls_back_the_second_change(store
             await store.staff.rename(admin.id, "changed")  # outside tx: must not matter
             await tx.execute("UPDATE drafts SET state = 'twice'")
     assert (await store.drafts.for_staff(admin.id)).state == "{}"  # type: ignore[union-attr]
-    assert await store.updates.seen(1, 42) and not await store.updates.seen(2, 42)
+    assert store.updates.processed_among(1, [42]) == {42} and not store.updates.processed_among(2, [42])
 
 
 def submission(staff_id: int) -> Submission:
