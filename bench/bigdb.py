@@ -8,8 +8,8 @@ import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 
-from domain.crypto import Sealer
-from domain.taxonomy import Taxonomy
+from core.crypto import Sealer
+from core.taxonomy import Taxonomy
 from storage.store import Store
 
 STAMP = "2026-01-01T00:00:00.000000Z"

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.bigdb import build
-from bot.localapi import ApiEvent, LocalBotApi, SimUser
-from domain.crypto import Sealer, generate_key
-from domain.digest import DigestService
-from domain.reporting import Reporter
-from domain.schedule import DigestSchedule
-from domain.taxonomy import Taxonomy, load_taxonomy
-from reports.periods import fiscal_year, iso_week, previous_period, same_period_last_year
+from core.crypto import Sealer, generate_key
+from core.periods import fiscal_year, iso_week, previous_period, same_period_last_year
+from core.schedule import DigestSchedule
+from core.taxonomy import Taxonomy, load_taxonomy
+from services.digest import DigestService
+from services.reporting import Reporter
+from simulator.botapi import ApiEvent, LocalBotApi, SimUser
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,7 +216,7 @@ async def latency_runs(work: Path, users: int, seconds: float, results: Results)
                     "LOG_LEVEL": "WARNING",
                     "DIGEST_SCHEDULE": "off",
                 }
-                process = await bot_process(api, ["-m", "bot.cli", "run"], env)
+                process = await bot_process(api, ["-m", "cli", "run"], env)
                 await asyncio.sleep(1.0)  # let start-up settle before reading its memory
                 idle_rss = rss_kb(process.pid)
                 steps = FIELDBOT_STEPS
@@ -352,7 +352,7 @@ async def report_runs(database: Path, sealer: Sealer, taxonomy: Taxonomy, record
             store, taxonomy, NullSender(), FixedClock(moment), taxonomy_tz(), DigestSchedule.parse("mon 08:30")
         )
 
-        import domain.digest as digest_module
+        import services.digest as digest_module
 
         real_chart = digest_module.comparison_chart
 
@@ -512,7 +512,7 @@ def io_runs(work: Path, database: Path, key: str, taxonomy: Taxonomy, import_row
     target = work / "import.sqlite3"
     target.unlink(missing_ok=True)
     env = {"DATABASE_PATH": str(target), "FIELD_ENCRYPTION_KEY": key}
-    seconds, peak = run_measured([sys.executable, "-m", "bot.cli", "import", "records", str(source)], env)
+    seconds, peak = run_measured([sys.executable, "-m", "cli", "import", "records", str(source)], env)
     results.add(Figure(f"import {import_rows:,} CSV rows", import_rows / seconds, "rows/s", note=f"{seconds:.1f} s"))
     results.add(Figure("import peak RSS", peak, "MB", target="≤ 250 MB", ok=peak <= 250))
     env = {"DATABASE_PATH": str(database), "FIELD_ENCRYPTION_KEY": key}
@@ -528,7 +528,7 @@ def io_runs(work: Path, database: Path, key: str, taxonomy: Taxonomy, import_row
     for fmt in ("csv", "xlsx"):
         out = work / f"export.{fmt}"
         seconds, peak = run_measured(
-            [sys.executable, "-m", "bot.cli", "export", "--fy", str(LAST_FY - 1), "--format", fmt, "--out", str(out)],
+            [sys.executable, "-m", "cli", "export", "--fy", str(LAST_FY - 1), "--format", fmt, "--out", str(out)],
             env,
         )
         results.add(

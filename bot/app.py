@@ -16,14 +16,14 @@ from bot.processor import CURRENT_UPDATE, KeyedUpdateProcessor
 from bot.requests import SafeRequest
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from domain.clock import Clock, SystemClock, utc_iso
-from domain.digest import DigestService
-from domain.followups import ReminderService, RetentionService
-from domain.i18n import t
-from domain.taxonomy import Taxonomy, load_taxonomy
+from core.clock import Clock, SystemClock, utc_iso
+from core.i18n import t
+from core.taxonomy import Taxonomy, load_taxonomy
 from handlers import access, errors, followups, guards, menu, reports, visit
 from handlers.common import Services
 from handlers.delivery import TelegramSender
+from services.digest import DigestService
+from services.followups import ReminderService, RetentionService
 from storage.store import Store
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 from telegram.ext import Application
 
 from bot.requests import SafeRequest
-from domain.clock import Clock
+from core.clock import Clock
 from storage.db import StorageError
 from storage.updates import UpdateLog
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from domain.clock import Clock
+from core.clock import Clock
 from storage.store import Store
 
 log = logging.getLogger(__name__)

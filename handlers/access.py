@@ -10,8 +10,8 @@ from datetime import timedelta
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from domain.i18n import t
-from domain.models import Role, Staff
+from core.i18n import t
+from core.models import Role, Staff
 from handlers.common import (
     EXPIRED,
     Context,

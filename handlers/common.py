@@ -24,11 +24,11 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
-from domain.clock import Clock, local_today
-from domain.flow import Screen
-from domain.i18n import t
-from domain.models import Role, Staff
-from domain.taxonomy import Taxonomy
+from core.clock import Clock, local_today
+from core.flow import Screen
+from core.i18n import t
+from core.models import Role, Staff
+from core.taxonomy import Taxonomy
 from storage.store import Store
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from domain.digest import DeliveryError
+from services.digest import DeliveryError
 
 # Generous: a slow answer must not be mistaken for a lost one (which is never retried).
 SEND_TIMEOUT = 60

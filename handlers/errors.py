@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError
 
-from domain.i18n import t
+from core.i18n import t
 from handlers.common import Context
 from storage.db import StorageError
 

@@ -10,9 +10,12 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from domain import dates
-from domain.flow import DUE_MAX_DAYS, DUE_PRESETS, check_free_text
-from domain.followups import (
+from core import dates
+from core.flow import DUE_MAX_DAYS, DUE_PRESETS, check_free_text
+from core.i18n import t
+from core.models import Role, Staff
+from handlers.common import EXPIRED, Context, Services, edit, inline, number, pager, registered, send, services
+from services.followups import (
     FOLLOWUP,
     can_reassign,
     can_see,
@@ -22,9 +25,6 @@ from domain.followups import (
     scope_for,
     summary_line,
 )
-from domain.i18n import t
-from domain.models import Role, Staff
-from handlers.common import EXPIRED, Context, Services, edit, inline, number, pager, registered, send, services
 from storage.drafts import PendingInput
 from storage.followups import FollowUp
 

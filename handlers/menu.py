@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
-from domain.i18n import t
+from core.i18n import t
 from handlers import followups, reports, visit
 from handlers.common import Context, PlainHandler
 

@@ -9,12 +9,9 @@ from io import BytesIO
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from domain.i18n import t
-from domain.models import Role, Staff
-from domain.reporting import Reporter, Scope, render_off_loop
-from handlers.common import EXPIRED, Context, Services, edit, inline, number, registered, send, services
-from reports.charts import comparison_chart
-from reports.periods import (
+from core.i18n import t
+from core.models import Role, Staff
+from core.periods import (
     Period,
     fiscal_year,
     fiscal_year_of,
@@ -23,9 +20,12 @@ from reports.periods import (
     so_far,
     week_containing,
 )
+from handlers.common import EXPIRED, Context, Services, edit, inline, number, registered, send, services
+from reports.charts import comparison_chart
 from reports.render_csv import render_csv_bytes
 from reports.render_text import render_text
 from reports.render_xlsx import render_xlsx
+from services.reporting import Reporter, Scope, render_off_loop
 
 log = logging.getLogger(__name__)
 

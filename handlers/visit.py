@@ -11,11 +11,11 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from domain import dates, flow
-from domain.faults import crash_point
-from domain.flow import DraftState, FlowContext, FlowKind
-from domain.i18n import t
-from domain.models import Staff
+from core import dates, flow
+from core.faults import crash_point
+from core.flow import DraftState, FlowContext, FlowKind
+from core.i18n import t
+from core.models import Staff
 from handlers import followups
 from handlers.common import (
     EXPIRED,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from domain.taxonomy import Taxonomy
+from core.taxonomy import Taxonomy
 from reports.tally import Report
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.i18n import t
+from core.i18n import t
 from reports.render_text import TELEGRAM_LIMIT, format_delta, format_share, pack_sections, section_title
 from reports.tally import Report, Row, Total
 

@@ -18,9 +18,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from domain.i18n import t
-from domain.taxonomy import Taxonomy
-from reports.era import era_range_label, fiscal_year_label
+from core.era import era_range_label, fiscal_year_label
+from core.i18n import t
+from core.taxonomy import Taxonomy
 from reports.render_text import section_name
 from reports.tally import Report, Row
 

@@ -7,8 +7,8 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from domain.i18n import t
-from reports.counts import DIMENSIONS
+from core.counts import DIMENSIONS
+from core.i18n import t
 from reports.render_text import dimension_title, format_share, section_name
 from reports.tally import PeriodInfo, Report, Row, Total
 

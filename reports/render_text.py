@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from domain.i18n import t
-from reports.counts import DIMENSIONS
+from core.counts import DIMENSIONS
+from core.i18n import t
 from reports.tally import GroupRow, Report, Row, Total
 
 # Telegram's limit for one message's text, counted in UTF-16 code units.

@@ -13,8 +13,8 @@ from xlsxwriter import Workbook  # type: ignore[import-untyped]
 from xlsxwriter.format import Format  # type: ignore[import-untyped]
 from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
 
-from domain.i18n import t
-from reports.counts import DIMENSIONS
+from core.counts import DIMENSIONS
+from core.i18n import t
 from reports.render_text import dimension_title, footnote, section_name
 from reports.tally import PeriodInfo, Report, Row, Total
 

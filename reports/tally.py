@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.taxonomy import Dimension, Taxonomy
-from reports.counts import DIMENSIONS, Counts
-from reports.periods import Basis, Period, PeriodKind, basis_of
+from core.counts import DIMENSIONS, Counts
+from core.periods import Basis, Period, PeriodKind, basis_of
+from core.taxonomy import Dimension, Taxonomy
 
 DimensionName = Literal["activity", "destination", "channel", "consulter", "topic", "agency"]
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from domain.clock import parse_utc, utc_iso
+from core.clock import parse_utc, utc_iso
 from storage.db import Database
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from domain.clock import parse_utc, utc_iso
+from core.clock import parse_utc, utc_iso
 from storage.audit import AuditLog
 from storage.db import Database, Row
 from storage.seal import Seal

@@ -11,9 +11,9 @@ from typing import Any, Final
 
 import aiosqlite
 
-from domain.clock import parse_utc, utc_iso
-from domain.faults import crash_point
-from domain.importing import BaselineRow, ConsultationRow, ImportKind, OutingRow, RecordRow
+from core.clock import parse_utc, utc_iso
+from core.faults import crash_point
+from core.importing import BaselineRow, ConsultationRow, ImportKind, OutingRow, RecordRow
 from storage.db import Database, StorageError
 from storage.staff import StaffRepository
 

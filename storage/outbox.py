@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from domain.clock import parse_utc, utc_iso
+from core.clock import parse_utc, utc_iso
 from storage.db import Database
 
 SENDING, SENT, UNKNOWN, FAILED = "sending", "sent", "unknown", "failed"

@@ -8,8 +8,8 @@ from typing import Any
 
 import aiosqlite
 
-from domain.clock import parse_utc, utc_iso
-from domain.models import SavedSubmission, Submission
+from core.clock import parse_utc, utc_iso
+from core.models import SavedSubmission, Submission
 from storage.db import Database
 from storage.seal import Seal
 

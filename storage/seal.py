@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-from domain.crypto import Sealer, SealError
+from core.crypto import Sealer, SealError
 from storage.db import Database, StorageError
 
 # Every column that holds sealed text: (table, its key columns, the sealed column). Rotation walks exactly these.

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from domain.clock import parse_utc, utc_iso
-from domain.models import Invite, Role, Staff
+from core.clock import parse_utc, utc_iso
+from core.models import Invite, Role, Staff
 from storage.db import Database, Row
 
 _COLUMNS = "id, telegram_id, name, role, zone, area, active, imported"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from domain.crypto import Sealer
+from core.crypto import Sealer
 from storage.audit import AuditLog
 from storage.db import Database, StorageError, storage_error
 from storage.drafts import DraftRepository, PendingInputs

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from reports.counts import Counts
+from core.counts import Counts
 from storage.db import Database
 
 

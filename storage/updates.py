@@ -6,7 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from domain.clock import utc_iso
+from core.clock import utc_iso
 from storage.db import AlreadyProcessed, Database
 from storage.seal import Seal
 

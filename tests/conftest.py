@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.crypto import Sealer, generate_key
-from domain.flow import FlowContext
-from domain.taxonomy import Taxonomy, load_taxonomy
+from core.crypto import Sealer, generate_key
+from core.flow import FlowContext
+from core.taxonomy import Taxonomy, load_taxonomy
 from storage.store import Store
 
 TODAY = date(2026, 11, 23)  # a Monday

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import FieldBot
-from bot.localapi import LocalBotApi, SimUser
 from bot.settings import Settings
-from domain.clock import ManualClock
-from domain.crypto import Sealer
-from domain.models import Role
+from core.clock import ManualClock
+from core.crypto import Sealer
+from core.models import Role
+from simulator.botapi import LocalBotApi, SimUser
 from storage.store import Store
 from tests.conftest import TEST_KEY
 
@@ -175,7 +175,7 @@ class BotProcess:
         }
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "run"], cwd=self.log.parent, env=env, stdout=out, stderr=out
+                [sys.executable, "-m", "cli", "run"], cwd=self.log.parent, env=env, stdout=out, stderr=out
             )
 
     async def exited(self, limit: float = 30) -> int:

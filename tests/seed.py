@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from domain.models import NewConsultation, NewFollowUp, NewOuting, Submission
+from core.models import NewConsultation, NewFollowUp, NewOuting, Submission
 from storage.store import Store
 
 STAMP = datetime(2026, 1, 1, tzinfo=UTC)

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from bot import logs
-from bot.localapi import SimUser
-from domain.i18n import t
-from domain.models import NewFollowUp, Role
+from core.i18n import t
+from core.models import NewFollowUp, Role
+from core.periods import fiscal_year_of
 from handlers.access import GUESS_LIMIT, hash_code
 from handlers.common import Context
-from reports.periods import fiscal_year_of
+from simulator.botapi import SimUser
 from tests import seed
 from tests.harness import ADMIN_ID, Harness, running
 

@@ -6,10 +6,10 @@ import ast
 import re
 from pathlib import Path
 
-from domain.i18n import catalogue
+from core.i18n import catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bot", "handlers", "storage", "reports", "domain")
+PACKAGES = ("bot", "cli", "core", "demo", "handlers", "services", "storage", "reports")
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
 KEY_CALL = re.compile(r"""\bt\(\s*["']([a-z0-9_.]+)["']""")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.localapi import LocalBotApi
-from domain.crypto import generate_key
+from core.crypto import generate_key
+from simulator.botapi import LocalBotApi
 
 SETTINGS = (
     "FIELD_ENCRYPTION_KEY",
@@ -33,7 +33,7 @@ def clean_env(**values: str) -> dict[str, str]:
 
 def fieldbot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=tmp_path,
         env=clean_env(**env),
         capture_output=True,
@@ -71,7 +71,7 @@ def test_a_wrong_time_zone_stops_start_up_naming_the_setting(tmp_path: Path) -> 
 def test_an_invalid_taxonomy_file_stops_start_up_with_the_file_the_entry_and_the_problem(tmp_path: Path) -> None:
     path = tmp_path / "council.toml"
     path.write_text(
-        (Path(__file__).parent.parent / "domain" / "default_taxonomy.toml")
+        (Path(__file__).parent.parent / "core" / "default_taxonomy.toml")
         .read_text(encoding="utf-8")
         .replace('code = "health"', 'code = "kosha"'),
         encoding="utf-8",
@@ -91,7 +91,7 @@ async def test_a_token_the_bot_api_refuses_stops_start_up_without_showing_it(tmp
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.cli",
+            "cli.main",
             "run",
             cwd=tmp_path,
             env=clean_env(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.crypto import Sealer, SealError, generate_key, parse_key
+from core.crypto import Sealer, SealError, generate_key, parse_key
 from storage.db import StorageError
 from storage.seal import rotate_key
 from storage.store import Store

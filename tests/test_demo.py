@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.demo_seed import DEMO_AREA, DEMO_USER_ID, DEMO_ZONE, ensure_demo_user, is_seeded, seed
-from domain.crypto import Sealer
-from domain.i18n import t
-from domain.models import Role
-from domain.taxonomy import Taxonomy
+from core.crypto import Sealer
+from core.i18n import t
+from core.models import Role
+from core.taxonomy import Taxonomy
+from demo.seed import DEMO_AREA, DEMO_USER_ID, DEMO_ZONE, ensure_demo_user, is_seeded, seed
 from storage.store import Store
 from tests.conftest import TEST_KEY, TODAY
 
@@ -46,7 +46,7 @@ class Terminal:
     def __init__(self, args: list[str], cwd: Path) -> None:
         self.master, slave = pty.openpty()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -111,7 +111,7 @@ def number_of(shown: str, label: str) -> str:
 
 def run_piped(tmp_path: Path, *args: str, typed: str = "q\n") -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         input=typed.encode("utf-8"),
         capture_output=True,
         cwd=tmp_path,

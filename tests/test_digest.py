@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from domain.digest import due_week
-from domain.models import Role
-from domain.schedule import DigestSchedule
+from core.models import Role
+from core.schedule import DigestSchedule
 from handlers.delivery import classify
+from services.digest import due_week
 from tests.harness import running
 
 TOKYO = ZoneInfo("Asia/Tokyo")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.localapi import LocalBotApi
 from bot.logs import configure_logging
-from domain.models import Role
+from core.models import Role
+from simulator.botapi import LocalBotApi
 from tests.conftest import TEST_KEY
 from tests.harness import ADMIN_ID, BotProcess, integrity, prepare_database, running
 
@@ -199,7 +199,7 @@ async def test_killed_during_an_import_nothing_is_written_and_the_rerun_imports_
     env = {**os.environ, "DATABASE_PATH": str(database), "FIELD_ENCRYPTION_KEY": TEST_KEY}
     killed = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "bot.cli", "import", "records", str(source)],
+        [sys.executable, "-m", "cli", "import", "records", str(source)],
         env={**env, "FIELDBOT_CRASH_AT": "import.batch"},
         capture_output=True,
         timeout=120,
@@ -210,7 +210,7 @@ async def test_killed_during_an_import_nothing_is_written_and_the_rerun_imports_
     assert await count(database, "SELECT count(*) FROM imports") == [(0,)]
     rerun = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "bot.cli", "import", "records", str(source)],
+        [sys.executable, "-m", "cli", "import", "records", str(source)],
         env=env,
         capture_output=True,
         timeout=120,

@@ -6,10 +6,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from domain.models import Role
-from domain.reporting import Reporter
-from domain.taxonomy import load_taxonomy
-from reports.periods import fiscal_year
+from core.models import Role
+from core.periods import fiscal_year
+from core.taxonomy import load_taxonomy
+from services.reporting import Reporter
 from tests.harness import Harness, running
 
 STAFF, SUPERVISOR, OTHER_ZONE_STAFF, OTHER_ZONE_SUPERVISOR = 4001, 4002, 4003, 4004

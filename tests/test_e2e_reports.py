@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openpyxl
 
-from domain.models import NewFollowUp, Role
+from core.models import NewFollowUp, Role
 from tests.harness import ADMIN_ID, running
 from tests.seed import consultation, outing
 

@@ -6,8 +6,8 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from bot.localapi import SimUser
-from domain.models import Role
+from core.models import Role
+from simulator.botapi import SimUser
 from tests.harness import ADMIN_ID, running
 
 STAFF_ID = 2001

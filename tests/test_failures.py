@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.localapi import SimUser
-from domain.models import Role
+from core.models import Role
+from simulator.botapi import SimUser
 from tests.harness import Harness, running
 
 STAFF = 2001

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain import flow
-from domain.flow import DraftState, FlowContext
-from domain.taxonomy import parse_taxonomy
+from core import flow
+from core.flow import DraftState, FlowContext
+from core.taxonomy import parse_taxonomy
 from tests.conftest import TODAY
 
 
@@ -286,9 +286,9 @@ def test_the_last_consultation_of_a_consultation_record_cannot_be_deleted(ctx: F
 def test_retired_categories_are_not_offered_and_cannot_be_picked() -> None:
     from importlib import resources
 
-    from domain.taxonomy import DEFAULT_TAXONOMY
+    from core.taxonomy import DEFAULT_TAXONOMY
 
-    text = resources.files("domain").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
+    text = resources.files("core").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
     text = text.replace(
         'code = "ibasho"\nlabel = "居場所"\norder = 4\n',
         'code = "ibasho"\nlabel = "居場所"\norder = 4\nretired = true\n',

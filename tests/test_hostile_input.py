@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.localapi import SimUser
-from domain import flow
-from domain.flow import LABEL_MAX, MEMO_MAX, DraftState, FlowContext
-from domain.i18n import t
-from domain.models import NewFollowUp, Role
+from core import flow
+from core.flow import LABEL_MAX, MEMO_MAX, DraftState, FlowContext
+from core.i18n import t
+from core.models import NewFollowUp, Role
 from handlers.common import Services
+from simulator.botapi import SimUser
 from storage.drafts import Draft
 from tests import seed
 from tests.harness import ADMIN_ID, Harness, running

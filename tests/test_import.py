@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import domain.importing as importing
-from bot import importing as bot_importing
-from bot.importing import ImportReport, format_report, import_file
-from domain.importing import ErrorList, ImportKind, RecordsReader, inspect_file
-from domain.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy, parse_taxonomy
+import core.importing as importing
+from core.importing import ErrorList, ImportKind, RecordsReader, inspect_file
+from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy, parse_taxonomy
+from services import imports as bot_importing
+from services.imports import ImportReport, format_report, import_file
 from storage.db import StorageError
 from storage.imports import ImportRepository
 from storage.store import Store
@@ -363,7 +363,7 @@ async def test_a_locked_database_is_a_storage_error_and_writes_nothing(store: St
 
 
 async def test_retired_categories_are_valid_in_historical_imports(store: Store, tmp_path: Path) -> None:
-    source = resources.files("domain").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
+    source = resources.files("core").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
     label = 'label = "市民社協からの働きかけ"'
     retired = parse_taxonomy(source.replace(label, label + "\nretired = true"), "test")
     assert retired.activity.get("outreach").retired  # type: ignore[union-attr]

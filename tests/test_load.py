@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.localapi import SimUser
+from simulator.botapi import SimUser
 from storage.backup import backup, check, restore
 from storage.store import Store
 from tests.conftest import TEST_KEY
@@ -85,7 +85,7 @@ async def test_a_backup_taken_under_load_is_consistent_and_restores(tmp_path: Pa
         target = tmp_path / "restored" / "fieldbot.sqlite3"
         info, kept = await asyncio.to_thread(restore, copy.path, target, datetime(2026, 11, 23, tzinfo=UTC))
         assert kept is None and info.outings == len(rows)
-        from domain.crypto import Sealer
+        from core.crypto import Sealer
 
         restored = await Store.open(target, Sealer.from_text(TEST_KEY))  # same key, same sealed data
         assert (await restored.db.fetchone("SELECT count(*) FROM outings"))[0] == len(rows)  # type: ignore[index]

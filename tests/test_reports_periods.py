@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reports.era import era_date, era_range_label, fiscal_year_label
-from reports.periods import (
+from core.era import era_date, era_range_label, fiscal_year_label
+from core.periods import (
     Period,
     PeriodError,
     basis_of,
@@ -242,7 +242,7 @@ def test_dates_before_showa_are_not_supported() -> None:
 
 
 def test_a_period_still_running_is_compared_up_to_the_same_day() -> None:
-    from reports.periods import basis_of, so_far
+    from core.periods import basis_of, so_far
 
     today = date(2026, 11, 23)
     current, against = so_far(fiscal_year(2026), today)

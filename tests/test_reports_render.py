@@ -15,9 +15,8 @@ from pathlib import Path
 import openpyxl  # type: ignore[import-untyped]
 import pytest
 
-from domain.taxonomy import DEFAULT_TAXONOMY, load_taxonomy, parse_taxonomy
-from reports.counts import DIMENSIONS, Counts
-from reports.periods import (
+from core.counts import DIMENSIONS, Counts
+from core.periods import (
     Period,
     date_range,
     fiscal_year,
@@ -26,6 +25,7 @@ from reports.periods import (
     previous_period,
     same_period_last_year,
 )
+from core.taxonomy import DEFAULT_TAXONOMY, load_taxonomy, parse_taxonomy
 from reports.render_chart import render_comparison_chart, render_multi_year_chart
 from reports.render_csv import render_csv, render_csv_bytes
 from reports.render_text import (
@@ -178,7 +178,7 @@ def test_top_keeps_positive_rows_up_to_a_rank_with_ties() -> None:
 
 def big_report() -> Report:
     """Every category of every dimension counted, some labels made 64 characters long: far more than one message."""
-    text = resources.files("domain").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
+    text = resources.files("core").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
     for name in ("agency", "topic", "destination"):
         for category in TAXONOMY.dimension(name):
             longer = (category.label + "とても長い名前の区分" * 7)[:64]

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy, parse_taxonomy
-from reports.counts import DIMENSIONS, Counts
-from reports.periods import fiscal_year, iso_week, month
+from core.counts import DIMENSIONS, Counts
+from core.periods import fiscal_year, iso_week, month
+from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy, parse_taxonomy
 from reports.tally import Report, Row, build_report, rank_rows
 
 TAXONOMY = load_taxonomy()
@@ -20,7 +20,7 @@ AGENCY_CODES = [c.code for c in TAXONOMY.agency]
 
 
 def edited_taxonomy(*changes: tuple[str, str]) -> Taxonomy:
-    text = resources.files("domain").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
+    text = resources.files("core").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
     for old, new in changes:
         assert old in text
         text = text.replace(old, new, 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.models import NewConsultation, NewFollowUp, NewOuting, Role, Submission
+from core.models import NewConsultation, NewFollowUp, NewOuting, Role, Submission
 from storage.db import AlreadyProcessed
 from storage.drafts import DraftConflict
 from storage.store import Store

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from domain.reporting import Reporter, Scope
-from domain.taxonomy import Taxonomy
-from reports.periods import fiscal_year, iso_week
+from core.periods import fiscal_year, iso_week
+from core.taxonomy import Taxonomy
+from services.reporting import Reporter, Scope
 from storage.store import Store
 from tests.seed import consult_only, consultation, outing
 
@@ -90,7 +90,7 @@ async def test_a_fiscal_year_report_adds_the_imported_baseline_council_wide_only
 
 
 async def test_staff_with_records_and_follow_up_numbers(store: Store) -> None:
-    from domain.models import NewFollowUp
+    from core.models import NewFollowUp
 
     me, other = await staff(store, 1), await staff(store, 2)
     week = iso_week(2026, 47)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from domain.taxonomy import DEFAULT_TAXONOMY, TaxonomyError, load_taxonomy, parse_taxonomy
+from core.taxonomy import DEFAULT_TAXONOMY, TaxonomyError, load_taxonomy, parse_taxonomy
 
 
 def default_text() -> str:
-    return resources.files("domain").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
+    return resources.files("core").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
 
 
 def test_the_defaults_have_three_zones_thirteen_areas_and_every_dimension() -> None:

@@ -8,14 +8,14 @@ import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
-from bot.exporting import write_csv, write_xlsx
-from bot.importing import ImportReport, format_report, import_file
 from bot.settings import load_settings
-from domain.clock import SystemClock
-from domain.crypto import Sealer, SealError, generate_key
-from domain.followups import RetentionService
-from domain.taxonomy import load_taxonomy
-from reports.periods import fiscal_year
+from core.clock import SystemClock
+from core.crypto import Sealer, SealError, generate_key
+from core.periods import fiscal_year
+from core.taxonomy import load_taxonomy
+from services.exports import write_csv, write_xlsx
+from services.followups import RetentionService
+from services.imports import ImportReport, format_report, import_file
 from storage.backup import backup, restore
 from storage.records import export_rows
 from storage.seal import rotate_key

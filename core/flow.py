@@ -16,10 +16,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from domain import dates
-from domain.i18n import t
-from domain.models import NewConsultation, NewFollowUp, NewOuting, Submission
-from domain.taxonomy import Category, Taxonomy
+from core import dates
+from core.i18n import t
+from core.models import NewConsultation, NewFollowUp, NewOuting, Submission
+from core.taxonomy import Category, Taxonomy
 
 FlowKind = Literal["visit", "consult"]
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from domain.clock import utc_iso
-from domain.i18n import t
-from domain.models import NewConsultation, NewFollowUp, NewOuting, Role, Staff, Submission
-from domain.taxonomy import Category, Taxonomy
-from reports.periods import fiscal_year, fiscal_year_of
+from core.clock import utc_iso
+from core.i18n import t
+from core.models import NewConsultation, NewFollowUp, NewOuting, Role, Staff, Submission
+from core.periods import fiscal_year, fiscal_year_of
+from core.taxonomy import Category, Taxonomy
 from storage.followups import FollowUpScope
 from storage.store import Store
 

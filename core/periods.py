@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
-from domain.i18n import t
-from reports.era import fiscal_year_label
+from core.era import fiscal_year_label
+from core.i18n import t
 
 PeriodKind = Literal["week", "month", "fy", "range"]
 # How a comparison period relates to the period it is compared with; decides the footnote (前年度比, 前週比, …).

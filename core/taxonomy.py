@@ -325,7 +325,7 @@ def parse_taxonomy(text: str, origin: str) -> Taxonomy:
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """Load the council's file, or the built-in defaults when no path is given."""
     if path is None:
-        text = resources.files("domain").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
+        text = resources.files("core").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
         return parse_taxonomy(text, f"(built-in) {DEFAULT_TAXONOMY}")
     try:
         text = path.read_text(encoding="utf-8")

@@ -13,13 +13,15 @@ from pathlib import Path
 
 from telegram.error import InvalidToken, NetworkError
 
-from bot import admincli, demo, reportcli
 from bot.app import FieldBot
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
-from domain.i18n import t
-from domain.models import Role
-from domain.taxonomy import TaxonomyError, load_taxonomy
+from cli import admin as admincli
+from cli import report as reportcli
+from core.i18n import t
+from core.models import Role
+from core.taxonomy import TaxonomyError, load_taxonomy
+from demo import DEFAULT_DATA, DemoError
 from storage.db import StorageError
 
 log = logging.getLogger("fieldbot")
@@ -76,8 +78,11 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     try:
-        demo.run(demo.DemoOptions(data=args.data, role=Role(args.role), reset=args.reset))
-    except demo.DemoError as exc:
+        # Imported here: the demo brings the Bot API simulator (aiohttp), which the production bot never loads.
+        from demo import terminal
+
+        terminal.run(terminal.DemoOptions(data=args.data, role=Role(args.role), reset=args.reset))
+    except DemoError as exc:
         raise StartupError(str(exc)) from None
 
 
@@ -102,9 +107,9 @@ def _demo_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
         type=Path,
-        default=demo.DEFAULT_DATA,
+        default=DEFAULT_DATA,
         metavar="DIR",
-        help=f"where the demo keeps its database, key, log and received files (default: ./{demo.DEFAULT_DATA}/)",
+        help=f"where the demo keeps its database, key, log and received files (default: ./{DEFAULT_DATA}/)",
     )
 
 

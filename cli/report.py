@@ -10,13 +10,13 @@ from io import BytesIO
 from pathlib import Path
 
 from bot.settings import Settings
-from domain.reporting import Reporter, Scope
-from domain.taxonomy import Taxonomy, load_taxonomy
+from core.periods import Period, PeriodError, date_range, fiscal_year, parse_month, parse_week
+from core.taxonomy import Taxonomy, load_taxonomy
 from reports.charts import comparison_chart, multi_year_chart
-from reports.periods import Period, PeriodError, date_range, fiscal_year, parse_month, parse_week
 from reports.render_csv import render_csv
 from reports.render_text import render_text
 from reports.render_xlsx import render_xlsx
+from services.reporting import Reporter, Scope
 from storage.store import Store
 
 FORMATS = ("text", "json", "csv", "xlsx", "png")

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from domain.taxonomy import Taxonomy
-from reports.counts import Counts
-from reports.periods import CompareMode, Period, comparison_period, fiscal_year
+from core.counts import Counts
+from core.periods import CompareMode, Period, comparison_period, fiscal_year
+from core.taxonomy import Taxonomy
 from reports.tally import Report, build_report
 from storage.store import Store
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from datetime import date
 
-from domain.i18n import t
+from core.i18n import t
 
 _FULL = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 _SHORT = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})日?$")

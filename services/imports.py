@@ -9,8 +9,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from domain.clock import utc_iso
-from domain.importing import (
+from core.clock import utc_iso
+from core.importing import (
     BaselineReader,
     BaselineRow,
     ErrorList,
@@ -22,7 +22,7 @@ from domain.importing import (
     inspect_file,
     reader_for,
 )
-from domain.taxonomy import Taxonomy
+from core.taxonomy import Taxonomy
 from storage.imports import DuplicateImport, ImportRepository
 from storage.store import Store
 

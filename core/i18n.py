@@ -44,7 +44,7 @@ def _flatten(prefix: str, node: Mapping[str, Any], out: dict[str, str]) -> None:
 
 @cache
 def catalogue() -> Catalogue:
-    text = resources.files("domain").joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
+    text = resources.files("core").joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
     entries: dict[str, str] = {}
     _flatten("", tomllib.loads(text), entries)
     return Catalogue(entries)

@@ -9,17 +9,17 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from domain.clock import Clock, parse_utc, utc_iso
-from domain.faults import crash_point
-from domain.i18n import t
-from domain.models import Role, Staff
-from domain.reporting import Reporter, Scope, render_off_loop
-from domain.schedule import DigestSchedule
-from domain.taxonomy import Taxonomy
+from core.clock import Clock, parse_utc, utc_iso
+from core.faults import crash_point
+from core.i18n import t
+from core.models import Role, Staff
+from core.periods import Period, previous_period, same_period_last_year, week_containing
+from core.schedule import DigestSchedule
+from core.taxonomy import Taxonomy
 from reports.charts import comparison_chart
 from reports.digest import render_digest
-from reports.periods import Period, previous_period, same_period_last_year, week_containing
 from reports.tally import build_report
+from services.reporting import Reporter, Scope, render_off_loop
 from storage.outbox import FAILED, UNKNOWN
 from storage.store import Store
 

@@ -1,9 +1,9 @@
 """Demo mode: the embedded Bot API server, the real bot against it, and a chat with the bot in this terminal.
 
 Everything runs in one process and one event loop. The person at the terminal is a simulated Telegram user of
-the embedded server (bot/localapi.py); the bot is the production `FieldBot`, talking HTTP to that server, with
+the embedded server (simulator/botapi.py); the bot is the production `FieldBot`, talking HTTP to that server, with
 its own SQLite file, encryption key and log under the demo's data folder, seeded on first run
-(bot/demo_seed.py). After each thing typed, the client waits until the bot has finished that update (the
+(demo/seed.py). After each thing typed, the client waits until the bot has finished that update (the
 processor's per-update listeners) before it prints the answers and the next prompt.
 """
 
@@ -27,21 +27,21 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import FieldBot
-from bot.demo_seed import DEMO_USER_ID, ensure_demo_user, is_empty, is_seeded, seed
-from bot.localapi import LocalBotApi, SimMessage, SimUser
 from bot.settings import Settings, load_settings
-from domain import dates
-from domain.clock import SystemClock
-from domain.crypto import generate_key
-from domain.i18n import t
-from domain.models import Role, Staff
-from domain.taxonomy import Taxonomy, load_taxonomy
+from core import dates
+from core.clock import SystemClock
+from core.crypto import generate_key
+from core.i18n import t
+from core.models import Role, Staff
+from core.taxonomy import Taxonomy, load_taxonomy
+from demo import DEFAULT_DATA, DemoError
+from demo.seed import DEMO_USER_ID, ensure_demo_user, is_empty, is_seeded, seed
+from simulator.botapi import LocalBotApi, SimMessage, SimUser
 from storage.db import StorageError
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA = Path("data/demo")
 DATABASE = "fieldbot.sqlite3"
 KEY_FILE = "encryption.key"
 LOG_FILE = "demo.log"
@@ -53,10 +53,6 @@ QUIT = frozenset({"q", "/quit"})
 MENU_INPUT = re.compile(r"m(\d+)")
 PNG_MAGIC = b"\x89PNG"
 AS_TEXT = ("'", "\u2019")  # as in a spreadsheet: what follows is text, even a number (also the IME's ’)
-
-
-class DemoError(Exception):
-    """A problem that stops the demo: printed as one line."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
-from domain import dates
-from domain.clock import Clock
-from domain.digest import DeliveryError, Sender
-from domain.faults import crash_point
-from domain.i18n import t
-from domain.models import Role, Staff
-from domain.taxonomy import Taxonomy
+from core import dates
+from core.clock import Clock
+from core.faults import crash_point
+from core.i18n import t
+from core.models import Role, Staff
+from core.taxonomy import Taxonomy
+from services.digest import DeliveryError, Sender
 from storage.followups import FollowUp, FollowUpScope
 from storage.outbox import FAILED, UNKNOWN
 from storage.store import Store

@@ -40,7 +40,7 @@ from telegram.error import (
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bot.localapi import ApiError, LocalBotApi, SimUser, parse_html, parse_markdown_v2, png_bytes
+from simulator.botapi import ApiError, LocalBotApi, SimUser, parse_html, parse_markdown_v2, png_bytes
 
 USER_ID = 1001
 

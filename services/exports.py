@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from domain.taxonomy import Taxonomy
+from core.taxonomy import Taxonomy
 from storage.records import EXPORT_COLUMNS
 
 Batches = AsyncIterator[list[tuple[Any, ...]]]

@@ -12,9 +12,9 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO, Final, Generic, Literal, TypeVar
 
-from domain.dates import normalise
-from domain.taxonomy import Taxonomy
-from reports.periods import fiscal_year_of
+from core.dates import normalise
+from core.periods import fiscal_year_of
+from core.taxonomy import Taxonomy
 
 ImportKind = Literal["records", "baseline"]
 Encoding = Literal["utf-8", "utf-8-sig", "cp932", "utf-16"]

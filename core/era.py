@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from domain.i18n import t
+from core.i18n import t
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,12 @@
+"""The demo: the real bot against the Bot API simulator, with a chat in the terminal and synthetic data.
+
+Nothing here is imported by the production bot; `fieldbot demo` and `make run` without a token import it lazily.
+"""
+
+from pathlib import Path
+
+DEFAULT_DATA = Path("data/demo")
+
+
+class DemoError(Exception):
+    """A problem that stops the demo: printed as one line."""
