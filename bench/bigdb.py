@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.crypto import Sealer
 from core.taxonomy import Taxonomy
-from storage.store import Store
+from storage.sqlite.store import Store
 
 STAMP = "2026-01-01T00:00:00.000000Z"
 

@@ -33,7 +33,7 @@ from core.taxonomy import Taxonomy, load_taxonomy
 from services.digest import DigestService
 from services.reporting import Reporter
 from simulator.botapi import ApiEvent, LocalBotApi, SimUser
-from storage.store import Store
+from storage.sqlite.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"

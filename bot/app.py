@@ -24,7 +24,7 @@ from handlers.common import Services
 from handlers.delivery import TelegramSender
 from services.digest import DigestService
 from services.followups import ReminderService, RetentionService
-from storage.store import Store
+from storage.sqlite.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from telegram.ext import Application
 
 from bot.requests import SafeRequest
 from core.clock import Clock
-from storage.db import StorageError
-from storage.updates import UpdateLog
+from storage.sqlite.inbox import UpdateLog
+from storage.types import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from core.clock import Clock
-from storage.store import Store
+from storage.sqlite.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from core.taxonomy import load_taxonomy
 from services.exports import write_csv, write_xlsx
 from services.followups import RetentionService
 from services.imports import ImportReport, format_report, import_file
-from storage.backup import backup, restore
-from storage.records import export_rows
-from storage.seal import rotate_key
-from storage.store import Store
+from storage.sqlite.backup import backup, restore
+from storage.sqlite.records import export_rows
+from storage.sqlite.seal import rotate_key
+from storage.sqlite.store import Store
 
 
 class CommandError(ValueError):

@@ -22,7 +22,7 @@ from core.i18n import t
 from core.models import Role
 from core.taxonomy import TaxonomyError, load_taxonomy
 from demo import DEFAULT_DATA, DemoError
-from storage.db import StorageError
+from storage.types import StorageError
 
 log = logging.getLogger("fieldbot")
 

@@ -17,7 +17,7 @@ from reports.render_csv import render_csv
 from reports.render_text import render_text
 from reports.render_xlsx import render_xlsx
 from services.reporting import Reporter, Scope
-from storage.store import Store
+from storage.sqlite.store import Store
 
 FORMATS = ("text", "json", "csv", "xlsx", "png")
 CHARTS = ("activity", "destination", "channel", "consulter", "topic", "agency", "multi-year")

@@ -20,8 +20,8 @@ from core.i18n import t
 from core.models import NewConsultation, NewFollowUp, NewOuting, Role, Staff, Submission
 from core.periods import fiscal_year, fiscal_year_of
 from core.taxonomy import Category, Taxonomy
-from storage.followups import FollowUpScope
-from storage.store import Store
+from storage.sqlite.store import Store
+from storage.types import FollowUpScope
 
 DEMO_USER_ID = 7_000_001  # the person at the terminal (a simulated Telegram user)
 STAFF_TELEGRAM_BASE = 7_000_100  # the synthetic staff: simulated users nobody types for

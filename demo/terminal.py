@@ -37,8 +37,8 @@ from core.taxonomy import Taxonomy, load_taxonomy
 from demo import DEFAULT_DATA, DemoError
 from demo.seed import DEMO_USER_ID, ensure_demo_user, is_empty, is_seeded, seed
 from simulator.botapi import LocalBotApi, SimMessage, SimUser
-from storage.db import StorageError
-from storage.store import Store
+from storage.sqlite.store import Store
+from storage.types import StorageError
 
 log = logging.getLogger(__name__)
 

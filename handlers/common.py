@@ -29,7 +29,7 @@ from core.flow import Screen
 from core.i18n import t
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy
-from storage.store import Store
+from storage.sqlite.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from telegram.error import Forbidden, NetworkError
 
 from core.i18n import t
 from handlers.common import Context
-from storage.db import StorageError
+from storage.types import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,7 @@ from services.followups import (
     scope_for,
     summary_line,
 )
-from storage.drafts import PendingInput
-from storage.followups import FollowUp
+from storage.types import FollowUp, PendingInput
 
 log = logging.getLogger(__name__)
 

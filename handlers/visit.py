@@ -31,8 +31,7 @@ from handlers.common import (
     send,
     services,
 )
-from storage.db import AlreadyProcessed
-from storage.drafts import Draft, DraftConflict
+from storage.types import AlreadyProcessed, Draft, DraftConflict
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from reports.charts import comparison_chart
 from reports.digest import render_digest
 from reports.tally import build_report
 from services.reporting import Reporter, Scope, render_off_loop
-from storage.outbox import FAILED, UNKNOWN
-from storage.store import Store
+from storage.sqlite.outbox import FAILED, UNKNOWN
+from storage.sqlite.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from core.i18n import t
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy
 from services.digest import DeliveryError, Sender
-from storage.followups import FollowUp, FollowUpScope
-from storage.outbox import FAILED, UNKNOWN
-from storage.store import Store
+from storage.sqlite.outbox import FAILED, UNKNOWN
+from storage.sqlite.store import Store
+from storage.types import FollowUp, FollowUpScope
 
 log = logging.getLogger(__name__)
 

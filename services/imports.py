@@ -23,8 +23,9 @@ from core.importing import (
     reader_for,
 )
 from core.taxonomy import Taxonomy
-from storage.imports import DuplicateImport, ImportRepository
-from storage.store import Store
+from storage.sqlite.imports import ImportRepository
+from storage.sqlite.store import Store
+from storage.types import DuplicateImport
 
 NAMES_SHOWN = 20
 

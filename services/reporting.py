@@ -12,7 +12,7 @@ from core.counts import Counts
 from core.periods import CompareMode, Period, comparison_period, fiscal_year
 from core.taxonomy import Taxonomy
 from reports.tally import Report, build_report
-from storage.store import Store
+from storage.sqlite.store import Store
 
 T = TypeVar("T")
 

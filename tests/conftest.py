@@ -11,7 +11,7 @@ import pytest
 from core.crypto import Sealer, generate_key
 from core.flow import FlowContext
 from core.taxonomy import Taxonomy, load_taxonomy
-from storage.store import Store
+from storage.sqlite.store import Store
 
 TODAY = date(2026, 11, 23)  # a Monday
 TEST_KEY = generate_key()

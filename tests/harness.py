@@ -19,7 +19,7 @@ from core.clock import ManualClock
 from core.crypto import Sealer
 from core.models import Role
 from simulator.botapi import LocalBotApi, SimUser
-from storage.store import Store
+from storage.sqlite.store import Store
 from tests.conftest import TEST_KEY
 
 ADMIN_ID = 1001

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from core.models import NewConsultation, NewFollowUp, NewOuting, Submission
-from storage.store import Store
+from storage.sqlite.store import Store
 
 STAMP = datetime(2026, 1, 1, tzinfo=UTC)
 

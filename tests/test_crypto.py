@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.crypto import Sealer, SealError, generate_key, parse_key
-from storage.db import StorageError
-from storage.seal import rotate_key
-from storage.store import Store
+from storage.sqlite.seal import rotate_key
+from storage.sqlite.store import Store
+from storage.types import StorageError
 
 KEY = Sealer.from_text(generate_key())
 

@@ -25,7 +25,7 @@ from core.i18n import t
 from core.models import Role
 from core.taxonomy import Taxonomy
 from demo.seed import DEMO_AREA, DEMO_USER_ID, DEMO_ZONE, ensure_demo_user, is_seeded, seed
-from storage.store import Store
+from storage.sqlite.store import Store
 from tests.conftest import TEST_KEY, TODAY
 
 REPO = Path(__file__).resolve().parent.parent

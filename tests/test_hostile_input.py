@@ -18,7 +18,7 @@ from core.i18n import t
 from core.models import NewFollowUp, Role
 from handlers.common import Services
 from simulator.botapi import SimUser
-from storage.drafts import Draft
+from storage.types import Draft
 from tests import seed
 from tests.harness import ADMIN_ID, Harness, running
 

@@ -25,9 +25,9 @@ from core.importing import ErrorList, ImportKind, RecordsReader, inspect_file
 from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy, parse_taxonomy
 from services import imports as bot_importing
 from services.imports import ImportReport, format_report, import_file
-from storage.db import StorageError
-from storage.imports import ImportRepository
-from storage.store import Store
+from storage.sqlite.imports import ImportRepository
+from storage.sqlite.store import Store
+from storage.types import StorageError
 
 TODAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

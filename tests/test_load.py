@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from simulator.botapi import SimUser
-from storage.backup import backup, check, restore
-from storage.store import Store
+from storage.sqlite.backup import backup, check, restore
+from storage.sqlite.store import Store
 from tests.conftest import TEST_KEY
 from tests.harness import Harness, running
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.models import NewConsultation, NewFollowUp, NewOuting, Role, Submission
-from storage.db import AlreadyProcessed
-from storage.drafts import DraftConflict
-from storage.store import Store
+from storage.sqlite.store import Store
+from storage.types import AlreadyProcessed, DraftConflict
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 

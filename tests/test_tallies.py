@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from core.periods import fiscal_year, iso_week
 from core.taxonomy import Taxonomy
 from services.reporting import Reporter, Scope
-from storage.store import Store
+from storage.sqlite.store import Store
 from tests.seed import consult_only, consultation, outing
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from storage.db import StorageError, migrations
+from storage.sqlite.db import migrations
+from storage.types import StorageError
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -14,8 +13,9 @@ import aiosqlite
 from core.clock import parse_utc, utc_iso
 from core.faults import crash_point
 from core.importing import BaselineRow, ConsultationRow, ImportKind, OutingRow, RecordRow
-from storage.db import Database, StorageError
-from storage.staff import StaffRepository
+from storage.sqlite.db import Database
+from storage.sqlite.staff import StaffRepository
+from storage.types import BaselineWritten, DuplicateImport, ImportInfo, RecordsWritten, StorageError
 
 BATCH_SIZE: Final = 5000
 # SQLite's default limit on bound parameters is 32766 since 3.32; stay well under it for IN (...) lists.
@@ -45,42 +45,6 @@ async def _send(tx: aiosqlite.Connection, statements: list[tuple[str, list[tuple
         if rows:
             await tx.executemany(sql, rows)
     crash_point("import.batch")
-
-
-class DuplicateImport(Exception):
-    """The same file (same kind, same sha256) was imported before: nothing was written."""
-
-    def __init__(self, import_id: int, imported_at: datetime) -> None:
-        super().__init__(f"already imported as import #{import_id} at {utc_iso(imported_at)}")
-        self.import_id = import_id
-        self.imported_at = imported_at
-
-
-@dataclass(frozen=True, slots=True)
-class ImportInfo:
-    id: int
-    kind: str
-    sha256: str
-    filename: str
-    rows: int
-    imported_at: datetime
-
-
-@dataclass(slots=True)
-class RecordsWritten:
-    import_id: int
-    outings: int = 0
-    consultations: int = 0
-    agency_links: int = 0
-    new_staff: int = 0
-    new_staff_names: list[str] = field(default_factory=list)  # the first NEW_STAFF_LISTED, in order of creation
-
-
-@dataclass(slots=True)
-class BaselineWritten:
-    import_id: int
-    rows: int = 0
-    replaced: int = 0  # rows that replaced a count of an earlier baseline import
 
 
 class ImportRepository:

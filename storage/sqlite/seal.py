@@ -5,7 +5,8 @@ from __future__ import annotations
 import aiosqlite
 
 from core.crypto import Sealer, SealError
-from storage.db import Database, StorageError
+from storage.sqlite.db import Database
+from storage.types import StorageError
 
 # Every column that holds sealed text: (table, its key columns, the sealed column). Rotation walks exactly these.
 SEALED_COLUMNS: tuple[tuple[str, tuple[str, ...], str], ...] = (

@@ -14,21 +14,14 @@ from typing import Any
 
 import aiosqlite
 
+from storage.types import StorageError
+
 log = logging.getLogger(__name__)
 
 Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-class StorageError(RuntimeError):
-    """The database could not do what was asked. `kind`: busy (locked by another writer), full (disk or size
-    limit), readonly, io (a disk error), or other."""
-
-    def __init__(self, message: str, kind: str = "other") -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def storage_error(exc: sqlite3.Error) -> StorageError:
@@ -47,13 +40,9 @@ def storage_error(exc: sqlite3.Error) -> StorageError:
     return StorageError(f"database: {exc}", kind)
 
 
-class AlreadyProcessed(Exception):
-    """The update was acted on before (Telegram delivered it again): the transaction was rolled back."""
-
-
 def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every migration shipped in storage/migrations, in order."""
-    folder = resources.files("storage").joinpath("migrations")
+    """(version, name, sql) of every migration shipped in storage/sqlite/migrations, in order."""
+    folder = resources.files("storage.sqlite").joinpath("migrations")
     found = []
     for entry in folder.iterdir():
         match = _MIGRATION_NAME.match(entry.name)

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from core.counts import Counts
-from storage.db import Database
+from storage.sqlite.db import Database
 
 
 def _where(

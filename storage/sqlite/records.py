@@ -10,8 +10,8 @@ import aiosqlite
 
 from core.clock import parse_utc, utc_iso
 from core.models import SavedSubmission, Submission
-from storage.db import Database
-from storage.seal import Seal
+from storage.sqlite.db import Database
+from storage.sqlite.seal import Seal
 
 
 class RecordRepository:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.clock import parse_utc, utc_iso
-from storage.db import Database
+from storage.sqlite.db import Database
 
 SENDING, SENT, UNKNOWN, FAILED = "sending", "sent", "unknown", "failed"
 

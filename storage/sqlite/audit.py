@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
 from core.clock import parse_utc, utc_iso
-from storage.db import Database
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    at: datetime
-    actor_id: int | None
-    actor_name: str | None
-    action: str
-    subject: str
-    detail: str
+from storage.sqlite.db import Database
+from storage.types import AuditEntry
 
 
 class AuditLog:

@@ -3,70 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import aiosqlite
 
 from core.clock import parse_utc, utc_iso
-from storage.audit import AuditLog
-from storage.db import Database, Row
-from storage.seal import Seal
+from storage.sqlite.audit import AuditLog
+from storage.sqlite.db import Database, Row
+from storage.sqlite.seal import Seal
+from storage.types import FollowUp, FollowUpDetail, FollowUpScope, Note
 
 REASON = "followups.reason"
 NOTE = "followup_notes.body"
 
 
-@dataclass(frozen=True, slots=True)
-class FollowUp:
-    """What lists and reminders show: no reason, no notes (reading those is a separate, audited call)."""
-
-    id: int
-    owner_id: int
-    owner_name: str
-    area: str
-    label: str
-    due: date
-    status: str
-    outcome: str | None
-    created_at: datetime
-    closed_at: datetime | None
-    erased: bool
-    reminded_on: date | None
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    author: str
-    body: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUpDetail:
-    followup: FollowUp
-    reason: str | None
-    notes: list[Note]
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUpScope:
-    """Whose follow-ups: one owner's, some areas' (a zone), or everyone's (both None)."""
-
-    owner_id: int | None = None
-    areas: Sequence[str] | None = None
-
-    def where(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if self.owner_id is not None:
-            clauses.append("f.owner_id = ?")
-            params.append(self.owner_id)
-        if self.areas is not None:
-            clauses.append(f"f.area IN ({', '.join('?' * len(self.areas))})" if self.areas else "0")
-            params += list(self.areas)
-        return (" AND ".join(clauses) or "1"), params
+def _scope_where(scope: FollowUpScope) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if scope.owner_id is not None:
+        clauses.append("f.owner_id = ?")
+        params.append(scope.owner_id)
+    if scope.areas is not None:
+        clauses.append(f"f.area IN ({', '.join('?' * len(scope.areas))})" if scope.areas else "0")
+        params += list(scope.areas)
+    return (" AND ".join(clauses) or "1"), params
 
 
 _SELECT = (
@@ -100,7 +61,7 @@ class FollowUpRepository:
 
     async def open_list(self, scope: FollowUpScope, today: date, *, offset: int = 0, limit: int = 50) -> list[FollowUp]:
         """Open follow-ups, overdue first (oldest due first), then by due date."""
-        where, params = scope.where()
+        where, params = _scope_where(scope)
         rows = await self.db.fetchall(
             f"{_SELECT} WHERE f.status = 'open' AND {where} "
             "ORDER BY f.due_date < ? DESC, f.due_date, f.id LIMIT ? OFFSET ?",
@@ -109,7 +70,7 @@ class FollowUpRepository:
         return [_followup(r) for r in rows]
 
     async def open_count(self, scope: FollowUpScope) -> int:
-        where, params = scope.where()
+        where, params = _scope_where(scope)
         row = await self.db.fetchone(f"SELECT count(*) FROM followups f WHERE f.status = 'open' AND {where}", params)
         return int(row[0]) if row else 0
 

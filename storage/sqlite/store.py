@@ -11,16 +11,17 @@ from pathlib import Path
 import aiosqlite
 
 from core.crypto import Sealer
-from storage.audit import AuditLog
-from storage.db import Database, StorageError, storage_error
-from storage.drafts import DraftRepository, PendingInputs
-from storage.followups import FollowUpRepository
-from storage.outbox import Meta, Outbox
-from storage.records import RecordRepository
-from storage.seal import Seal, check_key
-from storage.staff import InviteRepository, StaffCache, StaffRepository
-from storage.tallies import TallyRepository
-from storage.updates import UpdateLog
+from storage.sqlite.audit import AuditLog
+from storage.sqlite.db import Database, storage_error
+from storage.sqlite.drafts import DraftRepository, PendingInputs
+from storage.sqlite.followups import FollowUpRepository
+from storage.sqlite.inbox import UpdateLog
+from storage.sqlite.outbox import Meta, Outbox
+from storage.sqlite.records import RecordRepository
+from storage.sqlite.seal import Seal, check_key
+from storage.sqlite.staff import InviteRepository, StaffCache, StaffRepository
+from storage.sqlite.tallies import TallyRepository
+from storage.types import StorageError
 
 
 class Store:

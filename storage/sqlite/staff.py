@@ -8,7 +8,7 @@ import aiosqlite
 
 from core.clock import parse_utc, utc_iso
 from core.models import Invite, Role, Staff
-from storage.db import Database, Row
+from storage.sqlite.db import Database, Row
 
 _COLUMNS = "id, telegram_id, name, role, zone, area, active, imported"
 

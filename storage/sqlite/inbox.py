@@ -7,8 +7,9 @@ from datetime import datetime
 import aiosqlite
 
 from core.clock import utc_iso
-from storage.db import AlreadyProcessed, Database
-from storage.seal import Seal
+from storage.sqlite.db import Database
+from storage.sqlite.seal import Seal
+from storage.types import AlreadyProcessed
 
 WHERE = "inbox.payload"
 

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
 from core.clock import parse_utc, utc_iso
-from storage.db import Database, Row
-from storage.seal import Seal
+from storage.sqlite.db import Database, Row
+from storage.sqlite.seal import Seal
+from storage.types import Draft, DraftConflict, PendingInput
 
 WHERE = "drafts.state"
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    id: int
-    staff_id: int
-    chat_id: int
-    kind: str
-    state: str  # JSON, owned by domain.flow
-    version: int
-    message_id: int | None
-    boot_id: str
-    created_at: datetime
-    updated_at: datetime
 
 
 def _draft(row: Row, seal: Seal) -> Draft:
@@ -42,10 +28,6 @@ def _draft(row: Row, seal: Seal) -> Draft:
         created_at=parse_utc(row["created_at"]),
         updated_at=parse_utc(row["updated_at"]),
     )
-
-
-class DraftConflict(Exception):
-    """The draft changed (or went away) since it was read."""
 
 
 class DraftRepository:
@@ -180,15 +162,6 @@ class DraftRepository:
         if cursor.rowcount > 0:
             self.db.on_commit(lambda: self._forget(draft_id))
         return cursor.rowcount > 0
-
-
-@dataclass(frozen=True, slots=True)
-class PendingInput:
-    staff_id: int
-    kind: str  # "note" or "due"
-    followup_id: int
-    message_id: int | None
-    created_at: datetime
 
 
 class PendingInputs:

@@ -1,0 +1,135 @@
+"""What the storage interface passes in and out: records, keys and errors, the same for every engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from core.clock import utc_iso
+
+
+class StorageError(RuntimeError):
+    """The database could not do what was asked. `kind`: busy (locked by another writer), full (disk or size
+    limit), readonly, io (a disk error), or other."""
+
+    def __init__(self, message: str, kind: str = "other") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class AlreadyProcessed(Exception):
+    """The update was acted on before (Telegram delivered it again): the transaction was rolled back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    id: int
+    staff_id: int
+    chat_id: int
+    kind: str
+    state: str  # JSON, owned by core.flow
+    version: int
+    message_id: int | None
+    boot_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class DraftConflict(Exception):
+    """The draft changed (or went away) since it was read."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInput:
+    staff_id: int
+    kind: str  # "note" or "due"
+    followup_id: int
+    message_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """What lists and reminders show: no reason, no notes (reading those is a separate, audited call)."""
+
+    id: int
+    owner_id: int
+    owner_name: str
+    area: str
+    label: str
+    due: date
+    status: str
+    outcome: str | None
+    created_at: datetime
+    closed_at: datetime | None
+    erased: bool
+    reminded_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    author: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpDetail:
+    followup: FollowUp
+    reason: str | None
+    notes: list[Note]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpScope:
+    """Whose follow-ups: one owner's, some areas' (a zone), or everyone's (both None)."""
+
+    owner_id: int | None = None
+    areas: Sequence[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    actor_id: int | None
+    actor_name: str | None
+    action: str
+    subject: str
+    detail: str
+
+
+class DuplicateImport(Exception):
+    """The same file (same kind, same sha256) was imported before: nothing was written."""
+
+    def __init__(self, import_id: int, imported_at: datetime) -> None:
+        super().__init__(f"already imported as import #{import_id} at {utc_iso(imported_at)}")
+        self.import_id = import_id
+        self.imported_at = imported_at
+
+
+@dataclass(frozen=True, slots=True)
+class ImportInfo:
+    id: int
+    kind: str
+    sha256: str
+    filename: str
+    rows: int
+    imported_at: datetime
+
+
+@dataclass(slots=True)
+class RecordsWritten:
+    import_id: int
+    outings: int = 0
+    consultations: int = 0
+    agency_links: int = 0
+    new_staff: int = 0
+    new_staff_names: list[str] = field(default_factory=list)  # the first NEW_STAFF_LISTED, in order of creation
+
+
+@dataclass(slots=True)
+class BaselineWritten:
+    import_id: int
+    rows: int = 0
+    replaced: int = 0  # rows that replaced a count of an earlier baseline import
