@@ -5,25 +5,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, ExtBot
 
+from bot.ledger import DeliveryLedger
 from bot.polling import Poller, RawUpdatesRequest
-from bot.processor import CURRENT_UPDATE, KeyedUpdateProcessor
+from bot.processor import KeyedUpdateProcessor
 from bot.requests import SafeRequest
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from core.clock import Clock, SystemClock, utc_iso
 from core.i18n import t
 from core.taxonomy import Taxonomy, load_taxonomy
-from handlers import access, errors, followups, guards, menu, reports, visit
-from handlers.common import Services
+from handlers import access, errors, followups, menu, reports, visit
+from handlers.common import BotData, Context, Services
 from handlers.delivery import TelegramSender
+from services.deps import Deps
 from services.digest import DigestService
-from services.followups import ReminderService, RetentionService
+from services.flow import FlowService
+from services.followups import FollowUpService
+from services.reminders import ReminderService, RetentionService
+from services.reporting import ReportService
+from services.staff import StaffService
 from storage.sqlite.store import Store
 
 log = logging.getLogger(__name__)
@@ -31,30 +39,44 @@ log = logging.getLogger(__name__)
 COMMANDS = ("visit", "consult", "followups", "cancel", "mine", "report", "export", "area", "help")
 
 
-def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
-    """Every handler, in the order PTB tries them; group 1 records that the update was acted on.
+# The PTB Application with fieldbot's typed context (PTB's ContextTypes).
+FieldApplication = Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData, Any]
 
-    Redelivered updates never get here: the poller drops those already recorded (bot/polling.py).
+
+def register_handlers(application: FieldApplication) -> None:
+    """Every handler, in the order PTB tries them (the first that matches an update handles it).
+
+    Redelivered updates never get here: the delivery ledger drops those already processed (bot/ledger.py), and
+    records each update as processed once its handlers are done.
     """
-    application.add_handlers(access.handlers(), group=0)
-    application.add_handlers(visit.handlers(), group=0)
-    application.add_handlers(followups.handlers(), group=0)
-    application.add_handlers(reports.handlers(), group=0)
-    application.add_handlers(menu.handlers(), group=0)
-    application.add_handlers(visit.text_handlers(), group=0)
-    application.add_handlers(access.fallback_handlers(), group=0)
-    application.add_handler(guards.after(), group=1)
+    application.add_handlers(access.handlers())
+    application.add_handlers(visit.handlers())
+    application.add_handlers(followups.handlers())
+    application.add_handlers(reports.handlers())
+    application.add_handlers(menu.handlers())
+    application.add_handlers(visit.text_handlers())
+    application.add_handlers(access.fallback_handlers())
     application.add_error_handler(errors.on_error)
 
 
-async def set_commands(application: Application) -> None:  # type: ignore[type-arg]
+def build_services(deps: Deps, boot_id: str, bot_id: int, admin_ids: frozenset[int]) -> Services:
+    return Services(
+        flows=FlowService(deps, boot_id),
+        followups=FollowUpService(deps),
+        reports=ReportService(deps),
+        staff=StaffService(deps, admin_ids),
+        bot_id=bot_id,
+    )
+
+
+async def set_commands(application: FieldApplication) -> None:
     commands = [BotCommand(name, t(f"commands.{name}")) for name in COMMANDS]
     await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
 
 
 @dataclass
 class FieldBot:
-    """Store, application and poller, started and stopped together."""
+    """Store, services, application, ledger and poller, started and stopped together."""
 
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
@@ -62,8 +84,10 @@ class FieldBot:
     base_url: str | None = None
     base_file_url: str | None = None
     rate_limiter: bool = True
-    application: Application | None = None  # type: ignore[type-arg]
+    application: FieldApplication | None = None
     store: Store | None = None
+    deps: Deps | None = None
+    ledger: DeliveryLedger | None = None
     poller: Poller | None = None
     processor: KeyedUpdateProcessor = field(default_factory=KeyedUpdateProcessor)
     boot_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -71,6 +95,8 @@ class FieldBot:
         default_factory=lambda: RawUpdatesRequest(connection_pool_size=1, read_timeout=40, connect_timeout=10)
     )
     scheduler: Scheduler | None = None
+    # Told of every update that is done (handled, or dropped as a redelivery): tests and the demo wait on it.
+    finished_listeners: list[Callable[[int], None]] = field(default_factory=list)
     # Seconds between scheduler ticks; None: no automatic ticks (tests call scheduler.tick() themselves).
     tick_interval: float | None = 30.0
     # Waits before each retry of a refused (5xx) or, when harmless, unanswered Bot API call.
@@ -81,15 +107,43 @@ class FieldBot:
     async def start(self) -> None:
         settings = self.settings
         token = settings.token()
-        sealer = settings.sealer()
+        bot_id = int(token.split(":", 1)[0])
         taxonomy = self.taxonomy or load_taxonomy(settings.taxonomy_file)
-        self.store = await Store.open(settings.database_path, sealer, busy_timeout_ms=self.busy_timeout_ms)
-        await self.store.meta.set_once("installed_at", utc_iso(self.clock.now()))
-        for admin in settings.admin_telegram_ids:
-            await self.store.staff.ensure_admin(admin, self.clock.now())
-        interrupted = await self.store.outbox.interrupted()
+        store = self.store = await self._open_store()
+        deps = self.deps = Deps(store, taxonomy, self.clock, ZoneInfo(settings.timezone))
+        ledger = self.ledger = DeliveryLedger(store.inbox, bot_id, self.clock)
+        ledger.listeners.extend(self.finished_listeners)
+        store.settled = ledger.settled
+        self.processor.finish = ledger.finish
+        application = self.application = self._build_application(token)
+        application.bot_data.services = build_services(
+            deps, self.boot_id, bot_id, frozenset(settings.admin_telegram_ids)
+        )
+        register_handlers(application)
+        self.scheduler = self._scheduler(deps, ledger, TelegramSender(application.bot))
+        await application.initialize()
+        await set_commands(application)
+        await application.start()
+        if self.tick_interval is not None and application.job_queue is not None:
+            application.job_queue.run_repeating(self._tick, interval=self.tick_interval, first=1, name="scheduler")
+        self.poller = Poller(application, ledger, self.updates_request)
+        await self.poller.start()
+        log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
+
+    async def _open_store(self) -> Store:
+        store = await Store.open(
+            self.settings.database_path, self.settings.sealer(), busy_timeout_ms=self.busy_timeout_ms
+        )
+        await store.meta.set_once("installed_at", utc_iso(self.clock.now()))
+        for admin in self.settings.admin_telegram_ids:
+            await store.staff.ensure_admin(admin, self.clock.now())
+        interrupted = await store.outbox.interrupted()
         if interrupted:
             log.warning("%d scheduled send(s) were cut off by the last stop and are not repeated", len(interrupted))
+        return store
+
+    def _build_application(self, token: str) -> FieldApplication:
+        settings = self.settings
         base_url = self.base_url or settings.telegram_api_base_url
         request = SafeRequest(
             retry_delays=self.retry_delays,
@@ -104,6 +158,7 @@ class FieldBot:
             .token(token)
             .base_url(base_url)
             .updater(None)
+            .context_types(ContextTypes(context=Context, bot_data=BotData))
             .concurrent_updates(self.processor)
             .request(request)
             .get_updates_request(self.updates_request)
@@ -112,51 +167,23 @@ class FieldBot:
             builder = builder.base_file_url(self.base_file_url or base_url.replace("/bot", "/file/bot", 1))
         if self.rate_limiter and settings.telegram_rate_limit:
             builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
-        application = builder.build()
-        application.bot_data["services"] = Services(
-            store=self.store,
-            taxonomy=taxonomy,
-            clock=self.clock,
-            tz=ZoneInfo(settings.timezone),
-            boot_id=self.boot_id,
-            bot_id=int(token.split(":", 1)[0]),
-            admin_ids=frozenset(settings.admin_telegram_ids),
-        )
-        register_handlers(application)
-        self.application = application
-        sender = TelegramSender(application.bot)
-        tz = ZoneInfo(settings.timezone)
+        return builder.build()
+
+    def _scheduler(self, deps: Deps, ledger: DeliveryLedger, sender: TelegramSender) -> Scheduler:
+        settings = self.settings
         digests = DigestService(
-            self.store, taxonomy, sender, self.clock, tz, settings.schedule, settings.digest_chat_id
+            deps.store, deps.taxonomy, sender, self.clock, deps.tz, settings.schedule, settings.digest_chat_id
         )
-        reminders = ReminderService(self.store, taxonomy, sender, self.clock, tz, settings.reminder_at)
-        retention = RetentionService(self.store, self.clock, tz, settings.retention_days)
-        self.scheduler = Scheduler(
-            self.store,
-            self.clock,
-            [("reminders", reminders.run), ("digests", digests.run), ("retention", retention.run)],
+        reminders = ReminderService(deps.store, deps.taxonomy, sender, self.clock, deps.tz, settings.reminder_at)
+        retention = RetentionService(deps.store, self.clock, deps.tz, settings.retention_days)
+        return Scheduler(
+            [
+                ("reminders", reminders.run),
+                ("digests", digests.run),
+                ("retention", retention.run),
+                ("ledger", ledger.prune),
+            ]
         )
-        await application.initialize()
-        await set_commands(application)
-        await application.start()
-        if self.tick_interval is not None and application.job_queue is not None:
-            application.job_queue.run_repeating(self._tick, interval=self.tick_interval, first=1, name="scheduler")
-        self.poller = Poller(
-            application, self.store.updates, self.clock, self.updates_request, dropped=self.processor.finished
-        )
-        self.processor.listeners.append(self.poller.finished)
-        poller = self.poller
-
-        def committed() -> None:
-            # A handler's first commit makes its update safe (recorded with it, or guarded by a draft version):
-            # the poller may confirm it and ask for the next updates at once, before the reply has even gone.
-            update_id = CURRENT_UPDATE.get()
-            if update_id is not None:
-                poller.finished(update_id)
-
-        self.store.db.commit_listeners.append(committed)
-        await self.poller.start()
-        log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
 
     async def _tick(self, context: object) -> None:
         assert self.scheduler is not None

@@ -1,11 +1,10 @@
-"""Long polling that never loses an update: each fetched batch is stored before Telegram is told it arrived.
+"""Long polling that never loses an update: the next getUpdates (which confirms a batch) waits until every
+update of the batch is settled or kept in the inbox, as the delivery ledger (bot/ledger.py) says.
 
 PTB's Updater confirms a batch as soon as it asks for the next one, so an update fetched but not yet
-processed when the process is killed would be lost. Here every batch is written to the inbox table before
-the next getUpdates confirms it (the handlers get it at once, while it is being written); at start-up the
-updates in the inbox that were never processed are processed before polling resumes. Updates already
-processed (Telegram redelivers what was not confirmed) are dropped here. An update processed before the
-next getUpdates is already recorded as processed and needs no inbox row at all.
+processed when the process is killed would be lost. Here a batch goes to the handlers at once; most of it is
+settled within a few milliseconds (its handler committed), and what is not is written to the inbox before
+polling moves on. At start-up the updates in the inbox that were never processed are handled first.
 """
 
 from __future__ import annotations
@@ -14,16 +13,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
 
+from bot.ledger import DeliveryLedger
 from bot.requests import SafeRequest
-from core.clock import Clock
-from storage.sqlite.inbox import UpdateLog
 from storage.types import StorageError
 
 log = logging.getLogger(__name__)
@@ -65,48 +62,30 @@ class Poller:
     def __init__(
         self,
         application: Application,  # type: ignore[type-arg]
-        inbox: UpdateLog,
-        clock: Clock,
+        ledger: DeliveryLedger,
         request: RawUpdatesRequest | None = None,
         *,
-        dropped: Callable[[int], None] | None = None,
         timeout: int = 30,
         max_backoff: float = 30.0,
         grace: float = 0.015,
     ) -> None:
         self.application = application
-        self.inbox = inbox
-        self.clock = clock
+        self.ledger = ledger
         self.request = request
-        self.dropped = dropped  # told of every redelivered update dropped here (it will never be processed)
         self.timeout = timeout
         self.max_backoff = max_backoff
+        self.grace = grace  # how long a batch may take to settle before it is written to the inbox
         self._highest = -1
-        self.grace = grace
         self._task: asyncio.Task[None] | None = None
         self._storing: asyncio.Task[None] | None = None
-        self._in_flight: set[int] = set()
-        self._idle = asyncio.Event()
-
-    def finished(self, update_id: int) -> None:
-        """Told when an update no longer needs the inbox: it is done (recorded as processed), or its handler
-        committed what it changes (a second delivery would then change nothing)."""
-        self._in_flight.discard(update_id)
-        if not self._in_flight:
-            self._idle.set()
-
-    @property
-    def bot_id(self) -> int:
-        return int(self.application.bot.id)
 
     async def start(self) -> None:
-        await self.inbox.load(self.bot_id)
         await self._replay()
         self._task = asyncio.create_task(self._run(), name="fieldbot-poller")
 
     async def _replay(self) -> None:
-        """Process what a previous run fetched but did not finish."""
-        pending = await self.inbox.unprocessed(self.bot_id)
+        """Handle what a previous run fetched but did not finish."""
+        pending = await self.ledger.load()
         if pending:
             log.info("processing %d update(s) fetched before the last stop", len(pending))
         for update_id, payload in pending:
@@ -114,36 +93,20 @@ class Poller:
             self._highest = max(self._highest, update_id)
             await self.application.update_queue.put(update)
 
-    def _drop_processed(self, fresh: list[Update]) -> list[Update]:
-        """Telegram delivers again what a previous run did not confirm: drop what was acted on before."""
-        done = self.inbox.processed_among(self.bot_id, [u.update_id for u in fresh])
-        if done:
-            log.info("%d update(s) delivered again were already processed; ignored", len(done))
-            for update_id in sorted(done):
-                if self.dropped is not None:
-                    self.dropped(update_id)
-        return [u for u in fresh if u.update_id not in done]
-
     async def _store(self, kept: list[Update]) -> None:
-        """Keep what is still being processed in the inbox; until then the next getUpdates (which confirms the
-        batch) waits. Most updates are done within the grace period: recorded as processed, they need no inbox
-        row, and no inbox write competes with their own write for the database."""
+        """Keep what is still in flight after the grace period in the inbox; until then the next getUpdates
+        (which confirms the batch) waits. Most updates settle within the grace period: they need no inbox row,
+        and no inbox write competes with their own write for the database."""
         raw = self.request.take() if self.request is not None else {}
-        # asyncio.wait, not wait_for: on Python 3.11 wait_for can turn a cancellation that meets its timeout into
-        # a TimeoutError, and a swallowed cancellation would leave stop() waiting on a long poll.
-        idle = asyncio.ensure_future(self._idle.wait())
-        try:
-            await asyncio.wait({idle}, timeout=self.grace)
-        finally:
-            idle.cancel()
-        unfinished = [u for u in kept if u.update_id in self._in_flight]
-        if not unfinished:
+        await self.ledger.wait_settled(self.grace)
+        unsettled = set(self.ledger.unsettled([u.update_id for u in kept]))
+        payloads = [(u.update_id, raw.get(u.update_id) or u.to_json()) for u in kept if u.update_id in unsettled]
+        if not payloads:
             return
-        payloads = [(u.update_id, raw.get(u.update_id) or u.to_json()) for u in unfinished]
         backoff = 1.0
         while True:
             try:
-                await self.inbox.receive(self.bot_id, payloads, self.clock.now())
+                await self.ledger.keep(payloads)
                 return
             except StorageError as exc:
                 log.error("could not store received updates (%s); retrying in %.0f s", exc, backoff)
@@ -166,41 +129,45 @@ class Poller:
                 await self._storing  # a batch being kept is finished before the database closes
             self._storing = None
 
+    async def _fetch(self, backoff: float) -> list[Update] | float:
+        """The next batch, or how long to wait before asking again (raises what cannot be retried)."""
+        try:
+            updates = await self.application.bot.get_updates(
+                offset=self._highest + 1 if self._highest >= 0 else None,
+                timeout=self.timeout,
+                allowed_updates=ALLOWED_UPDATES,
+                read_timeout=self.timeout + 10,
+            )
+        except RetryAfter as exc:
+            await asyncio.sleep(seconds(exc.retry_after))
+            return backoff
+        except (InvalidToken, Conflict):
+            raise  # nothing to retry: the token is wrong or another instance is polling
+        except (TimedOut, NetworkError) as exc:
+            log.warning("getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, backoff)
+            await asyncio.sleep(backoff)
+            return min(backoff * 2, self.max_backoff)
+        return list(updates)
+
     async def _run(self) -> None:
-        bot = self.application.bot
         backoff = 1.0
         while True:
             if self._storing is not None:
                 # The batch is handed to the handlers at once (no database write on the way to a reply), but the
-                # offset only moves past it once it is in the inbox.
+                # offset only moves past it once it is settled or in the inbox.
                 await self._storing
                 self._storing = None
-            try:
-                updates = await bot.get_updates(
-                    offset=self._highest + 1 if self._highest >= 0 else None,
-                    timeout=self.timeout,
-                    allowed_updates=ALLOWED_UPDATES,
-                    read_timeout=self.timeout + 10,
-                )
-                backoff = 1.0
-            except RetryAfter as exc:
-                await asyncio.sleep(seconds(exc.retry_after))
+            fetched = await self._fetch(backoff)
+            if isinstance(fetched, float):
+                backoff = fetched
                 continue
-            except (InvalidToken, Conflict):
-                raise  # nothing to retry: the token is wrong or another instance is polling
-            except (TimedOut, NetworkError) as exc:
-                log.warning("getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-                continue
-            fresh = [u for u in updates if u.update_id > self._highest]
+            backoff = 1.0
+            fresh = [u for u in fetched if u.update_id > self._highest]
             if not fresh:
                 continue
-            kept = self._drop_processed(fresh)
             self._highest = max(u.update_id for u in fresh)
-            if kept:
-                self._in_flight.update(u.update_id for u in kept)
-                self._idle.clear()
+            accepted = set(self.ledger.accept([u.update_id for u in fresh]))
+            kept = [u for u in fresh if u.update_id in accepted]
             for update in kept:
                 await self.application.update_queue.put(update)
             if kept:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-DoneCallback = Callable[[int], None]
-
-# The update whose handlers are running in this task (None outside update handling, e.g. scheduled jobs).
-CURRENT_UPDATE: contextvars.ContextVar[int | None] = contextvars.ContextVar("current_update", default=None)
+Finish = Callable[[int], Awaitable[None]]
 
 
 def update_key(update: object) -> int | None:
@@ -30,42 +26,37 @@ def update_key(update: object) -> int | None:
 class KeyedUpdateProcessor(BaseUpdateProcessor):
     """A staff member's answers must be applied in the order given; different staff need not wait.
 
-    Listeners hear of every finished update id (tests use it to know when the bot is done reacting).
+    When an update's handlers are done, `finish` (the delivery ledger's) records and settles it.
     """
 
     def __init__(self, max_concurrent_updates: int = 64) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
-        self.listeners: list[DoneCallback] = []
+        self.finish: Finish | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = update_key(update)
-        if isinstance(update, Update):
-            CURRENT_UPDATE.set(update.update_id)  # this task's context only
         try:
-            if key is None:
-                await coroutine
-                return
-            lock = self._locks.setdefault(key, asyncio.Lock())
-            self._waiting[key] = self._waiting.get(key, 0) + 1
-            try:
-                async with lock:
-                    await coroutine
-            finally:
-                self._waiting[key] -= 1
-                if self._waiting[key] == 0:
-                    # Forget idle people so the table does not grow with every user ever seen.
-                    del self._waiting[key]
-                    self._locks.pop(key, None)
+            await self._in_order(update_key(update), coroutine)
         finally:
-            if isinstance(update, Update):
-                self.finished(update.update_id)
+            if isinstance(update, Update) and self.finish is not None:
+                await self.finish(update.update_id)
 
-    def finished(self, update_id: int) -> None:
-        """Tell listeners an update is done (processed here, or dropped by the poller as a redelivery)."""
-        for listener in self.listeners:
-            listener(update_id)
+    async def _in_order(self, key: int | None, coroutine: Awaitable[Any]) -> None:
+        if key is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._waiting[key] -= 1
+            if self._waiting[key] == 0:
+                # Forget idle people so the table does not grow with every user ever seen.
+                del self._waiting[key]
+                self._locks.pop(key, None)
 
     async def initialize(self) -> None:
         return None

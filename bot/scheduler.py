@@ -1,14 +1,10 @@
-"""The periodic tick: every due digest (and, later, reminder) is worked out from database rows and sent once."""
+"""The periodic tick: every due digest and reminder is worked out from database rows and sent once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-
-from core.clock import Clock
-from storage.sqlite.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +15,7 @@ class Scheduler:
     """Runs its tasks in order on every tick; ticks never overlap. Nothing lives only in memory: each task
     derives what is due from rows and the outbox, so a restart neither loses nor repeats anything."""
 
-    def __init__(self, store: Store, clock: Clock, tasks: list[tuple[str, Task]]) -> None:
-        self.store = store
-        self.clock = clock
+    def __init__(self, tasks: list[tuple[str, Task]]) -> None:
         self.tasks = tasks
         self._lock = asyncio.Lock()
 
@@ -34,5 +28,4 @@ class Scheduler:
                 except Exception:
                     log.exception("scheduled task %s failed; it runs again at the next tick", name)
                     done[name] = 0
-            await self.store.updates.prune(self.clock.now() - timedelta(days=2))
         return done

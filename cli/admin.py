@@ -14,8 +14,8 @@ from core.crypto import Sealer, SealError, generate_key
 from core.periods import fiscal_year
 from core.taxonomy import load_taxonomy
 from services.exports import write_csv, write_xlsx
-from services.followups import RetentionService
 from services.imports import ImportReport, format_report, import_file
+from services.reminders import RetentionService
 from storage.sqlite.backup import backup, restore
 from storage.sqlite.records import export_rows
 from storage.sqlite.seal import rotate_key

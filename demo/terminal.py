@@ -4,7 +4,7 @@ Everything runs in one process and one event loop. The person at the terminal is
 the embedded server (simulator/botapi.py); the bot is the production `FieldBot`, talking HTTP to that server, with
 its own SQLite file, encryption key and log under the demo's data folder, seeded on first run
 (demo/seed.py). After each thing typed, the client waits until the bot has finished that update (the
-processor's per-update listeners) before it prints the answers and the next prompt.
+delivery ledger tells every finished update) before it prints the answers and the next prompt.
 """
 
 from __future__ import annotations
@@ -469,7 +469,7 @@ async def run_demo(options: DemoOptions, out: TextIO | None = None, stdin_fd: in
         chat = TerminalChat(api, user, folder / FILES, write, echo=not os.isatty(fd))
         api.update_waiter = chat.wait_done
         bot = FieldBot(settings, taxonomy=taxonomy, base_file_url=api.base_file_url, rate_limiter=False)
-        bot.processor.listeners.append(chat.update_done)
+        bot.finished_listeners.append(chat.update_done)
         await bot.start()
         loop = asyncio.get_running_loop()
         threading.Thread(target=read_lines, args=(fd, loop, chat.lines), name="demo-stdin", daemon=True).start()

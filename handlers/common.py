@@ -1,15 +1,14 @@
-"""What every handler shares: the services, who is asking, role checks, and safe message edits."""
+"""What every Telegram handler shares: the typed context, who is asking, and turning a service's Reply into
+messages (edits, new messages, files, the button's toast)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeAlias
-from zoneinfo import ZoneInfo
 
 from telegram import (
     CallbackQuery,
@@ -21,144 +20,97 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import CallbackContext, ExtBot
 
-from core.clock import Clock, local_today
-from core.flow import Screen
+from core.buttons import encode
 from core.i18n import t
 from core.models import Role, Staff
-from core.taxonomy import Taxonomy
-from storage.sqlite.store import Store
+from services.access import refusal
+from services.flow import FlowService
+from services.followups import FollowUpService
+from services.reporting import ReportService
+from services.screens import Attachment, Reply, Rows, View, expired
+from services.staff import StaffService
+from storage.types import IdempotencyKey
 
 log = logging.getLogger(__name__)
 
-Context: TypeAlias = ContextTypes.DEFAULT_TYPE
-EXPIRED = "expired"
 
-
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Services:
-    """Everything a handler needs, built once at start-up and kept in application.bot_data."""
+    """The use cases the handlers call, built once at start-up (bot/app.py)."""
 
-    store: Store
-    taxonomy: Taxonomy
-    clock: Clock
-    tz: ZoneInfo
-    boot_id: str
+    flows: FlowService
+    followups: FollowUpService
+    reports: ReportService
+    staff: StaffService
     bot_id: int
-    admin_ids: frozenset[int] = frozenset()
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-    def today(self) -> Any:
-        return local_today(self.clock, self.tz)
 
 
-def services(context: Context) -> Services:
-    found = context.bot_data["services"]
-    assert isinstance(found, Services)
-    return found
+class BotData:
+    """application.bot_data: set once at start-up. A class PTB can create empty, typed for every handler."""
+
+    services: Services
 
 
-StaffHandler = Callable[[Update, Context, Staff], Awaitable[str | None]]
-PlainHandler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """The context every handler gets (PTB's ContextTypes): the services, typed."""
+
+    @property
+    def services(self) -> Services:
+        return self.bot_data.services
+
+
+def key_of(update: Update, context: Context) -> IdempotencyKey:
+    """The idempotency key of an update: every write it causes is recorded under it."""
+    return IdempotencyKey(context.services.bot_id, update.update_id)
+
+
+StaffHandler: TypeAlias = Callable[[Update, Context, Staff], Awaitable[Reply]]
+PlainHandler: TypeAlias = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 def registered(*roles: Role) -> Callable[[StaffHandler], PlainHandler]:
-    """Run the handler only for an active staff member (of one of `roles`, if given).
+    """Run the handler only for an active staff member (of one of `roles`, if given), then show its Reply.
 
-    Anyone else gets a short polite refusal and nothing else. For a button press, the handler's return
-    value is shown as the toast of the callback answer, which is always sent, and sent last.
+    Anyone else gets a short polite refusal and nothing else. For a button press the callback answer (the
+    Reply's toast) is always sent, and sent last.
     """
 
     def decorate(handler: StaffHandler) -> PlainHandler:
         @functools.wraps(handler)
         async def wrapper(update: Update, context: Context) -> None:
-            user = update.effective_user
-            staff = await services(context).store.staff.by_telegram_id(user.id) if user else None
-            toast: str | None = None
+            query = update.callback_query
             chat = update.effective_chat
-            if update.callback_query is not None and (chat is None or chat.type != ChatType.PRIVATE):
+            if query is not None and (chat is None or chat.type != ChatType.PRIVATE):
                 # Our buttons live only in private chats: one on a group or inline message is forged, and
                 # whatever it showed would be shown to everyone there.
-                toast = EXPIRED
-            elif staff is None or not staff.active:
-                toast = t("access.refused") if staff is None else t("access.deactivated")
-                if update.callback_query is None and update.effective_message is not None:
-                    await send(update.effective_message, toast)
-            elif roles and staff.role not in roles:
-                toast = t("access.not_allowed")
-                if update.callback_query is None and update.effective_message is not None:
-                    await send(update.effective_message, toast)
-            else:
-                toast = await handler(update, context, staff)
-            if update.callback_query is not None:
-                await answer(update.callback_query, toast)
+                await answer(query, expired().toast)
+                return
+            user = update.effective_user
+            staff = await context.services.staff.identify(user.id) if user else None
+            refused = refusal(staff, roles)
+            if refused is not None or staff is None:
+                if query is not None:
+                    await answer(query, refused)
+                elif update.effective_message is not None:
+                    await send(context, update.effective_message.chat_id, View(refused or ""))
+                return
+            reply = await handler(update, context, staff)
+            await show(update, context, reply, staff)
+            if query is not None:
+                await answer(query, reply.toast)
 
         return wrapper
 
     return decorate
 
 
-def number(text: str, *, signed: bool = False) -> int | None:
-    """A number carried in callback data, or None: ASCII digits only (int() refuses "²", which isdigit() accepts)
-    and at most 18 of them (SQLite integers are 64-bit: a longer one raises OverflowError)."""
-    digits = text[1:] if signed and text.startswith("-") else text
-    return int(text) if digits.isascii() and digits.isdigit() and len(digits) <= 18 else None
-
-
-async def answer(query: CallbackQuery, toast: str | None) -> None:
-    text = t("common.expired") if toast == EXPIRED else toast
-    with contextlib.suppress(BadRequest):  # a query older than Telegram's answer window
-        await query.answer(text)
-
-
-async def send(message: Message, text: str, **kwargs: Any) -> Message | None:
-    try:
-        return await message.reply_text(text, do_quote=False, **kwargs)
-    except Forbidden:
-        log.info("chat %s blocked the bot", message.chat_id)
-        return None
-
-
-async def edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Edit the pressed message; an unchanged message is not an error."""
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
-
-
-async def retire_keyboard(context: Context, chat_id: int, message_id: int | None) -> None:
-    """Remove the buttons of a message that no longer shows the current question."""
-    if message_id is None:
-        return
-    with contextlib.suppress(BadRequest, Forbidden):
-        await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
-
-
-def inline(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
-    """Buttons from rows of (label, callback data); None when there is no button (Telegram refuses an empty one)."""
-    kept = [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows if row]
+def markup(rows: Rows) -> InlineKeyboardMarkup | None:
+    """Buttons with encoded data; None when there is none (Telegram refuses an empty keyboard)."""
+    kept = [[InlineKeyboardButton(c.label, callback_data=encode(c.button)) for c in row] for row in rows if row]
     return InlineKeyboardMarkup(kept) if kept else None
-
-
-def pager(page: int, pages: int, data: Callable[[int], str]) -> list[tuple[str, str]]:
-    """The ◀ 前へ / 次へ ▶ row of a paged list; `data(n)` is the callback data that shows page n."""
-    row = []
-    if page > 0:
-        row.append((t("common.previous"), data(page - 1)))
-    if page < pages - 1:
-        row.append((t("common.next"), data(page + 1)))
-    return row
-
-
-def screen_markup(screen: Screen, prefix: str) -> InlineKeyboardMarkup | None:
-    """Buttons of a flow screen; each callback carries the draft id and version in `prefix`."""
-    return inline([[(b.label, f"{prefix}:{b.action}") for b in row] for row in screen.keyboard])
 
 
 def menu_keyboard(staff: Staff) -> ReplyKeyboardMarkup:
@@ -171,9 +123,80 @@ def menu_keyboard(staff: Staff) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
 
 
-def role_label(role: Role) -> str:
-    return t(f"role.{role.value}")
+async def answer(query: CallbackQuery, toast: str | None) -> None:
+    with contextlib.suppress(BadRequest):  # a query older than Telegram's answer window
+        await query.answer(toast)
 
 
-def zone_label(taxonomy: Taxonomy, zone: str | None) -> str:
-    return taxonomy.zone_label(zone) if zone else t("common.all_zones")
+async def send(
+    context: Context, chat_id: int, view: View, keyboard: ReplyKeyboardMarkup | None = None
+) -> Message | None:
+    try:
+        return await context.bot.send_message(chat_id, view.text, reply_markup=markup(view.rows) or keyboard)
+    except Forbidden:
+        log.info("chat %s blocked the bot", chat_id)
+        return None
+
+
+async def edit(query: CallbackQuery, view: View) -> None:
+    """Edit the pressed message; an unchanged message is not an error."""
+    try:
+        await query.edit_message_text(view.text, reply_markup=markup(view.rows))
+    except BadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
+
+
+async def show(update: Update, context: Context, reply: Reply, staff: Staff | None = None) -> None:
+    """Carry out a Reply: remove typed personal text, edit the pressed message, send, attach files, then
+    retire the buttons of the message that showed the question before."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if reply.forget_typed and update.effective_message is not None:
+        with contextlib.suppress(BadRequest, Forbidden):
+            await update.effective_message.delete()
+    query = update.callback_query
+    views = list(reply.send)
+    shown: int | None = None
+    try:
+        if reply.edit is not None and query is not None and query.message is not None:
+            await edit(query, reply.edit)
+            shown = query.message.message_id
+        elif reply.edit is not None:
+            views.insert(0, reply.edit)  # no pressed message (a typed input): the edit becomes a new message
+        keyboard = menu_keyboard(staff) if reply.menu and staff is not None else None
+        for view in views:
+            sent = await send(context, chat.id, view, None if view.rows else keyboard)
+            keyboard = keyboard if view.rows else None  # the menu goes with the first message without buttons
+            shown = sent.message_id if sent is not None else None
+    except TelegramError:
+        if reply.track is not None:
+            await context.services.flows.shown(reply.track, None)
+        raise
+    if reply.track is not None:
+        await context.services.flows.shown(reply.track, shown)
+    for attachment in reply.files:
+        await attach(context, chat.id, attachment)
+    if reply.retire is not None and reply.retire != shown:
+        await retire_keyboard(context, chat.id, reply.retire)
+
+
+async def attach(context: Context, chat_id: int, attachment: Attachment) -> None:
+    if attachment.kind == "photo":
+        await context.bot.send_photo(chat_id, attachment.content, caption=attachment.caption)
+    else:
+        await context.bot.send_document(
+            chat_id, attachment.content, filename=attachment.filename, caption=attachment.caption
+        )
+
+
+async def retire_keyboard(context: Context, chat_id: int, message_id: int) -> None:
+    """Remove the buttons of a message that no longer shows the current question."""
+    with contextlib.suppress(BadRequest, Forbidden):
+        await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+
+
+def pressed_message(update: Update) -> int | None:
+    query = update.callback_query
+    return query.message.message_id if query is not None and query.message is not None else None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from services.digest import DeliveryError
+from handlers.common import markup
+from services.outbound import DeliveryError
+from services.screens import Rows
 
 # Generous: a slow answer must not be mistaken for a lost one (which is never retried).
 SEND_TIMEOUT = 60
@@ -29,16 +31,9 @@ class TelegramSender:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def text(self, chat_id: int, text: str, buttons: list[list[tuple[str, str]]] | None = None) -> None:
-        markup = (
-            InlineKeyboardMarkup(
-                [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in buttons]
-            )
-            if buttons
-            else None
-        )
+    async def text(self, chat_id: int, text: str, buttons: Rows = ()) -> None:
         try:
-            await self.bot.send_message(chat_id, text, reply_markup=markup, read_timeout=SEND_TIMEOUT)
+            await self.bot.send_message(chat_id, text, reply_markup=markup(buttons), read_timeout=SEND_TIMEOUT)
         except TelegramError as exc:
             raise classify(exc) from exc
 

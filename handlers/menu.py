@@ -28,6 +28,6 @@ async def on_menu(update: Update, context: Context) -> None:
             return
 
 
-def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def handlers() -> list[BaseHandler[Update, Context, None]]:
     labels = [t(key) for key in ACTIONS]
     return [MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.Text(labels), on_menu)]

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock, parse_utc, utc_iso
@@ -19,33 +18,13 @@ from core.taxonomy import Taxonomy
 from reports.charts import comparison_chart
 from reports.digest import render_digest
 from reports.tally import build_report
-from services.reporting import Reporter, Scope, render_off_loop
-from storage.sqlite.outbox import FAILED, UNKNOWN
-from storage.sqlite.store import Store
+from services.access import Scope
+from services.outbound import DeliveryError, Sender
+from services.reporting import Reporter, render_off_loop
+from storage.interface import Store
+from storage.types import FAILED, UNKNOWN
 
 log = logging.getLogger(__name__)
-
-
-class DeliveryError(Exception):
-    """A message could not be delivered. `outcome` says what is known:
-
-    - "retry": it certainly did not arrive (an error answer, a rate limit): try again later;
-    - "unknown": it may have arrived (the answer was lost): never repeated, to avoid a duplicate;
-    - "failed": it can never arrive (the person blocked the bot, the chat is gone).
-    """
-
-    def __init__(self, outcome: str, detail: str) -> None:
-        super().__init__(detail)
-        self.outcome = outcome
-
-
-class Sender(Protocol):
-    """How scheduled messages leave the program (the Telegram edge implements it)."""
-
-    async def text(self, chat_id: int, text: str, buttons: list[list[tuple[str, str]]] | None = None) -> None:
-        """Send text, with inline buttons given as rows of (label, callback data)."""
-
-    async def photo(self, chat_id: int, png: bytes, caption: str) -> None: ...
 
 
 def due_week(now: datetime, tz: ZoneInfo, schedule: DigestSchedule) -> tuple[Period, datetime]:

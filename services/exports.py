@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.taxonomy import Taxonomy
-from storage.sqlite.records import EXPORT_COLUMNS
+from storage.types import EXPORT_COLUMNS
 
 Batches = AsyncIterator[list[tuple[Any, ...]]]
 

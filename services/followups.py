@@ -1,50 +1,45 @@
-"""Follow-ups: who may see which, their buttons, reminders on the due date and weekly after, and retention."""
+"""Follow-ups (要フォロー) as use cases: lists by scope, a card per person, the audited 🔒 details, notes, due
+dates, closing and reassigning; and the typed note or date a button asked for."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
-from core import dates
-from core.clock import Clock
-from core.faults import crash_point
+from core import dates, flow
+from core.buttons import (
+    DuePreset,
+    FollowUpCard,
+    FollowUpClose,
+    FollowUpCloseMenu,
+    FollowUpDetails,
+    FollowUpDueMenu,
+    FollowUpDuePreset,
+    FollowUpDueTyped,
+    FollowUpNote,
+    FollowUpOwner,
+    FollowUpOwnerMenu,
+    FollowUpPage,
+)
 from core.i18n import t
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy
-from services.digest import DeliveryError, Sender
-from storage.sqlite.outbox import FAILED, UNKNOWN
-from storage.sqlite.store import Store
-from storage.types import FollowUp, FollowUpScope
+from services.access import SUPERVISORS, can_see, scope_label, scope_of
+from services.deps import Deps
+from services.screens import Choice, Reply, Rows, View, expired, pager, rows
+from storage.types import AlreadyProcessed, FollowUp, FollowUpScope, IdempotencyKey, PendingInput
 
 log = logging.getLogger(__name__)
 
-FOLLOWUP = "fu"  # callback data: fu:<id>:<op>[:<arg>]
-Buttons = list[list[tuple[str, str]]]
-REMIND_EVERY = timedelta(days=7)
+PAGE = 8
+NOTE_MAX = 500
+INPUT_WAIT = timedelta(minutes=30)  # a typed answer to a follow-up button is expected this long
+DUE_CHOICES: tuple[DuePreset, ...] = ("1w", "2w", "1m")  # the keys of flow.DUE_PRESETS, in button order
 
 
-def scope_for(staff: Staff, taxonomy: Taxonomy) -> FollowUpScope:
-    """Staff see their own follow-ups, supervisors their zone's, admins all."""
-    if staff.role is Role.ADMIN:
-        return FollowUpScope()
-    if staff.role is Role.SUPERVISOR and staff.zone is not None:
-        return FollowUpScope(areas=[a.code for a in taxonomy.areas_of(staff.zone)])
-    return FollowUpScope(owner_id=staff.id)
-
-
-def can_see(staff: Staff, followup: FollowUp, taxonomy: Taxonomy) -> bool:
-    if not staff.active:
-        return False
-    if staff.role is Role.ADMIN or followup.owner_id == staff.id:
-        return True
-    area = taxonomy.area(followup.area)
-    return staff.role is Role.SUPERVISOR and area is not None and area.zone == staff.zone
-
-
-def can_reassign(staff: Staff, followup: FollowUp, taxonomy: Taxonomy) -> bool:
-    return staff.role in (Role.SUPERVISOR, Role.ADMIN) and can_see(staff, followup, taxonomy)
+# ---------------------------------------------------------------------------------------------------------------
+# What a follow-up looks like (lists, cards, reminders): a label and a date, never the reason or the notes.
 
 
 def summary_line(followup: FollowUp, taxonomy: Taxonomy, today: date, *, with_owner: bool) -> str:
@@ -67,93 +62,23 @@ def card_text(followup: FollowUp, taxonomy: Taxonomy, today: date) -> str:
     )
 
 
-def card_buttons(followup: FollowUp, *, reassign: bool) -> Buttons:
+def card_buttons(followup: FollowUp, *, reassign: bool) -> Rows:
     """The actions on one follow-up (the same on its card and on its reminder)."""
-    prefix = f"{FOLLOWUP}:{followup.id}"
-    rows = [
-        [(t("followup.button.details"), f"{prefix}:x")],
-        [(t("followup.button.note"), f"{prefix}:n"), (t("followup.button.due"), f"{prefix}:d")],
-        [(t("followup.button.close"), f"{prefix}:c")],
-    ]
+    last = [Choice(t("followup.button.close"), FollowUpCloseMenu(followup.id))]
     if reassign:
-        rows[-1].append((t("followup.button.reassign"), f"{prefix}:r"))
-    return rows
+        last.append(Choice(t("followup.button.reassign"), FollowUpOwnerMenu(followup.id)))
+    return rows(
+        [Choice(t("followup.button.details"), FollowUpDetails(followup.id))],
+        [
+            Choice(t("followup.button.note"), FollowUpNote(followup.id)),
+            Choice(t("followup.button.due"), FollowUpDueMenu(followup.id)),
+        ],
+        last,
+    )
 
 
-class ReminderService:
-    """On the due date at REMINDER_TIME the owner is reminded privately; an overdue follow-up again every 7 days
-    until it is closed or its date moved. What is due is read from rows; the outbox makes each reminder once."""
-
-    def __init__(self, store: Store, taxonomy: Taxonomy, sender: Sender, clock: Clock, tz: ZoneInfo, at: time) -> None:
-        self.store = store
-        self.taxonomy = taxonomy
-        self.sender = sender
-        self.clock = clock
-        self.tz = tz
-        self.at = at
-
-    def reminder_day(self) -> date:
-        """Today once REMINDER_TIME has passed, else yesterday: nothing is reminded before that time of day."""
-        local = self.clock.now().astimezone(self.tz)
-        return local.date() if local.time() >= self.at else local.date() - timedelta(days=1)
-
-    async def run(self) -> int:
-        day = self.reminder_day()
-        sent = 0
-        for followup in await self.store.followups.due_for_reminder(day):
-            owner = await self.store.staff.get(followup.owner_id)
-            if owner is None or not owner.active or owner.telegram_id is None:
-                continue  # a deactivated owner is reminded of nothing; a supervisor reassigns
-            key = f"reminder:{followup.id}:{day.isoformat()}"
-            if not await self.store.outbox.claim(key, "reminder", owner.telegram_id, self.clock.now()):
-                await self.store.followups.mark_reminded(followup.id, day)  # sent by a run that died before this
-                continue
-            text = t("followup.reminder", card=card_text(followup, self.taxonomy, day))
-            buttons = card_buttons(followup, reassign=owner.role is not Role.STAFF)
-            try:
-                await self.sender.text(owner.telegram_id, text, buttons)
-            except DeliveryError as exc:
-                log.warning("reminder %s not delivered (%s): %s", key, exc.outcome, exc)
-                if exc.outcome == "retry":
-                    await self.store.outbox.release(key)
-                    continue
-                await self.store.outbox.give_up(key, UNKNOWN if exc.outcome == "unknown" else FAILED, str(exc))
-            else:
-                crash_point("reminder.sent")
-                await self.store.outbox.sent(key, self.clock.now())
-                sent += 1
-            await self.store.followups.mark_reminded(followup.id, day)
-        return sent
-
-
-class RetentionService:
-    """Nightly: the reason and notes of follow-ups closed more than RETENTION_DAYS ago are erased and the label
-    replaced; the rows stay, so every count (and every report) is unchanged."""
-
-    RUN_AFTER = time(3, 0)
-
-    def __init__(self, store: Store, clock: Clock, tz: ZoneInfo, retention_days: int) -> None:
-        self.store = store
-        self.clock = clock
-        self.tz = tz
-        self.retention = timedelta(days=retention_days)
-
-    async def candidates(self) -> list[FollowUp]:
-        return await self.store.followups.closed_before(self.clock.now() - self.retention)
-
-    async def run(self, *, force: bool = False) -> int:
-        local = self.clock.now().astimezone(self.tz)
-        if not force and (
-            local.time() < self.RUN_AFTER or await self.store.meta.get("purged_on") == local.date().isoformat()
-        ):
-            return 0
-        erased = await self.store.followups.erase(
-            [f.id for f in await self.candidates()], t("followup.erased_label"), self.clock.now()
-        )
-        await self.store.meta.put("purged_on", local.date().isoformat())
-        if erased:
-            log.info("retention: erased the personal text of %d closed follow-up(s)", erased)
-        return erased
+def can_reassign(staff: Staff, followup: FollowUp, taxonomy: Taxonomy) -> bool:
+    return staff.role in SUPERVISORS and can_see(staff, taxonomy, followup.area, followup.owner_id)
 
 
 def reassign_candidates(staff: Sequence[Staff], followup: FollowUp, taxonomy: Taxonomy) -> list[Staff]:
@@ -164,3 +89,236 @@ def reassign_candidates(staff: Sequence[Staff], followup: FollowUp, taxonomy: Ta
         for p in staff
         if p.active and not p.imported and p.role is not Role.ADMIN and p.zone == zone and p.id != followup.owner_id
     ]
+
+
+def _back(followup: FollowUp) -> Choice:
+    return Choice(t("followup.button.back"), FollowUpCard(followup.id))
+
+
+def _to_list() -> Choice:
+    return Choice(t("followup.button.list"), FollowUpPage(0))
+
+
+class FollowUpService:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.store = deps.store
+        self.taxonomy = deps.taxonomy
+
+    # --- lists and cards ----------------------------------------------------------------------------------------
+
+    async def list_command(self, staff: Staff) -> Reply:
+        return Reply(send=[await self._page(staff, 0)])
+
+    async def page(self, staff: Staff, button: FollowUpPage) -> Reply:
+        return Reply(edit=await self._page(staff, button.page))
+
+    async def _page(self, staff: Staff, page: int) -> View:
+        scope = scope_of(staff)
+        where = FollowUpScope(owner_id=scope.staff_id, areas=scope.areas(self.taxonomy))
+        total = await self.store.followups.open_count(where)
+        pages = max(1, -(-total // PAGE))
+        page = max(0, min(page, pages - 1))
+        today = self.deps.today()
+        found = await self.store.followups.open_list(where, today, offset=page * PAGE, limit=PAGE)
+        title = t(
+            "followup.list_title", whose=scope_label(staff, self.taxonomy), count=total, page=page + 1, pages=pages
+        )
+        with_owner = staff.role is not Role.STAFF
+        lines = [title, *(summary_line(f, self.taxonomy, today, with_owner=with_owner) for f in found)]
+        if not found:
+            lines.append(t("followup.none"))
+        opens = [[Choice(t("followup.open_button", label=f.label), FollowUpCard(f.id))] for f in found]
+        return View("\n".join(lines), rows(*opens, pager(page, pages, FollowUpPage)))
+
+    def _card(self, staff: Staff, followup: FollowUp, note: str = "") -> View:
+        text = card_text(followup, self.taxonomy, self.deps.today())
+        if note:
+            text = f"{note}\n\n{text}"
+        buttons = card_buttons(followup, reassign=can_reassign(staff, followup, self.taxonomy))
+        return View(text, (*buttons, (_to_list(),)))
+
+    async def _visible(self, staff: Staff, followup_id: int, *, closed_ok: bool = False) -> FollowUp | Reply:
+        """The follow-up, if this person may see it and it is still open (else what to answer)."""
+        followup = await self.store.followups.get(followup_id)
+        if followup is None or not can_see(staff, self.taxonomy, followup.area, followup.owner_id):
+            return expired()
+        if followup.status != "open" and not closed_ok:
+            return Reply(toast=t("followup.already_closed"))
+        return followup
+
+    async def card(self, staff: Staff, button: FollowUpCard) -> Reply:
+        found = await self._visible(staff, button.followup)
+        return found if isinstance(found, Reply) else Reply(edit=self._card(staff, found))
+
+    async def details(self, staff: Staff, button: FollowUpDetails) -> Reply:
+        """The reason and the notes, opened: the reading is recorded in the audit log."""
+        found = await self._visible(staff, button.followup, closed_ok=True)
+        if isinstance(found, Reply):
+            return found
+        detail = await self.store.followups.detail(found.id, staff.id, self.deps.now())
+        assert detail is not None
+        body = [t("followup.reason", reason=detail.reason or t("flow.none"))]
+        tz = self.deps.tz
+        notes = [
+            t("followup.note_line", when=dates.short(n.created_at.astimezone(tz).date()), author=n.author, body=n.body)
+            for n in detail.notes
+        ]
+        body += notes or [t("followup.no_notes")]
+        card = self._card(staff, found)
+        log.info("staff %s viewed follow-up %s", staff.id, found.id)
+        return Reply(edit=View(f"{card.text}\n\n" + "\n".join(body), card.rows))
+
+    # --- notes and due dates ------------------------------------------------------------------------------------
+
+    async def ask_note(self, staff: Staff, button: FollowUpNote, message_id: int | None, key: IdempotencyKey) -> Reply:
+        return await self._expect(staff, button.followup, "note", message_id, key)
+
+    async def ask_due(
+        self, staff: Staff, button: FollowUpDueTyped, message_id: int | None, key: IdempotencyKey
+    ) -> Reply:
+        return await self._expect(staff, button.followup, "due", message_id, key)
+
+    async def _expect(
+        self, staff: Staff, followup_id: int, kind: str, message_id: int | None, key: IdempotencyKey
+    ) -> Reply:
+        found = await self._visible(staff, followup_id)
+        if isinstance(found, Reply):
+            return found
+        now = self.deps.now()
+        try:
+            async with self.store.unit(key, now) as tx:
+                await self.store.pending.expect(staff.id, kind, found.id, message_id, now, tx=tx)
+        except AlreadyProcessed:
+            return Reply()
+        prompt = t("followup.ask_note", limit=NOTE_MAX) if kind == "note" else t("followup.ask_due")
+        text = f"{prompt}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
+        return Reply(edit=View(text, rows([_back(found)]), personal_text=kind == "note"))
+
+    async def due_menu(self, staff: Staff, button: FollowUpDueMenu) -> Reply:
+        found = await self._visible(staff, button.followup)
+        if isinstance(found, Reply):
+            return found
+        presets = [Choice(t(f"flow.due.{code}"), FollowUpDuePreset(found.id, code)) for code in DUE_CHOICES]
+        typed = Choice(t("flow.due.date"), FollowUpDueTyped(found.id))
+        text = f"{t('followup.ask_due_menu')}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
+        return Reply(edit=View(text, rows(presets, [typed, _back(found)])))
+
+    async def due_preset(self, staff: Staff, button: FollowUpDuePreset, key: IdempotencyKey) -> Reply:
+        found = await self._visible(staff, button.followup)
+        if isinstance(found, Reply):
+            return found
+        due = self.deps.today() + timedelta(days=flow.DUE_PRESETS[button.preset])
+        return await self._set_due(staff, found, due, key, edit=True)
+
+    async def _set_due(self, staff: Staff, followup: FollowUp, due: date, key: IdempotencyKey, *, edit: bool) -> Reply:
+        try:
+            async with self.store.unit(key, self.deps.now()) as tx:
+                await self.store.followups.set_due(followup.id, due, staff.id, self.deps.now(), tx=tx)
+        except AlreadyProcessed:
+            return Reply()
+        return await self._after(staff, followup.id, t("followup.due_changed"), edit=edit)
+
+    async def _after(self, staff: Staff, followup_id: int, note: str, *, edit: bool) -> Reply:
+        changed = await self.store.followups.get(followup_id)
+        assert changed is not None
+        card = self._card(staff, changed, note)
+        return Reply(edit=card, toast=note) if edit else Reply(send=[card])
+
+    # --- closing and reassigning --------------------------------------------------------------------------------
+
+    async def close_menu(self, staff: Staff, button: FollowUpCloseMenu) -> Reply:
+        found = await self._visible(staff, button.followup)
+        if isinstance(found, Reply):
+            return found
+        outcomes = [[Choice(o.label, FollowUpClose(found.id, o.code))] for o in self.taxonomy.outcome.active()]
+        text = f"{t('followup.ask_outcome')}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
+        return Reply(edit=View(text, rows(*outcomes, [_back(found)])))
+
+    async def close(self, staff: Staff, button: FollowUpClose, key: IdempotencyKey) -> Reply:
+        found = await self._visible(staff, button.followup)
+        if isinstance(found, Reply):
+            return found
+        outcome = self.taxonomy.outcome.get(button.outcome)
+        if outcome is None or outcome.retired:
+            return expired()
+        try:
+            async with self.store.unit(key, self.deps.now()) as tx:
+                await self.store.followups.close(found.id, outcome.code, staff.id, self.deps.now(), tx=tx)
+        except AlreadyProcessed:
+            return Reply()
+        log.info("staff %s closed follow-up %s (%s)", staff.id, found.id, outcome.code)
+        text = t("followup.closed", label=found.label, outcome=outcome.label)
+        return Reply(edit=View(text, rows([_to_list()])), toast=t("followup.closed_toast"))
+
+    async def owner_menu(self, staff: Staff, button: FollowUpOwnerMenu) -> Reply:
+        found = await self._visible(staff, button.followup)
+        if isinstance(found, Reply):
+            return found
+        if not can_reassign(staff, found, self.taxonomy):
+            return Reply(toast=t("access.not_allowed"))
+        people = reassign_candidates(await self.store.staff.all(), found, self.taxonomy)
+        choices = [[Choice(p.name, FollowUpOwner(found.id, p.id))] for p in people]
+        text = f"{t('followup.ask_owner')}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
+        return Reply(edit=View(text, rows(*choices, [_back(found)])))
+
+    async def reassign(self, staff: Staff, button: FollowUpOwner, key: IdempotencyKey) -> Reply:
+        found = await self._visible(staff, button.followup)
+        if isinstance(found, Reply):
+            return found
+        if not can_reassign(staff, found, self.taxonomy):
+            return Reply(toast=t("access.not_allowed"))
+        people = reassign_candidates(await self.store.staff.all(), found, self.taxonomy)
+        target = next((p for p in people if p.id == button.staff), None)
+        if target is None:
+            return expired()
+        try:
+            async with self.store.unit(key, self.deps.now()) as tx:
+                await self.store.followups.reassign(found.id, target.id, staff.id, self.deps.now(), tx=tx)
+        except AlreadyProcessed:
+            return Reply()
+        return await self._after(staff, found.id, t("followup.reassigned", name=target.name), edit=True)
+
+    # --- typed answers ------------------------------------------------------------------------------------------
+
+    async def typed(self, staff: Staff, text: str, key: IdempotencyKey) -> Reply | None:
+        """A note or a due date typed after its button; None when no such answer was awaited."""
+        pending = await self.store.pending.get(staff.id, self.deps.now() - INPUT_WAIT)
+        if pending is None:
+            return None
+        followup = await self.store.followups.get(pending.followup_id)
+        visible = followup is not None and can_see(staff, self.taxonomy, followup.area, followup.owner_id)
+        if followup is None or followup.status != "open" or not visible:
+            await self.store.pending.clear(staff.id)
+            return None
+        if pending.kind == "note":
+            return await self._save_note(staff, pending, followup, text.strip(), key)
+        return await self._typed_due(staff, followup, text, key)
+
+    async def _save_note(
+        self, staff: Staff, pending: PendingInput, followup: FollowUp, text: str, key: IdempotencyKey
+    ) -> Reply:
+        problem = flow.check_free_text(text, NOTE_MAX)
+        if problem:
+            return Reply(send=[View(t("flow.hint_prefix", hint=problem))])
+        try:
+            async with self.store.unit(key, self.deps.now()) as tx:
+                await self.store.followups.add_note(followup.id, staff.id, text, self.deps.now(), tx=tx)
+        except AlreadyProcessed:
+            return Reply()
+        # The note is kept sealed in the database; the copy in the chat is removed so it does not linger on the phone.
+        return Reply(send=[self._card(staff, followup, t("followup.note_saved"))], forget_typed=True)
+
+    async def _typed_due(self, staff: Staff, followup: FollowUp, text: str, key: IdempotencyKey) -> Reply:
+        today = self.deps.today()
+        day = dates.parse_date(text, today, prefer="future")
+        hint = None
+        if day is None:
+            hint = t("flow.hint.bad_date")
+        elif day < today:
+            hint = t("flow.hint.past_due")
+        elif (day - today).days > flow.DUE_MAX_DAYS:
+            hint = t("flow.hint.far_due")
+        if hint is not None or day is None:
+            return Reply(send=[View(t("flow.hint_prefix", hint=hint or ""))])
+        return await self._set_due(staff, followup, day, key, edit=False)

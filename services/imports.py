@@ -23,8 +23,7 @@ from core.importing import (
     reader_for,
 )
 from core.taxonomy import Taxonomy
-from storage.sqlite.imports import ImportRepository
-from storage.sqlite.store import Store
+from storage.interface import Store
 from storage.types import DuplicateImport
 
 NAMES_SHOWN = 20
@@ -115,7 +114,7 @@ async def import_file(
     and hashes it again: a file changed in between aborts the transaction.
     """
     report = ImportReport(kind, path, dry_run)
-    repository = ImportRepository(store.db, store.staff)
+    repository = store.imports
     try:
         # Hashing and validating are blocking work: off the event loop, so a bot sharing it keeps answering.
         # (The write pass parses between batches on the loop, since it feeds the loop's database connection.)

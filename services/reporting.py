@@ -1,20 +1,44 @@
-"""Building reports from stored records: the right counts for a period, zone or person, with the comparison."""
+"""Reports from stored records: the counts for a period and a scope with their comparison, and the use cases
+/report, /mine and /export built on them."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import date
+from io import BytesIO
 from typing import TypeVar
 
+from core.buttons import ExportYear, PeriodKey, ReportPeriod
 from core.counts import Counts
-from core.periods import CompareMode, Period, comparison_period, fiscal_year
+from core.i18n import t
+from core.models import Staff
+from core.periods import (
+    CompareMode,
+    Period,
+    comparison_period,
+    fiscal_year,
+    fiscal_year_of,
+    last_complete_week,
+    month_containing,
+    so_far,
+    week_containing,
+)
 from core.taxonomy import Taxonomy
+from reports.charts import comparison_chart
+from reports.render_csv import render_csv_bytes
+from reports.render_text import render_text
+from reports.render_xlsx import render_xlsx
 from reports.tally import Report, build_report
-from storage.sqlite.store import Store
+from services.access import Scope, scope_label, scope_of
+from services.deps import Deps
+from services.screens import Attachment, Choice, Reply, View, expired, rows
+from storage.interface import Store
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # matplotlib keeps global state (rc settings, the font cache): charts are drawn one at a time, off the event loop.
 _RENDER_LOCK = threading.Lock()
@@ -30,21 +54,7 @@ async def render_off_loop(render: Callable[[], T]) -> T:
     return await asyncio.to_thread(locked)
 
 
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Whose records a report counts: a zone's areas, one staff member's, or (both None) the whole council."""
-
-    zone: str | None = None
-    staff_id: int | None = None
-
-    def areas(self, taxonomy: Taxonomy) -> list[str] | None:
-        if self.zone is None:
-            return None
-        return [a.code for a in taxonomy.areas_of(self.zone)]
-
-    @property
-    def council_wide(self) -> bool:
-        return self.zone is None and self.staff_id is None
+COUNCIL = Scope()  # the whole council
 
 
 class Reporter:
@@ -52,7 +62,7 @@ class Reporter:
         self.store = store
         self.taxonomy = taxonomy
 
-    async def counts(self, period: Period, scope: Scope = Scope()) -> Counts:
+    async def counts(self, period: Period, scope: Scope = COUNCIL) -> Counts:
         counts = await self.store.tallies.counts(
             period.start, period.end, areas=scope.areas(self.taxonomy), staff_id=scope.staff_id
         )
@@ -66,7 +76,7 @@ class Reporter:
         period: Period,
         *,
         compare: CompareMode | None = None,
-        scope: Scope = Scope(),
+        scope: Scope = COUNCIL,
         with_compare: bool = True,
         against: Period | None = None,
     ) -> Report:
@@ -77,9 +87,97 @@ class Reporter:
         before = against or comparison_period(period, compare)
         return build_report(self.taxonomy, period, current, before, await self.counts(before, scope))
 
-    async def activity_by_year(self, last_fy: int, years: int = 3, scope: Scope = Scope()) -> dict[int, dict[str, int]]:
+    async def activity_by_year(self, last_fy: int, years: int = 3, scope: Scope = COUNCIL) -> dict[int, dict[str, int]]:
         """Activity counts per fiscal year, oldest first (the multi-year chart, like 平成30年度～令和2年度)."""
         series: dict[int, dict[str, int]] = {}
         for fy in range(last_fy - years + 1, last_fy + 1):
             series[fy] = (await self.counts(fiscal_year(fy), scope)).activity
         return series
+
+
+PERIOD_KEYS: tuple[PeriodKey, ...] = ("week", "lastweek", "month", "fy", "lastfy")
+EXPORT_YEARS = 3
+
+__all__ = ["EXPORT_YEARS", "PERIOD_KEYS", "ReportService", "Reporter", "Scope", "period_for", "render_off_loop"]
+
+
+def period_for(key: str, today: date) -> Period | None:
+    match key:
+        case "week":
+            return week_containing(today)
+        case "lastweek":
+            return last_complete_week(today)
+        case "month":
+            return month_containing(today)
+        case "fy":
+            return fiscal_year_of(today)
+        case "lastfy":
+            return fiscal_year(fiscal_year_of(today).fiscal_year - 1)
+    return None
+
+
+class ReportService:
+    """/report for supervisors and admins (their scope), /mine for everyone, /export for admins."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.reporter = Reporter(deps.store, deps.taxonomy)
+
+    def menu(self, staff: Staff) -> Reply:
+        choices = [Choice(t(f"report.choose.{key}"), ReportPeriod(key)) for key in PERIOD_KEYS]
+        title = t("report.choose.title", scope=scope_label(staff, self.deps.taxonomy))
+        return Reply(send=[View(title, rows(choices[:3], choices[3:]))])
+
+    async def report(self, staff: Staff, button: ReportPeriod) -> Reply:
+        today = self.deps.today()
+        period = period_for(button.period, today)
+        if period is None:
+            return expired()
+        # A period still running (this week, month, fiscal year) is compared up to the same day, not a whole one.
+        current, against = so_far(period, today)
+        report = await self.reporter.report(current, scope=scope_of(staff), against=against)
+        texts = render_text(report)
+        chart = await render_off_loop(lambda: comparison_chart(report, "activity"))
+        caption = t("report.misc.chart_caption", period=report.period.label)
+        return Reply(
+            edit=View(texts[0]),
+            send=[View(text) for text in texts[1:]],
+            files=[Attachment("photo", chart, caption)],
+        )
+
+    async def mine(self, staff: Staff) -> Reply:
+        """A staff member's own week so far, compared with last week up to the same day."""
+        today = self.deps.today()
+        current, against = so_far(week_containing(today), today)
+        report = await self.reporter.report(current, scope=Scope(staff_id=staff.id), against=against)
+        return Reply(send=[View(text) for text in render_text(report)])
+
+    def export_menu(self) -> Reply:
+        current = fiscal_year_of(self.deps.today()).fiscal_year
+        years = [fiscal_year(fy) for fy in range(current, current - EXPORT_YEARS, -1)]
+        return Reply(
+            send=[View(t("report.export.choose"), rows(*[[Choice(p.label, ExportYear(p.fiscal_year))] for p in years]))]
+        )
+
+    async def export(self, staff: Staff, button: ExportYear) -> Reply:
+        current = fiscal_year_of(self.deps.today()).fiscal_year
+        if not current - EXPORT_YEARS < button.fiscal_year <= current:
+            return expired()
+        period = fiscal_year(button.fiscal_year)
+        report = await self.reporter.report(period)
+
+        def spreadsheet() -> bytes:
+            buffer = BytesIO()
+            render_xlsx(report, buffer)
+            return buffer.getvalue()
+
+        xlsx = await render_off_loop(spreadsheet)
+        caption = t("report.export.caption", period=period.label)
+        log.info("staff %s exported %s", staff.id, period.key)
+        return Reply(
+            edit=View(t("report.export.sending", period=period.label)),
+            files=[
+                Attachment("document", xlsx, caption, f"fieldbot-{period.key}.xlsx"),
+                Attachment("document", render_csv_bytes(report), caption, f"fieldbot-{period.key}.csv"),
+            ],
+        )

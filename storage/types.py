@@ -18,6 +18,19 @@ class StorageError(RuntimeError):
         self.kind = kind
 
 
+# The states of a scheduled send in the outbox.
+SENDING, SENT, UNKNOWN, FAILED = "sending", "sent", "unknown", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """The incoming update a write acts on. Recorded in the same transaction as the write: a second delivery
+    of the update finds it and writes nothing (AlreadyProcessed)."""
+
+    bot_id: int
+    update_id: int
+
+
 class AlreadyProcessed(Exception):
     """The update was acted on before (Telegram delivered it again): the transaction was rolled back."""
 
@@ -133,3 +146,21 @@ class BaselineWritten:
     import_id: int
     rows: int = 0
     replaced: int = 0  # rows that replaced a count of an earlier baseline import
+
+
+# The columns of `fieldbot export` and `fieldbot import records`, in order (codes or labels in category cells).
+EXPORT_COLUMNS = (
+    "kind",
+    "date",
+    "staff",
+    "area",
+    "activity",
+    "destination",
+    "headcount",
+    "channel",
+    "consulter",
+    "consulter_category",
+    "topic",
+    "agencies",
+    "at_outing",
+)

@@ -71,7 +71,7 @@ class Harness:
             rate_limiter=self.rate_limiter,
             busy_timeout_ms=self.busy_timeout_ms,
         )
-        bot.processor.listeners.append(lambda update_id: self._event(update_id).set())
+        bot.finished_listeners.append(lambda update_id: self._event(update_id).set())
         await bot.start()
         self.bot = bot
         return bot
@@ -142,6 +142,19 @@ async def prepare_database(database: Path, *people: tuple[int, Role, str | None,
     # As if installed long ago: digests due since are due now.
     await store.meta.put("installed_at", "2000-01-01T00:00:00.000000Z")
     await store.close()
+
+
+_FOLLOWUP_KINDS = {"v": "fv", "x": "fx", "n": "fn", "d": "fd", "di": "fi", "dd": "fp", "c": "fc", "co": "fo"}
+_FOLLOWUP_KINDS |= {"r": "fr", "ro": "fa"}
+
+
+def followup_data(followup_id: object, op: str) -> str:
+    """The data of a follow-up button, named by what it does: v(iew), x (details), n(ote), d(ue menu), di (typed
+    due date), dd:<preset>, c(lose menu), co:<outcome>, r(eassign menu), ro:<staff>. An unknown op stays as it is
+    (a forged kind)."""
+    kind, _, arg = op.partition(":")
+    prefix = _FOLLOWUP_KINDS.get(kind, kind)
+    return f"{prefix}:{followup_id}" + (f":{arg}" if arg else "")
 
 
 def integrity(database: Path) -> str:

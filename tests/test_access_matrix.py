@@ -18,11 +18,11 @@ from bot import logs
 from core.i18n import t
 from core.models import NewFollowUp, Role
 from core.periods import fiscal_year_of
-from handlers.access import GUESS_LIMIT, hash_code
 from handlers.common import Context
+from services.staff import GUESS_LIMIT, hash_code
 from simulator.botapi import SimUser
 from tests import seed
-from tests.harness import ADMIN_ID, Harness, running
+from tests.harness import ADMIN_ID, Harness, followup_data, running
 
 UNREGISTERED, DEACTIVATED, STAFF, SUPERVISOR_WEST, SUPERVISOR_CENTRAL = 6000, 6001, 6002, 6003, 6004
 OWNER_WEST, OWNER_CENTRAL = 6010, 6011
@@ -203,26 +203,26 @@ def button_cases(world: World) -> list[tuple[str, set[str], set[str]]]:
         ("rp:week", {"supervisor_west", "supervisor_central", "admin"}, nobody),
         ("rp:fy", {"supervisor_west", "supervisor_central", "admin"}, nobody),
         (f"ex:{fy.fiscal_year}", {"admin"}, nobody),
-        ("i:r:staff", {"admin"}, nobody),
-        ("i:c:staff:west", nobody, {"admin"}),
-        ("i:r:admin", nobody, {"admin"}),
-        ("st:p:0", {"admin"}, nobody),
-        (f"st:x:{owner}", {"admin"}, nobody),
-        (f"st:y:{owner}", nobody, {"admin"}),
-        ("fu:0:l:0", REGISTERED, nobody),
-        (f"fu:{west}:v", west_readers, nobody),
-        (f"fu:{west}:x", west_readers, nobody),
-        (f"fu:{west}:r", west_readers, nobody),
-        (f"fu:{west}:c", west_readers, nobody),
-        (f"fu:{west}:d", west_readers, nobody),
-        (f"fu:{west}:n", nobody, west_readers),
-        (f"fu:{west}:co:solved", nobody, west_readers),
-        (f"fu:{west}:dd:1w", nobody, west_readers),
-        (f"fu:{west}:ro:{world.staff_ids[STAFF]}", nobody, west_readers),
-        (f"fu:{central}:v", central_readers, nobody),
-        (f"fu:{central}:x", central_readers, nobody),
-        (f"fu:{central}:co:solved", nobody, central_readers),
-        ("h:a:kyonan", {"staff", "supervisor_west"}, {"admin"}),  # the area they already have: no change
+        ("ir:staff", {"admin"}, nobody),
+        ("iz:staff:west", nobody, {"admin"}),
+        ("ir:admin", nobody, {"admin"}),
+        ("sp:0", {"admin"}, nobody),
+        (f"sa:{owner}", {"admin"}, nobody),
+        (f"sd:{owner}", nobody, {"admin"}),
+        ("fl:0", REGISTERED, nobody),
+        (f"fv:{west}", west_readers, nobody),
+        (f"fx:{west}", west_readers, nobody),
+        (f"fr:{west}", west_readers, nobody),
+        (f"fc:{west}", west_readers, nobody),
+        (f"fd:{west}", west_readers, nobody),
+        (f"fn:{west}", nobody, west_readers),
+        (f"fo:{west}:solved", nobody, west_readers),
+        (f"fp:{west}:1w", nobody, west_readers),
+        (f"fa:{west}:{world.staff_ids[STAFF]}", nobody, west_readers),
+        (f"fv:{central}", central_readers, nobody),
+        (f"fx:{central}", central_readers, nobody),
+        (f"fo:{central}:solved", nobody, central_readers),
+        ("ha:kyonan", {"staff", "supervisor_west"}, {"admin"}),  # the area they already have: no change
         (f"u:{world.owner_submission}", nobody, nobody),  # the owner's own buttons: nobody else's
         (f"f:{world.owner_draft}:p:outing", nobody, nobody),
         (f"r:{world.owner_draft}:drop", nobody, nobody),
@@ -235,7 +235,7 @@ def refusal(role: str, data: str) -> str:
         return REFUSED
     if role == "deactivated":
         return DEACTIVATED_TEXT
-    return NOT_ALLOWED if data.startswith(("rp:", "ex:", "i:", "st:")) else EXPIRED
+    return NOT_ALLOWED if data.startswith(("rp:", "ex:", "ir:", "iz:", "sp:", "sa:", "sd:")) else EXPIRED
 
 
 async def test_every_button_as_every_role_is_refused_unless_the_role_may_use_it(
@@ -294,7 +294,7 @@ async def test_a_supervisor_of_another_zone_never_sees_or_opens_a_west_follow_up
         assert WEST_LABEL not in other.last.text and CENTRAL_LABEL in other.last.text  # type: ignore[union-attr]
         before = await snapshot(h)
         for op in ("v", "x", "n", "d", "di", "c", "co:solved", "r", f"ro:{world.staff_ids[SUPERVISOR_CENTRAL]}"):
-            toast = await other.press_data(other.last.message_id, f"fu:{world.west_followup}:{op}")  # type: ignore[union-attr]
+            toast = await other.press_data(other.last.message_id, followup_data(world.west_followup, op))  # type: ignore[union-attr]
             assert toast == EXPIRED, (op, toast)
         await other.send("12/24")  # had "di" armed a typed due date, this would be it
         assert await snapshot(h) == before
@@ -335,7 +335,7 @@ async def test_a_deactivated_person_is_refused_at_once_mid_flow_and_mid_note(tmp
             await owner.send(text)
             assert [m.text for m in owner.messages[sent:]] == [DEACTIVATED_TEXT], text
         west = world.west_followup
-        for data in (*buttons, f"fu:{west}:v", f"fu:{west}:c", f"fu:{west}:co:solved", f"u:{world.owner_submission}"):
+        for data in (*buttons, f"fv:{west}", f"fc:{west}", f"fo:{west}:solved", f"u:{world.owner_submission}"):
             assert await owner.press_data(flow_message.message_id, data) == DEACTIVATED_TEXT, data
         assert await snapshot(h) == before
         assert await h.count("followup_notes") == 0 and await h.count("outings", "headcount = 12") == 0
@@ -495,7 +495,7 @@ async def fail_once(h: Harness, user: SimUser, method: str, **fault: object) -> 
     """Make the next call of `method` fail while the bot answers this person (a button, or a command)."""
     h.api.inject(method, **fault)  # type: ignore[arg-type]
     if method == "editMessageText":
-        await user.press_data(user.last.message_id, "fu:0:l:0")  # type: ignore[union-attr]
+        await user.press_data(user.last.message_id, "fl:0")  # type: ignore[union-attr]
     else:
         await user.send("/help")
     h.api.clear_faults()

@@ -61,7 +61,7 @@ async def test_rotation_reseals_everything_in_one_transaction(tmp_path: Path) ->
         await store.drafts.create(
             tx, staff_id=admin.id, chat_id=1, kind="visit", state='{"memo": "x"}', boot_id="b", now=now
         )
-    await store.updates.receive(1, [(5, '{"update_id": 5}')], now)
+    await store.inbox.receive(1, [(5, '{"update_id": 5}')], now)
     new = Sealer.from_text(generate_key())
     done = await rotate_key(store.db, KEY, new)
     assert done["drafts"] == 1 and done["inbox"] == 1
@@ -70,7 +70,7 @@ async def test_rotation_reseals_everything_in_one_transaction(tmp_path: Path) ->
         await Store.open(path, KEY)
     reopened = await Store.open(path, new)
     assert (await reopened.drafts.for_staff(admin.id)).state == '{"memo": "x"}'  # type: ignore[union-attr]
-    assert await reopened.updates.unprocessed(1) == [(5, '{"update_id": 5}')]
+    assert await reopened.inbox.unprocessed(1) == [(5, '{"update_id": 5}')]
     await reopened.close()
 
 
@@ -79,5 +79,5 @@ async def test_without_a_key_sealed_data_is_neither_written_nor_read(tmp_path: P
 
     store = await Store.open(tmp_path / "db.sqlite3")
     with pytest.raises(StorageError, match="no FIELD_ENCRYPTION_KEY"):
-        await store.updates.receive(1, [(5, "{}")], datetime(2026, 1, 1, tzinfo=UTC))
+        await store.inbox.receive(1, [(5, "{}")], datetime(2026, 1, 1, tzinfo=UTC))
     await store.close()

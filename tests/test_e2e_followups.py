@@ -63,7 +63,7 @@ async def test_a_follow_up_is_listed_reminded_noted_and_closed_and_scoped(tmp_pa
             await other.send("/followups")
             assert "境南町 80代女性 A" not in other.last.text and "対応中 0件" in other.last.text  # type: ignore[union-attr]
         followup_id = (await h.store.db.fetchone("SELECT id FROM followups"))[0]  # type: ignore[index]
-        assert await outsider.press_data(outsider.last.message_id, f"fu:{followup_id}:x") == "この操作は期限切れです"  # type: ignore[union-attr]
+        assert await outsider.press_data(outsider.last.message_id, f"fx:{followup_id}") == "この操作は期限切れです"  # type: ignore[union-attr]
 
         # reminders: nothing before the due date at 09:00, one on it, none repeated, again a week later
         h.clock.set(datetime(2026, 11, 29, 23, 59, tzinfo=UTC))  # 30 Nov 08:59 in Tokyo

@@ -12,15 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import flow
+from core import buttons, flow
 from core.flow import LABEL_MAX, MEMO_MAX, DraftState, FlowContext
 from core.i18n import t
 from core.models import NewFollowUp, Role
-from handlers.common import Services
+from services.deps import Deps
 from simulator.botapi import SimUser
 from storage.types import Draft
 from tests import seed
-from tests.harness import ADMIN_ID, Harness, running
+from tests.harness import ADMIN_ID, Harness, followup_data, running
 
 STAFF_ID = 5001
 OTHER_ID = 5002
@@ -132,11 +132,9 @@ def first_pick(h: Harness, state: DraftState) -> str:
     return next(b.action for row in screen.keyboard for b in row if b.action.startswith("p:"))
 
 
-def services_of(h: Harness) -> Services:
-    assert h.bot is not None and h.bot.application is not None
-    found = h.bot.application.bot_data["services"]
-    assert isinstance(found, Services)
-    return found
+def services_of(h: Harness) -> Deps:
+    assert h.bot is not None and h.bot.deps is not None
+    return h.bot.deps
 
 
 async def finish(h: Harness, user: SimUser) -> str | None:
@@ -298,11 +296,11 @@ async def test_a_pending_follow_up_note_or_due_date_refuses_the_corpus_without_a
             "di": ("long", "feb_30", "month_13", "zero_date", "expanding_digits", "negative", "sql", "ethiopic_digit"),
         }
         for op, keys in refused.items():
-            await user.press_data(user.last.message_id, f"fu:{followup_id}:{op}")  # type: ignore[union-attr]
+            await user.press_data(user.last.message_id, followup_data(followup_id, op))  # type: ignore[union-attr]
             for key in keys:
                 await user.send(CORPUS[key])
                 assert user.last is not None and user.last.text.startswith(HINT), (op, key)
-            await user.press_data(user.last.message_id, f"fu:{followup_id}:v")  # type: ignore[union-attr]
+            await user.press_data(user.last.message_id, f"fv:{followup_id}")  # type: ignore[union-attr]
         assert await h.count("followup_notes") == 0
         row = await h.store.db.fetchone("SELECT due_date FROM followups WHERE id = ?", (followup_id,))
         assert row is not None and row[0] == (h.clock.now().date() + timedelta(days=7)).isoformat()
@@ -312,7 +310,7 @@ async def test_a_pending_follow_up_note_or_due_date_refuses_the_corpus_without_a
 # ---------------------------------------------------------------------------------------------------------
 # Hypothesis: arbitrary text and callback data, mid-flow
 
-PREFIXES = ("f", "r", "c", "u", "i", "h", "st", "rp", "ex", "fu")
+PREFIXES = tuple(buttons.kinds())
 texts = st.text(min_size=1, max_size=300).filter(lambda s: s.strip() != "")
 callback_data = st.one_of(
     st.text(max_size=64),
@@ -501,9 +499,9 @@ async def test_forged_buttons_on_a_group_message_never_put_personal_data_in_the_
         texts_before = [m.text for m in digest]
         year = h.clock.now().year if h.clock.now().month >= 4 else h.clock.now().year - 1
         forged = {
-            staff: [f"f:{draft[0].id}:{draft[0].version}:p:outing", f"fu:{followup_id}:v", "fu:0:l:0", "h:a:kyonan"],
-            supervisor: [f"fu:{followup_id}:x", f"fu:{followup_id}:r", "rp:week", "fu:0:l:0"],
-            admin: ["st:p:0", "i:r:admin", f"ex:{year}", f"fu:{followup_id}:x", "rp:fy"],
+            staff: [f"f:{draft[0].id}:{draft[0].version}:p:outing", f"fv:{followup_id}", "fl:0", "ha:kyonan"],
+            supervisor: [f"fx:{followup_id}", f"fr:{followup_id}", "rp:week", "fl:0"],
+            admin: ["sp:0", "ir:admin", f"ex:{year}", f"fx:{followup_id}", "rp:fy"],
         }
         for person, datas in forged.items():
             for data in datas:
@@ -583,24 +581,27 @@ async def test_forged_and_stale_callback_data_for_every_prefix_is_refused_and_ch
             *((user, data, EXPIRED) for data in (f"r:{other_draft}:drop", f"r:{BIG}:1:go", "r:²:1:go")),
             *((user, data, EXPIRED) for data in ("c", f"c:{stale}:yes", f"c:{other_draft}:yes", f"c:{BIG}:1:yes")),
             *((user, f"u:{i}", EXPIRED) for i in ("", "x", *ids.values(), str(other_sub), f"{other_sub}:1")),
-            *((user, data, NOT_ALLOWED) for data in ("i:r:admin", "i:c:admin:west", "st:p:0", f"st:y:{other_sub}")),
+            *((user, data, NOT_ALLOWED) for data in ("ir:admin", "iz:admin:west", "sp:0", f"sd:{other_sub}")),
             *((user, data, NOT_ALLOWED) for data in ("rp:week", "ex:2026", "ex:²")),
-            *((admin, data, EXPIRED) for data in ("i", "i:r", "i:r:emperor", "i:c:staff", "i:c:staff:nowhere")),
-            *((admin, data, EXPIRED) for data in ("i:c:staff:west:x", "i:x:staff", "st", "st:p", "st:p:x")),
-            (admin, f"st:q:{theirs[0].staff_id}", EXPIRED),
-            *((admin, f"st:{op}:{i}", EXPIRED) for op in ("p", "x", "y") for i in ("²", "--1", "")),
-            *((admin, f"st:{op}:{BIG}", EXPIRED) for op in ("x", "y")),
-            (admin, f"st:y:{admin_staff.id}", t("access.cannot_deactivate_self")),
+            *((admin, data, EXPIRED) for data in ("ir", "ir:", "ir:emperor", "iz:staff", "iz:staff:nowhere")),
+            *((admin, data, EXPIRED) for data in ("iz:staff:west:x", "ix:staff", "sp", "sp:", "sp:x")),
+            (admin, f"sq:{theirs[0].staff_id}", EXPIRED),
+            *((admin, f"{op}:{i}", EXPIRED) for op in ("sp", "sa", "sd") for i in ("²", "--1", "")),
+            *((admin, f"{op}:{BIG}", EXPIRED) for op in ("sa", "sd")),
+            (admin, f"sd:{admin_staff.id}", t("access.cannot_deactivate_self")),
             *((admin, f"ex:{year}", EXPIRED) for year in ("", "1999", BIG, "²", "--1", "2026x", "-2026")),
             *((supervisor, f"rp:{key}", EXPIRED) for key in ("", "century", "week:x", "²")),
-            *((user, data, EXPIRED) for data in ("h", "h:a", "h:a:nowhere", "h:a:chuo", "h:z:central", "h:q:kyonan")),
-            *((user, data, EXPIRED) for data in ("fu", "fu:", "fu:x:v", f"fu:{own_followup}", f"fu:{own_followup}:")),
-            *((user, f"fu:{i}:v", EXPIRED) for i in (*ids.values(), "", str(other_followup))),
-            *((user, f"fu:{other_followup}:{op}", EXPIRED) for op in ("x", "n", "d", "dd:1w", "c", "co:solved")),
-            *((user, f"fu:{own_followup}:{op}", EXPIRED) for op in ("zz", "dd:forever", "co:nothing", "co:")),
-            *((user, f"fu:{own_followup}:{op}", NOT_ALLOWED) for op in ("r", f"ro:{OTHER_ID}")),
-            *((supervisor, f"fu:{own_followup}:ro:{i}", EXPIRED) for i in ("x", BIG, "²", "")),
-            *((user, f"fu:0:l:{page}", None) for page in ("x", "²", BIG, "-1", "")),
+            *((user, data, EXPIRED) for data in ("ha", "ha:", "ha:nowhere", "ha:chuo", "hz:central", "hq:kyonan")),
+            *(
+                (user, data, EXPIRED)
+                for data in ("fu", "fv", "fv:", "fv:x", f"fu:{own_followup}", f"fv:{own_followup}:")
+            ),
+            *((user, f"fv:{i}", EXPIRED) for i in (*ids.values(), "", str(other_followup))),
+            *((user, followup_data(other_followup, op), EXPIRED) for op in ("x", "n", "d", "dd:1w", "c", "co:solved")),
+            *((user, followup_data(own_followup, op), EXPIRED) for op in ("zz", "dd:forever", "co:nothing", "co:")),
+            *((user, followup_data(own_followup, op), NOT_ALLOWED) for op in ("r", f"ro:{OTHER_ID}")),
+            *((supervisor, f"fa:{own_followup}:{i}", EXPIRED) for i in ("x", BIG, "²", "")),
+            *((user, f"fl:{page}", None) for page in ("x", "²", BIG, "-1", "")),
             (user, "nonsense", EXPIRED),
             (user, "", EXPIRED),
             (user, "🙂" * 40, EXPIRED),
@@ -636,7 +637,7 @@ async def test_a_button_copied_from_another_persons_keyboard_is_refused(
         await owner.send("/followups")
         await owner.press(f"{SECRET_LABEL}")
         card = owner.last.callback_data  # type: ignore[union-attr]
-        card_data = [d for row in card for d in row if d and not d.startswith("fu:0:l:")]  # the list is anyone's
+        card_data = [d for row in card for d in row if d and not d.startswith("fl:")]  # the list is anyone's
         await owner.send("/visit")
         for label in (*TO_SUMMARY, "💾 保存"):
             await owner.press(label)
@@ -664,7 +665,7 @@ async def test_a_callback_without_a_message_is_refused(tmp_path: Path, caplog: p
         await user.send("/visit")
         found = await current(h, STAFF_ID)
         assert found is not None
-        for data in (f"fu:{followup_id}:n", f"fu:{followup_id}:x", f"f:{found[0].id}:{found[0].version}:p:outing"):
+        for data in (f"fn:{followup_id}", f"fx:{followup_id}", f"f:{found[0].id}:{found[0].version}:p:outing"):
             await user.send_update({"callback_query": {"data": data, "inline_message_id": "AAAA"}})
         assert await h.count("pending_inputs") == 0 and await state_of(h, STAFF_ID) == found[1]
         await assert_healthy(user, caplog)

@@ -10,7 +10,7 @@ import pytest
 
 from core.models import NewConsultation, NewFollowUp, NewOuting, Role, Submission
 from storage.sqlite.store import Store
-from storage.types import AlreadyProcessed, DraftConflict
+from storage.types import AlreadyProcessed, DraftConflict, IdempotencyKey
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -71,14 +71,14 @@ async def test_a_draft_update_at_a_stale_version_is_refused(store: Store) -> Non
 
 async def test_the_same_update_recorded_twice_rolls_back_the_second_change(store: Store) -> None:
     admin = await store.staff.ensure_admin(100, NOW)
-    async with store.unit(bot_id=1, update_id=42, now=NOW) as tx:
+    async with store.unit(IdempotencyKey(1, 42), NOW) as tx:
         await store.drafts.create(tx, staff_id=admin.id, chat_id=100, kind="visit", state="{}", boot_id="a", now=NOW)
     with pytest.raises(AlreadyProcessed):
-        async with store.unit(bot_id=1, update_id=42, now=NOW) as tx:
+        async with store.unit(IdempotencyKey(1, 42), NOW) as tx:
             await store.staff.rename(admin.id, "changed")  # outside tx: must not matter
             await tx.execute("UPDATE drafts SET state = 'twice'")
     assert (await store.drafts.for_staff(admin.id)).state == "{}"  # type: ignore[union-attr]
-    assert store.updates.processed_among(1, [42]) == {42} and not store.updates.processed_among(2, [42])
+    assert await store.inbox.processed_ids(1) == {42} and not await store.inbox.processed_ids(2)
 
 
 def submission(staff_id: int) -> Submission:

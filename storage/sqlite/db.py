@@ -68,9 +68,6 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._after_commit: list[Callable[[], None]] = []
-        # Told after every commit (transactions and single statements): the bot uses it to learn that the
-        # update being handled is now safely recorded (see bot/app.py).
-        self.commit_listeners: list[Callable[[], None]] = []
 
     async def open(self) -> None:
         if self.path.parent and not self.path.parent.exists():
@@ -160,11 +157,15 @@ class Database:
             hooks, self._after_commit = self._after_commit, []
             for hook in hooks:
                 hook()
-        self._committed()
 
-    def _committed(self) -> None:
-        for listener in self.commit_listeners:
-            listener()
+    @asynccontextmanager
+    async def within(self, tx: aiosqlite.Connection | None) -> AsyncIterator[aiosqlite.Connection]:
+        """The caller's transaction when given (a service's unit of work), else one of its own."""
+        if tx is not None:
+            yield tx
+            return
+        async with self.transaction() as own:
+            yield own
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Run `hook` once the current transaction has committed (never if it rolls back): in-memory caches
@@ -192,7 +193,6 @@ class Database:
                 cursor = await self.writer.execute(sql, params)
             except sqlite3.OperationalError as exc:
                 raise storage_error(exc) from exc
-        self._committed()
         return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:

@@ -170,13 +170,24 @@ class PendingInputs:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def expect(self, staff_id: int, kind: str, followup_id: int, message_id: int | None, now: datetime) -> None:
-        await self.db.execute(
-            "INSERT INTO pending_inputs (staff_id, kind, followup_id, message_id, created_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (staff_id) DO UPDATE SET kind = excluded.kind, followup_id = excluded.followup_id, "
-            "message_id = excluded.message_id, created_at = excluded.created_at",
-            (staff_id, kind, followup_id, message_id, utc_iso(now)),
-        )
+    async def expect(
+        self,
+        staff_id: int,
+        kind: str,
+        followup_id: int,
+        message_id: int | None,
+        now: datetime,
+        *,
+        tx: aiosqlite.Connection | None = None,
+    ) -> None:
+        async with self.db.within(tx) as tx:
+            await tx.execute(
+                "INSERT INTO pending_inputs (staff_id, kind, followup_id, message_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (staff_id) DO UPDATE SET kind = excluded.kind, "
+                "followup_id = excluded.followup_id, message_id = excluded.message_id, "
+                "created_at = excluded.created_at",
+                (staff_id, kind, followup_id, message_id, utc_iso(now)),
+            )
 
     async def get(self, staff_id: int, not_before: datetime) -> PendingInput | None:
         row = await self.db.fetchone(
@@ -188,5 +199,6 @@ class PendingInputs:
             row["staff_id"], row["kind"], row["followup_id"], row["message_id"], parse_utc(row["created_at"])
         )
 
-    async def clear(self, staff_id: int) -> None:
-        await self.db.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (staff_id,))
+    async def clear(self, staff_id: int, *, tx: aiosqlite.Connection | None = None) -> None:
+        async with self.db.within(tx) as tx:
+            await tx.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (staff_id,))

@@ -96,9 +96,11 @@ class FollowUpRepository:
             [Note(n[0], self.seal.open(n[1], NOTE), parse_utc(n[2])) for n in notes],
         )
 
-    async def add_note(self, followup_id: int, author_id: int, body: str, now: datetime) -> bool:
-        """Add a dated note; the note the author was asked to type is no longer awaited (same transaction)."""
-        async with self.db.transaction() as tx:
+    async def add_note(
+        self, followup_id: int, author_id: int, body: str, now: datetime, *, tx: aiosqlite.Connection | None = None
+    ) -> bool:
+        """Add a dated note, in the caller's transaction; the note the author was asked to type is no longer awaited."""
+        async with self.db.within(tx) as tx:
             await tx.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (author_id,))
             if not await _is_open(tx, followup_id):
                 return False
@@ -110,9 +112,11 @@ class FollowUpRepository:
             await self.audit.record(tx, author_id, "followup.note", f"followup:{followup_id}", "", now)
         return True
 
-    async def set_due(self, followup_id: int, due: date, actor_id: int, now: datetime) -> bool:
+    async def set_due(
+        self, followup_id: int, due: date, actor_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None
+    ) -> bool:
         """A new due date restarts the reminders from that date; a typed date no longer awaited goes too."""
-        async with self.db.transaction() as tx:
+        async with self.db.within(tx) as tx:
             await tx.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (actor_id,))
             if not await _is_open(tx, followup_id):
                 return False
@@ -123,8 +127,10 @@ class FollowUpRepository:
             await self.audit.record(tx, actor_id, "followup.due", f"followup:{followup_id}", due.isoformat(), now)
         return True
 
-    async def close(self, followup_id: int, outcome: str, actor_id: int, now: datetime) -> bool:
-        async with self.db.transaction() as tx:
+    async def close(
+        self, followup_id: int, outcome: str, actor_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None
+    ) -> bool:
+        async with self.db.within(tx) as tx:
             if not await _is_open(tx, followup_id):
                 return False
             await tx.execute(
@@ -134,8 +140,10 @@ class FollowUpRepository:
             await self.audit.record(tx, actor_id, "followup.close", f"followup:{followup_id}", outcome, now)
         return True
 
-    async def reassign(self, followup_id: int, owner_id: int, actor_id: int, now: datetime) -> bool:
-        async with self.db.transaction() as tx:
+    async def reassign(
+        self, followup_id: int, owner_id: int, actor_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None
+    ) -> bool:
+        async with self.db.within(tx) as tx:
             if not await _is_open(tx, followup_id):
                 return False
             await tx.execute(

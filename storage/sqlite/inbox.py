@@ -1,4 +1,8 @@
-"""The update ids already acted on, so a redelivered update changes nothing twice."""
+"""The inbox and the processed-update set in SQLite: what was fetched and not yet handled, what was handled.
+
+Only the SQL lives here; the rule that uses it (when an update counts as settled, when Telegram may be told it
+arrived) is the delivery ledger's, in bot/ledger.py.
+"""
 
 from __future__ import annotations
 
@@ -9,52 +13,30 @@ import aiosqlite
 from core.clock import utc_iso
 from storage.sqlite.db import Database
 from storage.sqlite.seal import Seal
-from storage.types import AlreadyProcessed
+from storage.types import AlreadyProcessed, IdempotencyKey
 
 WHERE = "inbox.payload"
+_RECORD = "INSERT INTO processed_updates (bot_id, update_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 
 
-class UpdateLog:
+class Inbox:
     def __init__(self, db: Database, seal: Seal) -> None:
         self.db = db
         self.seal = seal
-        # Updates recorded inside a handler's own transaction, not yet seen by the after-handler (saves a write).
-        self.marked: set[int] = set()
-        # Every update id recorded (loaded at start, kept current by this process, the only one that records):
-        # the poller drops redeliveries without a query.
-        self._recorded: dict[int, set[int]] = {}
 
-    async def load(self, bot_id: int) -> None:
+    async def processed_ids(self, bot_id: int) -> set[int]:
         rows = await self.db.fetchall("SELECT update_id FROM processed_updates WHERE bot_id = ?", (bot_id,))
-        self._recorded[bot_id] = {int(r[0]) for r in rows}
+        return {int(r[0]) for r in rows}
 
-    def _remember(self, bot_id: int, update_id: int) -> None:
-        self._recorded.setdefault(bot_id, set()).add(update_id)
-
-    def processed_among(self, bot_id: int, update_ids: list[int]) -> set[int]:
-        """Which of these updates were acted on before."""
-        recorded = self._recorded.get(bot_id, set())
-        return {u for u in update_ids if u in recorded}
-
-    async def mark(self, tx: aiosqlite.Connection, bot_id: int, update_id: int, now: datetime) -> None:
+    async def mark(self, tx: aiosqlite.Connection, key: IdempotencyKey, now: datetime) -> None:
         """Record the update inside the caller's transaction; raises AlreadyProcessed if it was recorded."""
-        cursor = await tx.execute(
-            "INSERT INTO processed_updates (bot_id, update_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (bot_id, update_id, utc_iso(now)),
-        )
+        cursor = await tx.execute(_RECORD, (key.bot_id, key.update_id, utc_iso(now)))
         if cursor.rowcount == 0:
-            raise AlreadyProcessed(update_id)
-        self._remember(bot_id, update_id)
+            raise AlreadyProcessed(key.update_id)
 
-    async def record(self, bot_id: int, update_id: int, now: datetime) -> None:
-        """Record an update on its own (for handlers that wrote nothing); a second record is a no-op."""
-        if update_id in self.marked:
-            self.marked.discard(update_id)
-            return
-        await self.db.execute(
-            "INSERT INTO processed_updates (bot_id, update_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (bot_id, update_id, utc_iso(now)),
-        )
+    async def record(self, key: IdempotencyKey, now: datetime) -> None:
+        """Record an update on its own (its handler wrote nothing); a second record is a no-op."""
+        await self.db.execute(_RECORD, (key.bot_id, key.update_id, utc_iso(now)))
 
     async def receive(self, bot_id: int, updates: list[tuple[int, str]], now: datetime) -> None:
         """Keep fetched updates (id, JSON) until processed; an update already kept is not kept twice."""
@@ -73,12 +55,14 @@ class UpdateLog:
         )
         return [(int(r[0]), self.seal.open(r[1], WHERE)) for r in rows]
 
-    async def prune(self, before: datetime) -> int:
-        """Forget updates older than Telegram's redelivery window (24 hours): they can never come back."""
+    async def prune(self, before: datetime) -> dict[int, int]:
+        """Forget updates older than Telegram's redelivery window (24 hours): they can never come back.
+
+        Returns, per bot, the oldest update id still recorded (update ids only grow: what was forgotten is
+        everything below it)."""
         async with self.db.transaction() as tx:
             stamp = utc_iso(before)
-            cursor = await tx.execute("DELETE FROM processed_updates WHERE processed_at < ?", (stamp,))
-            removed = cursor.rowcount
+            await tx.execute("DELETE FROM processed_updates WHERE processed_at < ?", (stamp,))
             async with tx.execute("SELECT bot_id, min(update_id) FROM processed_updates GROUP BY bot_id") as rows:
                 oldest = {int(r[0]): int(r[1]) for r in await rows.fetchall()}
             # The inbox row of a processed update has done its job once the update can no longer come back.
@@ -87,11 +71,4 @@ class UpdateLog:
                 "WHERE p.bot_id = inbox.bot_id AND p.update_id = inbox.update_id AND p.processed_at >= ?)",
                 (stamp, stamp),
             )
-        if removed:
-            # Update ids only grow: what the database forgot is everything below the oldest id it kept.
-            self._recorded = {
-                bot_id: {u for u in ids if u >= oldest[bot_id]}
-                for bot_id, ids in self._recorded.items()
-                if bot_id in oldest
-            }
-        return removed
+        return oldest

@@ -6,8 +6,9 @@ from datetime import datetime
 
 from core.clock import parse_utc, utc_iso
 from storage.sqlite.db import Database
+from storage.types import FAILED, SENDING, SENT, UNKNOWN
 
-SENDING, SENT, UNKNOWN, FAILED = "sending", "sent", "unknown", "failed"
+__all__ = ["FAILED", "SENDING", "SENT", "UNKNOWN", "Meta", "Outbox"]
 
 
 class Outbox:

@@ -12,6 +12,9 @@ from core.clock import parse_utc, utc_iso
 from core.models import SavedSubmission, Submission
 from storage.sqlite.db import Database
 from storage.sqlite.seal import Seal
+from storage.types import EXPORT_COLUMNS
+
+__all__ = ["EXPORT_COLUMNS", "RecordRepository", "export_rows"]
 
 
 class RecordRepository:
@@ -134,21 +137,6 @@ _EXPORT = (
     "c.topic, (SELECT group_concat(a.agency, '|') FROM consultation_agencies a WHERE a.consultation_id = c.id), "
     "c.at_outing FROM consultations c JOIN staff s ON s.id = c.staff_id WHERE c.date BETWEEN ?1 AND ?2 "
     "ORDER BY 2"
-)
-EXPORT_COLUMNS = (
-    "kind",
-    "date",
-    "staff",
-    "area",
-    "activity",
-    "destination",
-    "headcount",
-    "channel",
-    "consulter",
-    "consulter_category",
-    "topic",
-    "agencies",
-    "at_outing",
 )
 
 

@@ -92,17 +92,21 @@ class StaffRepository:
         self.cache.clear()
         await self.db.execute("UPDATE staff SET name = ? WHERE id = ?", (name, staff_id))
 
-    async def set_area(self, staff_id: int, area: str) -> None:
+    async def set_area(self, staff_id: int, area: str, *, tx: aiosqlite.Connection | None = None) -> None:
         self.cache.clear()
-        await self.db.execute("UPDATE staff SET area = ? WHERE id = ?", (area, staff_id))
+        async with self.db.within(tx) as tx:
+            await tx.execute("UPDATE staff SET area = ? WHERE id = ?", (area, staff_id))
+            self.db.on_commit(self.cache.clear)
 
-    async def deactivate(self, staff_id: int, now: datetime) -> bool:
+    async def deactivate(self, staff_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None) -> bool:
         self.cache.clear()
-        changed = await self.db.execute(
-            "UPDATE staff SET active = 0, deactivated_at = ? WHERE id = ? AND active = 1",
-            (utc_iso(now), staff_id),
-        )
-        return changed > 0
+        async with self.db.within(tx) as tx:
+            cursor = await tx.execute(
+                "UPDATE staff SET active = 0, deactivated_at = ? WHERE id = ? AND active = 1",
+                (utc_iso(now), staff_id),
+            )
+            self.db.on_commit(self.cache.clear)
+        return cursor.rowcount > 0
 
     async def imported(self, tx: aiosqlite.Connection, name: str, now: datetime) -> int:
         """The id of a staff member known only from imported records (no Telegram account, no access)."""
@@ -132,8 +136,10 @@ class InviteRepository:
         created_by: int,
         now: datetime,
         expires_at: datetime,
+        *,
+        tx: aiosqlite.Connection | None = None,
     ) -> int:
-        async with self.db.transaction() as tx:
+        async with self.db.within(tx) as tx:
             cursor = await tx.execute(
                 "INSERT INTO invites (code_hash, role, zone, created_by, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -150,26 +156,33 @@ class InviteRepository:
         )
         return int(row[0]) if row else 0
 
-    async def failed(self, telegram_id: int, now: datetime, window_since: datetime) -> None:
+    async def failed(
+        self, telegram_id: int, now: datetime, window_since: datetime, *, tx: aiosqlite.Connection | None = None
+    ) -> None:
         """Count a failed code; a window older than `window_since` starts over."""
-        await self.db.execute(
-            "INSERT INTO start_attempts (telegram_id, failures, window_start) VALUES (?, 1, ?) "
-            "ON CONFLICT (telegram_id) DO UPDATE SET "
-            "failures = CASE WHEN window_start > ? THEN failures + 1 ELSE 1 END, "
-            "window_start = CASE WHEN window_start > ? THEN window_start ELSE excluded.window_start END",
-            (telegram_id, utc_iso(now), utc_iso(window_since), utc_iso(window_since)),
-        )
+        async with self.db.within(tx) as tx:
+            await tx.execute(
+                "INSERT INTO start_attempts (telegram_id, failures, window_start) VALUES (?, 1, ?) "
+                "ON CONFLICT (telegram_id) DO UPDATE SET "
+                "failures = CASE WHEN window_start > ? THEN failures + 1 ELSE 1 END, "
+                "window_start = CASE WHEN window_start > ? THEN window_start ELSE excluded.window_start END",
+                (telegram_id, utc_iso(now), utc_iso(window_since), utc_iso(window_since)),
+            )
 
-    async def succeeded(self, telegram_id: int) -> None:
-        await self.db.execute("DELETE FROM start_attempts WHERE telegram_id = ?", (telegram_id,))
+    async def succeeded(self, telegram_id: int, *, tx: aiosqlite.Connection | None = None) -> None:
+        async with self.db.within(tx) as tx:
+            await tx.execute("DELETE FROM start_attempts WHERE telegram_id = ?", (telegram_id,))
 
-    async def redeem(self, code_hash: str, telegram_id: int, name: str, now: datetime) -> Staff | str:
+    async def redeem(
+        self, code_hash: str, telegram_id: int, name: str, now: datetime, *, tx: aiosqlite.Connection | None = None
+    ) -> Staff | str:
         """Register (or re-register) the sender with the invite's role and zone, using the invite up.
 
         Returns the staff member, or why not: "unknown", "used" or "expired".
         """
         self.staff_cache.clear()
-        async with self.db.transaction() as tx:
+        async with self.db.within(tx) as tx:
+            self.db.on_commit(self.staff_cache.clear)
             async with tx.execute("SELECT * FROM invites WHERE code_hash = ?", (code_hash,)) as cursor:
                 row = await cursor.fetchone()
             if row is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -15,13 +15,14 @@ from storage.sqlite.audit import AuditLog
 from storage.sqlite.db import Database, storage_error
 from storage.sqlite.drafts import DraftRepository, PendingInputs
 from storage.sqlite.followups import FollowUpRepository
-from storage.sqlite.inbox import UpdateLog
+from storage.sqlite.imports import ImportRepository
+from storage.sqlite.inbox import Inbox
 from storage.sqlite.outbox import Meta, Outbox
 from storage.sqlite.records import RecordRepository
 from storage.sqlite.seal import Seal, check_key
 from storage.sqlite.staff import InviteRepository, StaffCache, StaffRepository
 from storage.sqlite.tallies import TallyRepository
-from storage.types import StorageError
+from storage.types import IdempotencyKey, StorageError
 
 
 class Store:
@@ -35,9 +36,12 @@ class Store:
         self.drafts = DraftRepository(db, self.seal)
         self.pending = PendingInputs(db)
         self.records = RecordRepository(db, self.seal)
-        self.updates = UpdateLog(db, self.seal)
+        self.inbox = Inbox(db, self.seal)
+        # Told of every update whose effects a unit of work committed (the delivery ledger, bot/ledger.py).
+        self.settled: Callable[[IdempotencyKey], None] | None = None
         self.followups = FollowUpRepository(db, self.seal, self.audit)
         self.tallies = TallyRepository(db)
+        self.imports = ImportRepository(db, self.staff)
         self.outbox = Outbox(db)
         self.meta = Meta(db)
 
@@ -66,18 +70,16 @@ class Store:
         await self.db.close()
 
     @asynccontextmanager
-    async def unit(
-        self, *, bot_id: int | None = None, update_id: int | None = None, now: datetime | None = None
-    ) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction that also records the update it acts on.
+    async def unit(self, key: IdempotencyKey | None, now: datetime) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction that also records the update it acts on (`key`; None for writes no update asked
+        for, e.g. scheduled jobs).
 
-        If the update was recorded before (a redelivery), AlreadyProcessed is raised and nothing is written:
-        the change and the record of the update commit together or not at all.
+        If the update was recorded before (a redelivery), AlreadyProcessed is raised and nothing is written: the
+        change and the record of the update commit together or not at all. Once committed, `settled` is told.
         """
         async with self.db.transaction() as tx:
-            if update_id is not None:
-                assert bot_id is not None and now is not None
-                await self.updates.mark(tx, bot_id, update_id, now)
+            if key is not None:
+                await self.inbox.mark(tx, key, now)
             yield tx
-        if update_id is not None:
-            self.updates.marked.add(update_id)
+        if key is not None and self.settled is not None:
+            self.settled(key)

@@ -1,0 +1,311 @@
+"""Button data: one registry of button kinds, a frozen dataclass and a short prefix each, and their codec.
+
+Every button the bot shows carries one of these, encoded as `prefix:field:field…` (Telegram's callback_data,
+at most 64 bytes; a LINE WORKS postback later, at most 300 characters). Fields are ints, bools, short codes
+or one of a fixed set of words (a `Literal`); only the last field of a kind may contain ':' (a flow action
+such as `p:salon-elderly`). `decode` never raises: forged or outdated data decodes to None, and the bot
+answers it as an expired button. Buttons carry codes and ids, never labels (labels change, and one Japanese
+character is 3 bytes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeVar
+
+from typing_extensions import dataclass_transform
+
+LIMIT = 64  # bytes: Telegram's limit on callback_data
+INT_DIGITS = 18  # at most this many digits: a 64-bit integer, so a forged number cannot overflow storage
+
+
+class Button:
+    """A button kind: subclasses are frozen dataclasses registered with `@kind("prefix")`."""
+
+    PREFIX: ClassVar[str] = ""
+
+
+B = TypeVar("B", bound=Button)
+
+_Parse = Callable[[str], Any]
+_Format = Callable[[Any], str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    name: str
+    parse: _Parse  # returns the value, or raises ValueError
+    format: _Format
+    colon_ok: bool  # only the last field of a kind may contain ':'
+
+
+_KINDS: dict[str, type[Button]] = {}
+_FIELDS: dict[type[Button], tuple[_Field, ...]] = {}
+
+
+def _parse_int(text: str) -> int:
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= INT_DIGITS):
+        raise ValueError(text)  # int() would accept "٣", "+1", " 1" and 4,000-digit strings
+    return int(text)
+
+
+def _parse_bool(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise ValueError(text)
+    return text == "1"
+
+
+def _parse_str(text: str) -> str:
+    # Codes are checked where they are used (a taxonomy lookup): a forged one gets the same hint as a stale one.
+    if not text or not text.isprintable():
+        raise ValueError(text)
+    return text
+
+
+def _literal(choices: tuple[str, ...]) -> _Parse:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(text)
+        return text
+
+    return parse
+
+
+def _field(name: str, annotation: Any, last: bool) -> _Field:
+    if annotation is int:
+        return _Field(name, _parse_int, str, last)
+    if annotation is bool:
+        return _Field(name, _parse_bool, lambda value: "1" if value else "0", last)
+    if annotation is str:
+        return _Field(name, _parse_str, str, last)
+    if typing.get_origin(annotation) is Literal:
+        choices = typing.get_args(annotation)
+        if all(isinstance(c, str) and ":" not in c for c in choices):
+            return _Field(name, _literal(choices), str, last)
+    raise TypeError(f"button field {name}: {annotation!r} is not int, bool, str or a Literal of words")
+
+
+@dataclass_transform(frozen_default=True)
+def kind(prefix: str) -> Callable[[type[B]], type[B]]:
+    """Register a button kind under a prefix (short: it travels in every button of that kind)."""
+
+    def register(cls: type[B]) -> type[B]:
+        if not prefix.isascii() or not prefix.isalpha() or prefix in _KINDS:
+            raise ValueError(f"button prefix {prefix!r} is not a fresh ASCII word")
+        made = dataclass(frozen=True, slots=True)(cls)
+        hints = typing.get_type_hints(made)
+        names = [f.name for f in dataclasses.fields(made)]  # type: ignore[arg-type]
+        made.PREFIX = prefix
+        _FIELDS[made] = tuple(_field(n, hints[n], i == len(names) - 1) for i, n in enumerate(names))
+        _KINDS[prefix] = made
+        return made
+
+    return register
+
+
+def kinds() -> dict[str, type[Button]]:
+    """Every registered kind by prefix."""
+    return dict(_KINDS)
+
+
+def pattern(cls: type[Button]) -> str:
+    """A regular expression matching the data of every button of this kind (for handler registration)."""
+    return rf"^{cls.PREFIX}(:|$)"
+
+
+def encode(button: Button) -> str:
+    """The data of one button; raises ValueError if it cannot travel (too long, or a ':' in a middle field)."""
+    fields = _FIELDS[type(button)]
+    parts = [button.PREFIX]
+    for f in fields:
+        text = f.format(getattr(button, f.name))
+        if ":" in text and not f.colon_ok:
+            raise ValueError(f"{type(button).__name__}.{f.name}: ':' only allowed in the last field")
+        parts.append(text)
+    data = ":".join(parts)
+    if len(data.encode("utf-8")) > LIMIT:
+        raise ValueError(f"{type(button).__name__}: {len(data.encode('utf-8'))} bytes, over {LIMIT}")
+    return data
+
+
+def decode(data: str | None) -> Button | None:
+    """The button this data stands for, or None (unknown kind, wrong shape, a value out of range)."""
+    if not data or len(data) > 4 * LIMIT:
+        return None
+    prefix, _, rest = data.partition(":")
+    cls = _KINDS.get(prefix)
+    if cls is None:
+        return None
+    fields = _FIELDS[cls]
+    if not fields:
+        return cls() if not rest and ":" not in data else None
+    pieces = rest.split(":", len(fields) - 1)
+    if len(pieces) != len(fields) or ":" not in data:
+        return None
+    try:
+        values = {f.name: f.parse(piece) for f, piece in zip(fields, pieces, strict=True)}
+    except ValueError:
+        return None
+    return cls(**values)
+
+
+def decode_as(data: str | None, cls: type[B]) -> B | None:
+    """`decode`, only if the data is a button of kind `cls`."""
+    found = decode(data)
+    return found if isinstance(found, cls) else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The kinds. Adding one: a dataclass here with a fresh prefix; the handler that owns it registers `pattern(...)`.
+
+ResumeChoice = Literal["go", "drop", "visit", "consult"]
+YesNo = Literal["yes", "no"]
+RoleName = Literal["staff", "supervisor", "admin"]
+DuePreset = Literal["1w", "2w", "1m"]
+PeriodKey = Literal["week", "lastweek", "month", "fy", "lastfy"]
+
+
+@kind("f")
+class FlowPress(Button):
+    """An answer on a flow screen: the draft and its version (a stale press changes nothing), the flow action."""
+
+    draft: int
+    version: int
+    action: str
+
+
+@kind("r")
+class ResumeDraft(Button):
+    """After a restart: continue the draft, drop it, or drop it and start a new visit/consultation."""
+
+    draft: int
+    version: int
+    choice: ResumeChoice
+
+
+@kind("c")
+class CancelDraft(Button):
+    """The answer to 「破棄しますか？」."""
+
+    draft: int
+    version: int
+    answer: YesNo
+
+
+@kind("u")
+class UndoSubmission(Button):
+    submission: int
+
+
+@kind("hz")
+class HomeZone(Button):
+    """Registration: the zone whose areas to offer as a home area (people without a zone)."""
+
+    zone: str
+
+
+@kind("ha")
+class HomeArea(Button):
+    area: str
+
+
+@kind("ir")
+class InviteRole(Button):
+    role: RoleName
+
+
+@kind("iz")
+class InviteZone(Button):
+    role: RoleName
+    zone: str
+
+
+@kind("sp")
+class StaffPage(Button):
+    page: int
+
+
+@kind("sa")
+class StaffAsk(Button):
+    """「停止」 pressed next to a person: asks to confirm."""
+
+    staff: int
+
+
+@kind("sd")
+class StaffDeactivate(Button):
+    staff: int
+
+
+@kind("fl")
+class FollowUpPage(Button):
+    page: int
+
+
+@kind("fv")
+class FollowUpCard(Button):
+    followup: int
+
+
+@kind("fx")
+class FollowUpDetails(Button):
+    """The 🔒 reason and notes: each view is audited."""
+
+    followup: int
+
+
+@kind("fn")
+class FollowUpNote(Button):
+    followup: int
+
+
+@kind("fd")
+class FollowUpDueMenu(Button):
+    followup: int
+
+
+@kind("fp")
+class FollowUpDuePreset(Button):
+    followup: int
+    preset: DuePreset
+
+
+@kind("fi")
+class FollowUpDueTyped(Button):
+    followup: int
+
+
+@kind("fc")
+class FollowUpCloseMenu(Button):
+    followup: int
+
+
+@kind("fo")
+class FollowUpClose(Button):
+    followup: int
+    outcome: str
+
+
+@kind("fr")
+class FollowUpOwnerMenu(Button):
+    followup: int
+
+
+@kind("fa")
+class FollowUpOwner(Button):
+    followup: int
+    staff: int
+
+
+@kind("rp")
+class ReportPeriod(Button):
+    period: PeriodKey
+
+
+@kind("ex")
+class ExportYear(Button):
+    fiscal_year: int
