@@ -49,7 +49,7 @@ def load_state(draft: Draft) -> DraftState | None:
 def view_of(screen: Screen, draft: Draft) -> View:
     """A flow screen as choices: every button carries the draft id and version."""
     lines = ([Choice(b.label, FlowPress(draft.id, draft.version, b.action)) for b in row] for row in screen.keyboard)
-    return View(screen.text, rows(*lines), personal_text=getattr(screen, "personal_text", False))
+    return View(screen.text, rows(*lines), personal_text=screen.personal_text)
 
 
 class FlowService:
