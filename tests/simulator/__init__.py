@@ -1,0 +1,1 @@
+"""Tests of the simulated Bot API server (simulator/), through a real python-telegram-bot client."""
