@@ -1,15 +1,17 @@
-# fieldbot: `make run` runs the bot, `make test` runs the tests. Both build .venv from pyproject.toml first.
+# fieldbot: `make run` runs the bot, `make test` runs the tests. Both build .venv from the lock file first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-quick clean
+.PHONY: run test test-fast lint bench bench-quick lock clean
 
-$(STAMP): pyproject.toml
+# Every dependency comes pinned and hash-checked from requirements.lock (made from pyproject.toml by `make lock`);
+# the project itself is installed editable on top, with no download of its own.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -17,6 +19,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The tests that start no subprocess (no `fieldbot` process, no crash or load test): a quick loop while editing.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # Benchmarks (not part of `make test`): the bot against the floor of PTB and of SQLite; see bench/README.md.
 bench: $(STAMP)
@@ -29,6 +35,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# After a change to the dependencies in pyproject.toml: pin them again (newest versions the index offers).
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe --extra dev --extra simulator \
+		--output-file requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

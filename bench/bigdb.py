@@ -99,7 +99,7 @@ def build(
                 strict=True,
             ),
         )
-    categories = {g: [c.code for c in taxonomy.categories_of(g)] or [None] for g in groups}
+    categories: dict[str, list[str | None]] = {g: [c.code for c in taxonomy.categories_of(g)] or [None] for g in groups}
     for start in range(0, consultations, batch):
         n = min(batch, consultations - start)
         ids = range(start + 1, start + n + 1)

@@ -32,6 +32,7 @@ from core.schedule import DigestSchedule
 from core.taxonomy import Taxonomy, load_taxonomy
 from services.digest import DigestService
 from services.reporting import Reporter
+from services.screens import Rows
 from simulator.botapi import ApiEvent, LocalBotApi, SimUser
 from storage.sqlite.store import Store
 
@@ -296,7 +297,7 @@ async def timed_async(fn: Callable[[], Coroutine[Any, Any, Any]], repeat: int) -
 
 
 class NullSender:
-    async def text(self, chat_id: int, text: str, buttons: list[list[tuple[str, str]]] | None = None) -> None:
+    async def text(self, chat_id: int, text: str, buttons: Rows = ()) -> None:
         return None
 
     async def photo(self, chat_id: int, png: bytes, caption: str) -> None:
@@ -348,21 +349,15 @@ async def report_runs(database: Path, sealer: Sealer, taxonomy: Taxonomy, record
         week = iso_week(LAST_FY, 47)
         moment = datetime(LAST_FY, 11, 23, 1, 0, tzinfo=UTC)  # the Monday after, 10:00 in Tokyo
         await store.meta.put("installed_at", "2000-01-01T00:00:00.000000Z")
-        service = DigestService(
-            store, taxonomy, NullSender(), FixedClock(moment), taxonomy_tz(), DigestSchedule.parse("mon 08:30")
+        schedule = DigestSchedule.parse("mon 08:30")
+        service = DigestService(store, taxonomy, NullSender(), FixedClock(moment), taxonomy_tz(), schedule)
+        no_charts = DigestService(
+            store, taxonomy, NullSender(), FixedClock(moment), taxonomy_tz(), schedule, draw=lambda report, dim: b""
         )
-
-        import services.digest as digest_module
-
-        real_chart = digest_module.comparison_chart
 
         async def digest_data() -> None:
             await store.db.execute("DELETE FROM outbox")
-            digest_module.comparison_chart = lambda report, dimension: b""  # type: ignore[assignment]
-            try:
-                await service.run()
-            finally:
-                digest_module.comparison_chart = real_chart
+            await no_charts.run()
 
         async def digest_full() -> None:
             await store.db.execute("DELETE FROM outbox")

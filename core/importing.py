@@ -320,9 +320,9 @@ class _Reader(Generic[RowT]):
         with self.source.path.open("rb") as stream:
             lines = _Lines(stream, self.source.encoding, self.errors)
             reader = csv.reader(lines)
-            last = 0  # physical lines consumed before the current record
             header_line = 0
             try:
+                last = 0  # physical lines consumed before the current record
                 for cells in reader:
                     line, last = last + 1, reader.line_num
                     if not "".join(cells).strip():
@@ -331,29 +331,37 @@ class _Reader(Generic[RowT]):
                         header_line = line
                         self._read_header(line, cells)
                         continue
-                    self.rows += 1
-                    if len(cells) != self._header.width:
-                        self.errors.line(line, f"{len(cells)} cells where the header has {self._header.width}")
-                        continue
-                    before = self.errors.total
-                    for at in self._header.unnamed:
-                        if value := cells[at].strip():
-                            self.errors.cell(line, f"#{at + 1}", "a value in a column with no header", value)
-                    # Stripped cells by column name; a column left out of the file is absent (read as "").
-                    row = self._row(line, {name: cells[at].strip() for name, at in self._header.index.items()})
-                    if row is not None and self.errors.total == before and self._header.ok:
+                    row = self._data_row(line, cells)
+                    if row is not None:
                         yield row
             except csv.Error as exc:
                 reason = str(exc).split(" - ")[0]  # drop Python's hint about opening files in newline mode
                 self.errors.line(reader.line_num, f"not readable as CSV ({reason}); reading stopped here")
                 lines.stopped = True
-            if lines.stopped:
-                lines.drain()
-            self._digest = lines.digest.hexdigest()
-            if not header_line:
-                self.errors.line(1, f"the file is empty: expected a header row ({','.join(self.required)})")
-            elif not self.rows and not lines.stopped:
-                self.errors.line(header_line, "the file has a header but no data rows")
+            self._finish(lines, header_line)
+
+    def _data_row(self, line: int, cells: list[str]) -> RowT | None:
+        """One data row, checked; None when it has an error (recorded) or the header had one."""
+        self.rows += 1
+        if len(cells) != self._header.width:
+            self.errors.line(line, f"{len(cells)} cells where the header has {self._header.width}")
+            return None
+        before = self.errors.total
+        for at in self._header.unnamed:
+            if value := cells[at].strip():
+                self.errors.cell(line, f"#{at + 1}", "a value in a column with no header", value)
+        # Stripped cells by column name; a column left out of the file is absent (read as "").
+        row = self._row(line, {name: cells[at].strip() for name, at in self._header.index.items()})
+        return row if row is not None and self.errors.total == before and self._header.ok else None
+
+    def _finish(self, lines: _Lines, header_line: int) -> None:
+        if lines.stopped:
+            lines.drain()
+        self._digest = lines.digest.hexdigest()
+        if not header_line:
+            self.errors.line(1, f"the file is empty: expected a header row ({','.join(self.required)})")
+        elif not self.rows and not lines.stopped:
+            self.errors.line(header_line, "the file has a header but no data rows")
 
     def _read_header(self, line: int, cells: list[str]) -> None:
         header = _Header(width=len(cells))

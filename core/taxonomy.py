@@ -96,28 +96,16 @@ class TaxonomyFile(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TaxonomyFile:
-        def unique(kind: str, entries: Iterable[_Entry]) -> None:
-            seen: set[str] = set()
-            for entry in entries:
-                if entry.code in seen:
-                    raise ValueError(f"{kind}: code {entry.code!r} is used twice")
-                seen.add(entry.code)
-
-        unique("zones", self.zones)
-        unique("areas", (a for z in self.zones for a in z.areas))
+        _unique("zones", self.zones)
+        _unique("areas", (a for z in self.zones for a in z.areas))
         for zone in self.zones:
             if not zone.areas:
                 raise ValueError(f"zones: zone {zone.code!r} has no areas")
         for name in ("activity", "destination", "channel", "topic", "agency", "outcome"):
-            entries: list[CategoryEntry] = getattr(self, name)
-            unique(name, entries)
-            if not any(not e.retired for e in entries):
-                raise ValueError(f"{name}: at least one category must not be retired")
-            if name != "channel" and any(e.at_outing for e in entries):
-                raise ValueError(f"{name}: at_outing is only allowed in [[channel]]")
-        unique("consulter", self.consulter)
+            _flat_list(name, getattr(self, name))
+        _unique("consulter", self.consulter)
         for group in self.consulter:
-            unique(f"consulter {group.code!r} categories", group.categories)
+            _unique(f"consulter {group.code!r} categories", group.categories)
             if any(c.at_outing for c in group.categories):
                 raise ValueError(f"consulter {group.code!r}: at_outing is only allowed in [[channel]]")
         outing_channels = [c.code for c in self.channel if c.at_outing]
@@ -127,6 +115,22 @@ class TaxonomyFile(BaseModel):
                 f"received at an outing); found {len(outing_channels)}"
             )
         return self
+
+
+def _unique(kind: str, entries: Iterable[_Entry]) -> None:
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.code in seen:
+            raise ValueError(f"{kind}: code {entry.code!r} is used twice")
+        seen.add(entry.code)
+
+
+def _flat_list(name: str, entries: list[CategoryEntry]) -> None:
+    _unique(name, entries)
+    if not any(not e.retired for e in entries):
+        raise ValueError(f"{name}: at least one category must not be retired")
+    if name != "channel" and any(e.at_outing for e in entries):
+        raise ValueError(f"{name}: at_outing is only allowed in [[channel]]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -347,10 +347,9 @@ class Generator:
         if (age > 60 and self.rng.random() < 0.96) or (age <= 60 and recent_closed):
             closed_on = day + timedelta(days=self.rng.randint(3, min(age, 90)))
             outcome = self.pick(OUTCOME, self.taxonomy.outcome.active())
-        else:
-            if staff_id == self.demo_id and due < self.today + timedelta(days=2):
-                # The demo user's open follow-ups are due ahead: no reminder interrupts the first minutes.
-                due = self.today + timedelta(days=self.rng.randint(2, 21))
+        elif staff_id == self.demo_id and due < self.today + timedelta(days=2):
+            # The demo user's open follow-ups are due ahead: no reminder interrupts the first minutes.
+            due = self.today + timedelta(days=self.rng.randint(2, 21))
         self.followups.append(FollowUpPlan(label, staff_id, day, closed_on, outcome))
         return NewFollowUp(label, due, reason if self.rng.random() < 0.8 else None)
 

@@ -233,17 +233,7 @@ class TerminalChat:
     # ---- showing the chat
     def render(self) -> bool:
         """Print what the bot sent or changed in this chat since the last call; True if anything was printed."""
-        events = self.api.events[self._seen :]
-        self._seen += len(events)
-        order: list[int] = []
-        sent: set[int] = set()
-        for event in events:
-            if event.chat_id != self.user.id or event.message_id is None or event.kind not in ("send", "edit"):
-                continue
-            if event.kind == "send":
-                sent.add(event.message_id)
-            if event.message_id not in order:
-                order.append(event.message_id)
+        order, sent = self._changed_messages()
         target = self._newest_with_buttons()
         printed = False
         for message_id in order:
@@ -259,6 +249,25 @@ class TerminalChat:
                 continue
             self._show(msg, edited=message_id not in sent, numbered=msg is target)
             printed = True
+        return self._render_controls(target) or printed
+
+    def _changed_messages(self) -> tuple[list[int], set[int]]:
+        """The messages of this chat sent or edited since the last call, in order, and which were sent."""
+        events = self.api.events[self._seen :]
+        self._seen += len(events)
+        order: list[int] = []
+        sent: set[int] = set()
+        for event in events:
+            if event.chat_id != self.user.id or event.message_id is None or event.kind not in ("send", "edit"):
+                continue
+            if event.kind == "send":
+                sent.add(event.message_id)
+            if event.message_id not in order:
+                order.append(event.message_id)
+        return order, sent
+
+    def _render_controls(self, target: SimMessage | None) -> bool:
+        printed = False
         if target is None:
             self._buttons, self._numbered = [], None
         elif self._numbered != (target.message_id, target.buttons):

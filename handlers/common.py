@@ -156,23 +156,11 @@ async def show(update: Update, context: Context, reply: Reply, staff: Staff | No
     if reply.forget_typed and update.effective_message is not None:
         with contextlib.suppress(BadRequest, Forbidden):
             await update.effective_message.delete()
-    query = update.callback_query
-    views = list(reply.send)
-    shown: int | None = None
     try:
-        if reply.edit is not None and query is not None and query.message is not None:
-            await edit(query, reply.edit)
-            shown = query.message.message_id
-        elif reply.edit is not None:
-            views.insert(0, reply.edit)  # no pressed message (a typed input): the edit becomes a new message
-        keyboard = menu_keyboard(staff) if reply.menu and staff is not None else None
-        for view in views:
-            sent = await send(context, chat.id, view, None if view.rows else keyboard)
-            keyboard = keyboard if view.rows else None  # the menu goes with the first message without buttons
-            shown = sent.message_id if sent is not None else None
+        shown = await _messages(update, context, chat.id, reply, staff)
     except TelegramError:
         if reply.track is not None:
-            await context.services.flows.shown(reply.track, None)
+            await context.services.flows.shown(reply.track, None)  # its next input shows the question again
         raise
     if reply.track is not None:
         await context.services.flows.shown(reply.track, shown)
@@ -180,6 +168,24 @@ async def show(update: Update, context: Context, reply: Reply, staff: Staff | No
         await attach(context, chat.id, attachment)
     if reply.retire is not None and reply.retire != shown:
         await retire_keyboard(context, chat.id, reply.retire)
+
+
+async def _messages(update: Update, context: Context, chat_id: int, reply: Reply, staff: Staff | None) -> int | None:
+    """The edit and the new messages of a Reply; returns the id of the last message shown."""
+    query = update.callback_query
+    views = list(reply.send)
+    shown: int | None = None
+    if reply.edit is not None and query is not None and query.message is not None:
+        await edit(query, reply.edit)
+        shown = query.message.message_id
+    elif reply.edit is not None:
+        views.insert(0, reply.edit)  # no pressed message (a typed input): the edit becomes a new message
+    keyboard = menu_keyboard(staff) if reply.menu and staff is not None else None
+    for view in views:
+        sent = await send(context, chat_id, view, None if view.rows else keyboard)
+        keyboard = keyboard if view.rows else None  # the menu goes with the first message without buttons
+        shown = sent.message_id if sent is not None else None
+    return shown
 
 
 async def attach(context: Context, chat_id: int, attachment: Attachment) -> None:

@@ -21,7 +21,7 @@ from core.buttons import (
 )
 from core.models import Staff
 from handlers.common import Context, key_of, pressed_message, registered
-from services.screens import Reply, expired
+from services.screens import Press, Reply, expired
 
 KINDS = (
     FollowUpPage,
@@ -45,33 +45,11 @@ async def cmd_followups(update: Update, context: Context, staff: Staff) -> Reply
 
 @registered()
 async def on_button(update: Update, context: Context, staff: Staff) -> Reply:
-    service = context.services.followups
     button = decode(update.callback_query.data if update.callback_query else None)
-    key = key_of(update, context)
-    match button:
-        case FollowUpPage():
-            return await service.page(staff, button)
-        case FollowUpCard():
-            return await service.card(staff, button)
-        case FollowUpDetails():
-            return await service.details(staff, button)
-        case FollowUpNote():
-            return await service.ask_note(staff, button, pressed_message(update), key)
-        case FollowUpDueTyped():
-            return await service.ask_due(staff, button, pressed_message(update), key)
-        case FollowUpDueMenu():
-            return await service.due_menu(staff, button)
-        case FollowUpDuePreset():
-            return await service.due_preset(staff, button, key)
-        case FollowUpCloseMenu():
-            return await service.close_menu(staff, button)
-        case FollowUpClose():
-            return await service.close(staff, button, key)
-        case FollowUpOwnerMenu():
-            return await service.owner_menu(staff, button)
-        case FollowUpOwner():
-            return await service.reassign(staff, button, key)
-    return expired()
+    if button is None:
+        return expired()
+    press = Press(key_of(update, context), pressed_message(update))
+    return await context.services.followups.press(staff, button, press)
 
 
 def handlers() -> list[BaseHandler[Update, Context, None]]:

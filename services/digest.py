@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -17,7 +17,7 @@ from core.schedule import DigestSchedule
 from core.taxonomy import Taxonomy
 from reports.charts import comparison_chart
 from reports.digest import render_digest
-from reports.tally import build_report
+from reports.tally import Report, build_report
 from services.access import Scope
 from services.outbound import DeliveryError, Sender
 from services.reporting import Reporter, render_off_loop
@@ -79,6 +79,8 @@ class DigestService:
         tz: ZoneInfo,
         schedule: DigestSchedule | None,
         group_chat: int | None = None,
+        *,
+        draw: Callable[[Report, str], bytes] = comparison_chart,
     ) -> None:
         self.store = store
         self.taxonomy = taxonomy
@@ -87,6 +89,7 @@ class DigestService:
         self.tz = tz
         self.schedule = schedule
         self.group_chat = group_chat
+        self.draw = draw  # the chart of a digest (the benchmark of the digest's data and text draws nothing)
         self.reporter = Reporter(store, taxonomy)
 
     async def run(self) -> int:
@@ -164,5 +167,5 @@ class DigestService:
             recorded = await self.store.tallies.staff_with_records(week.start, week.end, [p.id for p in candidates])
             idle_names = [p.name for p in candidates if p.id not in recorded]
         texts = render_digest(recipient.scope_label, versus_week, versus_year, followups, idle_names)
-        chart = await render_off_loop(lambda: comparison_chart(versus_week, "activity"))
+        chart = await render_off_loop(lambda: self.draw(versus_week, "activity"))
         return texts, chart

@@ -4,11 +4,13 @@ dates, closing and reassigning; and the typed note or date a button asked for.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from core import dates, flow
 from core.buttons import (
+    Button,
     DuePreset,
     FollowUpCard,
     FollowUpClose,
@@ -27,7 +29,7 @@ from core.models import Role, Staff
 from core.taxonomy import Taxonomy
 from services.access import SUPERVISORS, can_see, scope_label, scope_of
 from services.deps import Deps
-from services.screens import Choice, Reply, Rows, View, expired, pager, rows
+from services.screens import Choice, Press, Reply, Rows, View, expired, pager, rows
 from storage.types import AlreadyProcessed, FollowUp, FollowUpScope, IdempotencyKey, PendingInput
 
 log = logging.getLogger(__name__)
@@ -105,12 +107,30 @@ class FollowUpService:
         self.store = deps.store
         self.taxonomy = deps.taxonomy
 
+    async def press(self, staff: Staff, button: Button, press: Press) -> Reply:
+        """A follow-up button, whatever its kind (a stale or foreign one is answered as expired)."""
+        actions: dict[type[Button], Callable[[Staff, Any, Press], Awaitable[Reply]]] = {
+            FollowUpPage: self.page,
+            FollowUpCard: self.card,
+            FollowUpDetails: self.details,
+            FollowUpNote: self.ask_note,
+            FollowUpDueTyped: self.ask_due,
+            FollowUpDueMenu: self.due_menu,
+            FollowUpDuePreset: self.due_preset,
+            FollowUpCloseMenu: self.close_menu,
+            FollowUpClose: self.close,
+            FollowUpOwnerMenu: self.owner_menu,
+            FollowUpOwner: self.reassign,
+        }
+        action = actions.get(type(button))
+        return expired() if action is None else await action(staff, button, press)
+
     # --- lists and cards ----------------------------------------------------------------------------------------
 
     async def list_command(self, staff: Staff) -> Reply:
         return Reply(send=[await self._page(staff, 0)])
 
-    async def page(self, staff: Staff, button: FollowUpPage) -> Reply:
+    async def page(self, staff: Staff, button: FollowUpPage, press: Press | None = None) -> Reply:
         return Reply(edit=await self._page(staff, button.page))
 
     async def _page(self, staff: Staff, page: int) -> View:
@@ -147,11 +167,11 @@ class FollowUpService:
             return Reply(toast=t("followup.already_closed"))
         return followup
 
-    async def card(self, staff: Staff, button: FollowUpCard) -> Reply:
+    async def card(self, staff: Staff, button: FollowUpCard, press: Press | None = None) -> Reply:
         found = await self._visible(staff, button.followup)
         return found if isinstance(found, Reply) else Reply(edit=self._card(staff, found))
 
-    async def details(self, staff: Staff, button: FollowUpDetails) -> Reply:
+    async def details(self, staff: Staff, button: FollowUpDetails, press: Press | None = None) -> Reply:
         """The reason and the notes, opened: the reading is recorded in the audit log."""
         found = await self._visible(staff, button.followup, closed_ok=True)
         if isinstance(found, Reply):
@@ -171,31 +191,27 @@ class FollowUpService:
 
     # --- notes and due dates ------------------------------------------------------------------------------------
 
-    async def ask_note(self, staff: Staff, button: FollowUpNote, message_id: int | None, key: IdempotencyKey) -> Reply:
-        return await self._expect(staff, button.followup, "note", message_id, key)
+    async def ask_note(self, staff: Staff, button: FollowUpNote, press: Press) -> Reply:
+        return await self._expect(staff, button.followup, "note", press)
 
-    async def ask_due(
-        self, staff: Staff, button: FollowUpDueTyped, message_id: int | None, key: IdempotencyKey
-    ) -> Reply:
-        return await self._expect(staff, button.followup, "due", message_id, key)
+    async def ask_due(self, staff: Staff, button: FollowUpDueTyped, press: Press) -> Reply:
+        return await self._expect(staff, button.followup, "due", press)
 
-    async def _expect(
-        self, staff: Staff, followup_id: int, kind: str, message_id: int | None, key: IdempotencyKey
-    ) -> Reply:
+    async def _expect(self, staff: Staff, followup_id: int, kind: str, press: Press) -> Reply:
         found = await self._visible(staff, followup_id)
         if isinstance(found, Reply):
             return found
         now = self.deps.now()
         try:
-            async with self.store.unit(key, now) as tx:
-                await self.store.pending.expect(staff.id, kind, found.id, message_id, now, tx=tx)
+            async with self.store.unit(press.key, now) as tx:
+                await self.store.pending.expect(staff.id, kind, found.id, press.message_id, now, tx=tx)
         except AlreadyProcessed:
             return Reply()
         prompt = t("followup.ask_note", limit=NOTE_MAX) if kind == "note" else t("followup.ask_due")
         text = f"{prompt}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
         return Reply(edit=View(text, rows([_back(found)]), personal_text=kind == "note"))
 
-    async def due_menu(self, staff: Staff, button: FollowUpDueMenu) -> Reply:
+    async def due_menu(self, staff: Staff, button: FollowUpDueMenu, press: Press | None = None) -> Reply:
         found = await self._visible(staff, button.followup)
         if isinstance(found, Reply):
             return found
@@ -204,12 +220,12 @@ class FollowUpService:
         text = f"{t('followup.ask_due_menu')}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
         return Reply(edit=View(text, rows(presets, [typed, _back(found)])))
 
-    async def due_preset(self, staff: Staff, button: FollowUpDuePreset, key: IdempotencyKey) -> Reply:
+    async def due_preset(self, staff: Staff, button: FollowUpDuePreset, press: Press) -> Reply:
         found = await self._visible(staff, button.followup)
         if isinstance(found, Reply):
             return found
         due = self.deps.today() + timedelta(days=flow.DUE_PRESETS[button.preset])
-        return await self._set_due(staff, found, due, key, edit=True)
+        return await self._set_due(staff, found, due, press.key, edit=True)
 
     async def _set_due(self, staff: Staff, followup: FollowUp, due: date, key: IdempotencyKey, *, edit: bool) -> Reply:
         try:
@@ -227,7 +243,7 @@ class FollowUpService:
 
     # --- closing and reassigning --------------------------------------------------------------------------------
 
-    async def close_menu(self, staff: Staff, button: FollowUpCloseMenu) -> Reply:
+    async def close_menu(self, staff: Staff, button: FollowUpCloseMenu, press: Press | None = None) -> Reply:
         found = await self._visible(staff, button.followup)
         if isinstance(found, Reply):
             return found
@@ -235,7 +251,7 @@ class FollowUpService:
         text = f"{t('followup.ask_outcome')}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
         return Reply(edit=View(text, rows(*outcomes, [_back(found)])))
 
-    async def close(self, staff: Staff, button: FollowUpClose, key: IdempotencyKey) -> Reply:
+    async def close(self, staff: Staff, button: FollowUpClose, press: Press) -> Reply:
         found = await self._visible(staff, button.followup)
         if isinstance(found, Reply):
             return found
@@ -243,7 +259,7 @@ class FollowUpService:
         if outcome is None or outcome.retired:
             return expired()
         try:
-            async with self.store.unit(key, self.deps.now()) as tx:
+            async with self.store.unit(press.key, self.deps.now()) as tx:
                 await self.store.followups.close(found.id, outcome.code, staff.id, self.deps.now(), tx=tx)
         except AlreadyProcessed:
             return Reply()
@@ -251,7 +267,7 @@ class FollowUpService:
         text = t("followup.closed", label=found.label, outcome=outcome.label)
         return Reply(edit=View(text, rows([_to_list()])), toast=t("followup.closed_toast"))
 
-    async def owner_menu(self, staff: Staff, button: FollowUpOwnerMenu) -> Reply:
+    async def owner_menu(self, staff: Staff, button: FollowUpOwnerMenu, press: Press | None = None) -> Reply:
         found = await self._visible(staff, button.followup)
         if isinstance(found, Reply):
             return found
@@ -262,7 +278,7 @@ class FollowUpService:
         text = f"{t('followup.ask_owner')}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
         return Reply(edit=View(text, rows(*choices, [_back(found)])))
 
-    async def reassign(self, staff: Staff, button: FollowUpOwner, key: IdempotencyKey) -> Reply:
+    async def reassign(self, staff: Staff, button: FollowUpOwner, press: Press) -> Reply:
         found = await self._visible(staff, button.followup)
         if isinstance(found, Reply):
             return found
@@ -273,7 +289,7 @@ class FollowUpService:
         if target is None:
             return expired()
         try:
-            async with self.store.unit(key, self.deps.now()) as tx:
+            async with self.store.unit(press.key, self.deps.now()) as tx:
                 await self.store.followups.reassign(found.id, target.id, staff.id, self.deps.now(), tx=tx)
         except AlreadyProcessed:
             return Reply()

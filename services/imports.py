@@ -61,6 +61,7 @@ class ImportReport:
     import_id: int | None = None  # the `imports` row written (None for a dry run or a failure)
     encoding: str | None = None
     sha256: str | None = None
+    names: set[str] = field(default_factory=set)  # staff names seen in the file (records)
 
 
 class _SourceChanged(Exception):
@@ -96,6 +97,17 @@ def _previous_message(kind: ImportKind, path: Path, previous: PreviousImport) ->
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ImportJob:
+    """One import to run: what, from where, and the dates that bound it (`today`, local) and stamp it (`now`)."""
+
+    kind: ImportKind
+    path: Path
+    taxonomy: Taxonomy
+    today: date
+    now: datetime
+
+
 async def import_file(
     store: Store,
     taxonomy: Taxonomy,
@@ -113,76 +125,106 @@ async def import_file(
     there is an error or this is a dry run, the write, in one transaction. The write pass re-reads the file
     and hashes it again: a file changed in between aborts the transaction.
     """
+    job = ImportJob(kind, path, taxonomy, today, now)
     report = ImportReport(kind, path, dry_run)
-    repository = store.imports
+    source = await _inspect(store, job, report)
+    if source is None:
+        return report
+    reader = await _validate_file(job, source, report)
+    if reader is None:
+        return report
+    if dry_run:
+        await _preview(store, reader, report)
+    else:
+        await _write(store, job, source, report)
+    return report
+
+
+async def _inspect(store: Store, job: ImportJob, report: ImportReport) -> SourceFile | None:
+    """Pass (a): the file's hash and encoding; None (with the reason in the report) when it cannot go on."""
     try:
         # Hashing and validating are blocking work: off the event loop, so a bot sharing it keeps answering.
         # (The write pass parses between batches on the loop, since it feeds the loop's database connection.)
-        source = await asyncio.to_thread(inspect_file, path)
+        source = await asyncio.to_thread(inspect_file, job.path)
     except OSError as exc:
-        report.errors.append(f"{path}: cannot be read ({exc.strerror or exc})")
-        return report
+        report.errors.append(f"{job.path}: cannot be read ({exc.strerror or exc})")
+        return None
     report.encoding, report.sha256 = source.encoding, source.sha256
-
-    found = await repository.already_imported(kind, source.sha256)
+    found = await store.imports.already_imported(job.kind, source.sha256)
     if found is not None:
         report.already_imported = PreviousImport(*found)
-        report.errors.append(_previous_message(kind, path, report.already_imported))
-        return report
+        report.errors.append(_previous_message(job.kind, job.path, report.already_imported))
+        return None
+    return source
 
+
+async def _validate_file(
+    job: ImportJob, source: SourceFile, report: ImportReport
+) -> RecordsReader | BaselineReader | None:
+    """Pass (b): every row checked, every error collected; the reader (with what it learnt) when all is well."""
     errors = ErrorList()
-    reader = reader_for(kind, source, taxonomy, today=today, errors=errors)
-    names: set[str] = set()
+    reader = reader_for(job.kind, source, job.taxonomy, today=job.today, errors=errors)
+    report.names = set()
     try:
-        await asyncio.to_thread(_validate, reader, report.counts, names)
+        await asyncio.to_thread(_validate, reader, report.counts, report.names)
     except OSError as exc:
-        report.errors.append(f"{path}: cannot be read ({exc.strerror or exc})")
-        return report
+        report.errors.append(f"{job.path}: cannot be read ({exc.strerror or exc})")
+        return None
     if not errors and reader.sha256 != source.sha256:
         errors.line(1, "the file changed while it was being read; try again")
     if errors:
         report.errors, report.error_count = errors.messages(), errors.total
-        return report
+        return None
+    return reader
 
-    if dry_run:
-        if isinstance(reader, RecordsReader):
-            missing = await repository.missing_staff(names)
-            report.counts.new_staff, report.counts.new_staff_names = len(missing), missing
-        elif isinstance(reader, BaselineReader):
-            report.counts.baseline_replaced = await repository.baseline_overlap(reader.keys)
-        report.ok = True
-        return report
 
+async def _preview(store: Store, reader: RecordsReader | BaselineReader, report: ImportReport) -> None:
+    """A dry run: what the write would add besides the rows (new staff names, replaced totals)."""
+    if isinstance(reader, RecordsReader):
+        missing = await store.imports.missing_staff(report.names)
+        report.counts.new_staff, report.counts.new_staff_names = len(missing), missing
+    else:
+        report.counts.baseline_replaced = await store.imports.baseline_overlap(reader.keys)
+    report.ok = True
+
+
+async def _write(store: Store, job: ImportJob, source: SourceFile, report: ImportReport) -> None:
+    """Pass (c): the file read again and written in one transaction; any problem writes nothing."""
     report.counts = ImportCounts()
     try:
-        if kind == "records":
-            records = RecordsReader(source, taxonomy, today=today)
-            written = await repository.write_records(
-                _checked(iter(records), records, source), filename=path.name, sha256=source.sha256, now=now
-            )
-            report.import_id = written.import_id
-            report.counts.outings, report.counts.consultations = written.outings, written.consultations
-            report.counts.agency_links = written.agency_links
-            report.counts.new_staff, report.counts.new_staff_names = written.new_staff, written.new_staff_names
+        if job.kind == "records":
+            await _write_records(store, job, source, report)
         else:
-            baseline = BaselineReader(source, taxonomy, today=today)
-            done = await repository.write_baseline(
-                _checked(iter(baseline), baseline, source), filename=path.name, sha256=source.sha256, now=now
-            )
-            report.import_id = done.import_id
-            report.counts.baseline_rows, report.counts.baseline_replaced = done.rows, done.replaced
+            await _write_baseline(store, job, source, report)
     except DuplicateImport as exc:
         report.already_imported = PreviousImport(exc.import_id, exc.imported_at)
-        report.errors.append(_previous_message(kind, path, report.already_imported))
-        return report
+        report.errors.append(_previous_message(job.kind, job.path, report.already_imported))
+        return
     except _SourceChanged as exc:
-        report.errors.append(f"{path.name}: {exc}")
-        return report
+        report.errors.append(f"{job.path.name}: {exc}")
+        return
     except OSError as exc:
-        report.errors.append(f"{path}: cannot be read ({exc.strerror or exc}); nothing was written")
-        return report
+        report.errors.append(f"{job.path}: cannot be read ({exc.strerror or exc}); nothing was written")
+        return
     report.ok = True
-    return report
+
+
+async def _write_records(store: Store, job: ImportJob, source: SourceFile, report: ImportReport) -> None:
+    records = RecordsReader(source, job.taxonomy, today=job.today)
+    rows = _checked(iter(records), records, source)
+    written = await store.imports.write_records(rows, filename=job.path.name, sha256=source.sha256, now=job.now)
+    report.import_id = written.import_id
+    report.counts.outings, report.counts.consultations = written.outings, written.consultations
+    report.counts.agency_links = written.agency_links
+    report.counts.new_staff, report.counts.new_staff_names = written.new_staff, written.new_staff_names
+
+
+async def _write_baseline(store: Store, job: ImportJob, source: SourceFile, report: ImportReport) -> None:
+    baseline = BaselineReader(source, job.taxonomy, today=job.today)
+    rows = _checked(iter(baseline), baseline, source)
+    done = await store.imports.write_baseline(rows, filename=job.path.name, sha256=source.sha256, now=job.now)
+    report.import_id = done.import_id
+    report.counts.baseline_rows, report.counts.baseline_replaced = done.rows, done.replaced
 
 
 def _plural(count: int, one: str, many: str | None = None) -> str:

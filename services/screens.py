@@ -13,6 +13,7 @@ from typing import Literal
 
 from core.buttons import Button
 from core.i18n import t
+from storage.types import IdempotencyKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,14 @@ def pager(page: int, pages: int, make: type[Button] | None = None, **fixed: int)
     if page < pages - 1:
         row.append(Choice(t("common.next"), make(page=page + 1, **fixed)))  # type: ignore[call-arg]
     return tuple(row)
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """What a front end knows of one button press: the update's idempotency key and the pressed message."""
+
+    key: IdempotencyKey
+    message_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

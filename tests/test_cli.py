@@ -13,6 +13,8 @@ import pytest
 from core.crypto import generate_key
 from simulator.botapi import LocalBotApi
 
+pytestmark = pytest.mark.slow  # every test here starts a `fieldbot` process
+
 SETTINGS = (
     "FIELD_ENCRYPTION_KEY",
     "TELEGRAM_BOT_TOKEN",

@@ -28,6 +28,8 @@ from demo.seed import DEMO_AREA, DEMO_USER_ID, DEMO_ZONE, ensure_demo_user, is_s
 from storage.sqlite.store import Store
 from tests.conftest import TEST_KEY, TODAY
 
+pytestmark = pytest.mark.slow  # every test here starts a `fieldbot` process
+
 REPO = Path(__file__).resolve().parent.parent
 TOKYO = ZoneInfo("Asia/Tokyo")
 PROMPT = t("demo.prompt")
@@ -132,7 +134,6 @@ def counts(database: Path) -> dict[str, int]:
         }
 
 
-@pytest.mark.slow
 def test_a_plain_outing_recorded_by_pressing_numbers_in_the_terminal(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     with terminal(["demo", "--data", str(data)], tmp_path) as term:
@@ -164,7 +165,6 @@ def test_a_plain_outing_recorded_by_pressing_numbers_in_the_terminal(tmp_path: P
     assert [r[1:] for r in rows if r[0] == today.isoformat()] == [(DEMO_AREA, "outing", "salon-elderly", None)]
 
 
-@pytest.mark.slow
 def test_the_demo_keeps_its_data_between_runs_and_reset_starts_over(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     database = data / "fieldbot.sqlite3"

@@ -7,17 +7,22 @@ import logging
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from bot.logs import configure_logging
 from core.models import Role
-from simulator.botapi import LocalBotApi
+from simulator.botapi import LocalBotApi, SimMessage
 from tests.conftest import TEST_KEY
 from tests.harness import ADMIN_ID, BotProcess, integrity, prepare_database, running
 
 pytestmark = pytest.mark.slow
+
+
+def saved_card_shown(card: SimMessage) -> bool:
+    return card.text.startswith("✅ 保存しました")
 
 
 async def wait_polling(api: LocalBotApi) -> None:
@@ -32,7 +37,7 @@ async def test_sigkill_mid_flow_then_restart_resumes_with_earlier_answers(tmp_pa
             await wait_polling(api)
             admin = api.user(ADMIN_ID, first_name="管理者")
             await admin.send("/visit")
-            assert "地域を選んでください" in admin.last.text  # type: ignore[union-attr] - an admin has no home area
+            assert "地域を選んでください" in admin.last.text  # type: ignore[union-attr]  # an admin has no home area
             await admin.press("本町東")
             await admin.press("活動先への出向き・参加")
             await admin.press("高齢者サロン")
@@ -124,7 +129,7 @@ async def test_killed_between_an_answer_and_its_reply_the_answer_is_kept(tmp_pat
         await start_and_wait(process, api)
         await staff.send("続き")
         await staff.press("▶ 続きから")
-        assert "どこへ出向きましたか" in staff.last.text  # type: ignore[union-attr] - the answer was kept
+        assert "どこへ出向きましたか" in staff.last.text  # type: ignore[union-attr]  # the answer was kept
         for label in ("居場所", "スキップ", "なかった", "💾 保存"):
             await staff.press(label)
         await process.terminate()
@@ -154,7 +159,7 @@ async def test_killed_during_save_the_record_exists_once_or_not_at_all(tmp_path:
             await start_and_wait(process, api)
             if saved == 0:
                 # The press was fetched but not confirmed: Telegram delivers it again and it is saved now.
-                await api.wait_for(lambda card=save_card: card.text.startswith("✅ 保存しました"), timeout=30)
+                await api.wait_for(partial(saved_card_shown, save_card), timeout=30)
             else:
                 # Saved, but the reply was lost: pressing again says so, and offers the undo it never showed.
                 assert await staff.press("💾 保存", message_id=save_card.message_id) == "この記録は保存済みです。"

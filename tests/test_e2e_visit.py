@@ -295,6 +295,7 @@ async def test_a_button_from_an_old_or_finished_message_has_expired_and_changes_
         first = staff.last
         assert first is not None
         stale_data = first.callback_data[0][0]
+        assert stale_data is not None
         await staff.press("活動先への出向き・参加")
         assert await staff.press_data(first.message_id, stale_data) == "この操作は期限切れです"
         for label in ("高齢者サロン", "スキップ", "なかった", "💾 保存"):
@@ -311,6 +312,7 @@ async def test_another_persons_draft_cannot_be_driven_with_forged_data(tmp_path:
         intruder = await h.register(STAFF_ID + 1)
         await owner.send("/visit")
         data = owner.last.callback_data[0][0]  # type: ignore[union-attr]
+        assert data is not None
         await intruder.send("/help")
         assert await intruder.press_data(intruder.last.message_id, data) == "この操作は期限切れです"  # type: ignore[union-attr]
         draft = await h.store.drafts.for_staff((await h.store.staff.by_telegram_id(STAFF_ID)).id)  # type: ignore[union-attr]

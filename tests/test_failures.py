@@ -133,7 +133,7 @@ async def test_a_locked_database_tells_the_person_and_keeps_their_answers(tmp_pa
         try:
             toast = await user.press("高齢者サロン")
             assert toast is not None and "混み合っていて" in toast
-            assert "支援先" in user.last.text  # type: ignore[union-attr] - the same question, still answerable
+            assert "支援先" in user.last.text  # type: ignore[union-attr]  # the same question, still answerable
         finally:
             other.execute("ROLLBACK")
             other.close()

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import flow
-from core.flow import DraftState, FlowContext
+from core.flow import DraftState, FlowContext, FlowKind
 from core.taxonomy import parse_taxonomy
 from tests.conftest import TODAY
 
@@ -324,7 +324,7 @@ def test_every_callback_action_fits_in_telegrams_64_bytes(ctx: FlowContext) -> N
 def test_any_sequence_of_presses_and_texts_keeps_a_renderable_consistent_draft(
     ctx: FlowContext, data: st.DataObject
 ) -> None:
-    kind = data.draw(st.sampled_from(["visit", "consult"]))
+    kind: FlowKind = data.draw(st.sampled_from(["visit", "consult"]))
     state = flow.start(kind, ctx, "kyonan")
     for _ in range(data.draw(st.integers(1, 40))):
         options = list(buttons(state, ctx).values())

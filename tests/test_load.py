@@ -68,7 +68,10 @@ async def test_a_backup_taken_under_load_is_consistent_and_restores(tmp_path: Pa
     async with running(tmp_path) as h:
         people = await many_staff(h, 30)
         work = asyncio.gather(*(complete_flows(p, 2) for p in people))
-        saved_cards = lambda: sum(m.text.startswith("✅ 保存しました") for p in people for m in p.messages)  # noqa: E731
+
+        def saved_cards() -> int:
+            return sum(m.text.startswith("✅ 保存しました") for p in people for m in p.messages)
+
         await h.api.wait_for(lambda: saved_cards() >= 5, timeout=60)
         copy = await asyncio.to_thread(backup, h.database, tmp_path / "backups" / "during.sqlite3")
         assert sum(await work) == 60

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
-import openpyxl  # type: ignore[import-untyped]
+import openpyxl
 import pytest
 
 from core.counts import DIMENSIONS, Counts

@@ -180,8 +180,8 @@ class PendingInputs:
         *,
         tx: aiosqlite.Connection | None = None,
     ) -> None:
-        async with self.db.within(tx) as tx:
-            await tx.execute(
+        async with self.db.within(tx) as conn:
+            await conn.execute(
                 "INSERT INTO pending_inputs (staff_id, kind, followup_id, message_id, created_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (staff_id) DO UPDATE SET kind = excluded.kind, "
                 "followup_id = excluded.followup_id, message_id = excluded.message_id, "
@@ -200,5 +200,5 @@ class PendingInputs:
         )
 
     async def clear(self, staff_id: int, *, tx: aiosqlite.Connection | None = None) -> None:
-        async with self.db.within(tx) as tx:
-            await tx.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (staff_id,))
+        async with self.db.within(tx) as conn:
+            await conn.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (staff_id,))

@@ -100,58 +100,58 @@ class FollowUpRepository:
         self, followup_id: int, author_id: int, body: str, now: datetime, *, tx: aiosqlite.Connection | None = None
     ) -> bool:
         """Add a dated note, in the caller's transaction; the note the author was asked to type is no longer awaited."""
-        async with self.db.within(tx) as tx:
-            await tx.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (author_id,))
-            if not await _is_open(tx, followup_id):
+        async with self.db.within(tx) as conn:
+            await conn.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (author_id,))
+            if not await _is_open(conn, followup_id):
                 return False
-            await tx.execute(
+            await conn.execute(
                 "INSERT INTO followup_notes (followup_id, author_id, body, created_at) VALUES (?, ?, ?, ?)",
                 (followup_id, author_id, self.seal.seal(body, NOTE), utc_iso(now)),
             )
-            await _touch(tx, followup_id, now)
-            await self.audit.record(tx, author_id, "followup.note", f"followup:{followup_id}", "", now)
+            await _touch(conn, followup_id, now)
+            await self.audit.record(conn, author_id, "followup.note", f"followup:{followup_id}", "", now)
         return True
 
     async def set_due(
         self, followup_id: int, due: date, actor_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None
     ) -> bool:
         """A new due date restarts the reminders from that date; a typed date no longer awaited goes too."""
-        async with self.db.within(tx) as tx:
-            await tx.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (actor_id,))
-            if not await _is_open(tx, followup_id):
+        async with self.db.within(tx) as conn:
+            await conn.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (actor_id,))
+            if not await _is_open(conn, followup_id):
                 return False
-            await tx.execute(
+            await conn.execute(
                 "UPDATE followups SET due_date = ?, reminded_on = NULL, updated_at = ? WHERE id = ?",
                 (due.isoformat(), utc_iso(now), followup_id),
             )
-            await self.audit.record(tx, actor_id, "followup.due", f"followup:{followup_id}", due.isoformat(), now)
+            await self.audit.record(conn, actor_id, "followup.due", f"followup:{followup_id}", due.isoformat(), now)
         return True
 
     async def close(
         self, followup_id: int, outcome: str, actor_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None
     ) -> bool:
-        async with self.db.within(tx) as tx:
-            if not await _is_open(tx, followup_id):
+        async with self.db.within(tx) as conn:
+            if not await _is_open(conn, followup_id):
                 return False
-            await tx.execute(
+            await conn.execute(
                 "UPDATE followups SET status = 'closed', outcome = ?, closed_at = ?, updated_at = ? WHERE id = ?",
                 (outcome, utc_iso(now), utc_iso(now), followup_id),
             )
-            await self.audit.record(tx, actor_id, "followup.close", f"followup:{followup_id}", outcome, now)
+            await self.audit.record(conn, actor_id, "followup.close", f"followup:{followup_id}", outcome, now)
         return True
 
     async def reassign(
         self, followup_id: int, owner_id: int, actor_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None
     ) -> bool:
-        async with self.db.within(tx) as tx:
-            if not await _is_open(tx, followup_id):
+        async with self.db.within(tx) as conn:
+            if not await _is_open(conn, followup_id):
                 return False
-            await tx.execute(
+            await conn.execute(
                 "UPDATE followups SET owner_id = ?, reminded_on = NULL, updated_at = ? WHERE id = ?",
                 (owner_id, utc_iso(now), followup_id),
             )
             detail = f"owner {owner_id}"
-            await self.audit.record(tx, actor_id, "followup.reassign", f"followup:{followup_id}", detail, now)
+            await self.audit.record(conn, actor_id, "followup.reassign", f"followup:{followup_id}", detail, now)
         return True
 
     async def due_for_reminder(self, today: date) -> list[FollowUp]:

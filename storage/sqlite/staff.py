@@ -94,14 +94,14 @@ class StaffRepository:
 
     async def set_area(self, staff_id: int, area: str, *, tx: aiosqlite.Connection | None = None) -> None:
         self.cache.clear()
-        async with self.db.within(tx) as tx:
-            await tx.execute("UPDATE staff SET area = ? WHERE id = ?", (area, staff_id))
+        async with self.db.within(tx) as conn:
+            await conn.execute("UPDATE staff SET area = ? WHERE id = ?", (area, staff_id))
             self.db.on_commit(self.cache.clear)
 
     async def deactivate(self, staff_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None) -> bool:
         self.cache.clear()
-        async with self.db.within(tx) as tx:
-            cursor = await tx.execute(
+        async with self.db.within(tx) as conn:
+            cursor = await conn.execute(
                 "UPDATE staff SET active = 0, deactivated_at = ? WHERE id = ? AND active = 1",
                 (utc_iso(now), staff_id),
             )
@@ -139,8 +139,8 @@ class InviteRepository:
         *,
         tx: aiosqlite.Connection | None = None,
     ) -> int:
-        async with self.db.within(tx) as tx:
-            cursor = await tx.execute(
+        async with self.db.within(tx) as conn:
+            cursor = await conn.execute(
                 "INSERT INTO invites (code_hash, role, zone, created_by, created_at, expires_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (code_hash, role.value, zone, created_by, utc_iso(now), utc_iso(expires_at)),
@@ -160,8 +160,8 @@ class InviteRepository:
         self, telegram_id: int, now: datetime, window_since: datetime, *, tx: aiosqlite.Connection | None = None
     ) -> None:
         """Count a failed code; a window older than `window_since` starts over."""
-        async with self.db.within(tx) as tx:
-            await tx.execute(
+        async with self.db.within(tx) as conn:
+            await conn.execute(
                 "INSERT INTO start_attempts (telegram_id, failures, window_start) VALUES (?, 1, ?) "
                 "ON CONFLICT (telegram_id) DO UPDATE SET "
                 "failures = CASE WHEN window_start > ? THEN failures + 1 ELSE 1 END, "
@@ -170,8 +170,8 @@ class InviteRepository:
             )
 
     async def succeeded(self, telegram_id: int, *, tx: aiosqlite.Connection | None = None) -> None:
-        async with self.db.within(tx) as tx:
-            await tx.execute("DELETE FROM start_attempts WHERE telegram_id = ?", (telegram_id,))
+        async with self.db.within(tx) as conn:
+            await conn.execute("DELETE FROM start_attempts WHERE telegram_id = ?", (telegram_id,))
 
     async def redeem(
         self, code_hash: str, telegram_id: int, name: str, now: datetime, *, tx: aiosqlite.Connection | None = None
@@ -181,9 +181,9 @@ class InviteRepository:
         Returns the staff member, or why not: "unknown", "used" or "expired".
         """
         self.staff_cache.clear()
-        async with self.db.within(tx) as tx:
+        async with self.db.within(tx) as conn:
             self.db.on_commit(self.staff_cache.clear)
-            async with tx.execute("SELECT * FROM invites WHERE code_hash = ?", (code_hash,)) as cursor:
+            async with conn.execute("SELECT * FROM invites WHERE code_hash = ?", (code_hash,)) as cursor:
                 row = await cursor.fetchone()
             if row is None:
                 return "unknown"
@@ -192,18 +192,18 @@ class InviteRepository:
                 return "used"
             if now >= invite.expires_at:
                 return "expired"
-            await tx.execute(
+            await conn.execute(
                 "INSERT INTO staff (telegram_id, name, role, zone, created_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (telegram_id) DO UPDATE SET role = excluded.role, zone = excluded.zone, "
                 "active = 1, deactivated_at = NULL, "
                 "area = CASE WHEN staff.zone IS excluded.zone THEN staff.area ELSE NULL END",
                 (telegram_id, name, invite.role.value, invite.zone, utc_iso(now)),
             )
-            async with tx.execute(f"SELECT {_COLUMNS} FROM staff WHERE telegram_id = ?", (telegram_id,)) as cursor:
+            async with conn.execute(f"SELECT {_COLUMNS} FROM staff WHERE telegram_id = ?", (telegram_id,)) as cursor:
                 staff_row = await cursor.fetchone()
             assert staff_row is not None
             staff = _staff(staff_row)
-            await tx.execute(
+            await conn.execute(
                 "UPDATE invites SET used_by = ?, used_at = ? WHERE id = ?",
                 (staff.id, utc_iso(now), invite.id),
             )

@@ -7,6 +7,7 @@ from datetime import date
 from core.buttons import FollowUpCard, FollowUpClose, FollowUpDetails, FollowUpNote, FollowUpPage
 from core.i18n import t
 from core.models import NewConsultation, NewFollowUp, Role, Staff, Submission
+from services.screens import Press
 from tests.services.conftest import World
 
 
@@ -49,7 +50,7 @@ async def test_details_are_refused_outside_the_scope_and_audited_inside(world: W
 async def test_a_note_typed_after_its_button_is_saved_once_and_removed_from_the_chat(world: World) -> None:
     owner = await world.person(2001)
     followup = await flagged(world, owner)
-    await world.followups.ask_note(owner, FollowUpNote(followup), 55, world.key())
+    await world.followups.press(owner, FollowUpNote(followup), Press(world.key(), 55))
     key = world.key()
     saved = await world.followups.typed(owner, "買い物の同行を月2回", key)
     assert saved is not None and saved.forget_typed
@@ -63,8 +64,8 @@ async def test_closing_twice_under_one_key_closes_once(world: World) -> None:
     owner = await world.person(2001)
     followup = await flagged(world, owner)
     key = world.key()
-    first = await world.followups.close(owner, FollowUpClose(followup, "resolved"), key)
+    first = await world.followups.press(owner, FollowUpClose(followup, "resolved"), Press(key))
     assert first.toast == t("followup.closed_toast")
-    again = await world.followups.close(owner, FollowUpClose(followup, "resolved"), key)
+    again = await world.followups.press(owner, FollowUpClose(followup, "resolved"), Press(key))
     assert again.toast == t("followup.already_closed")
     assert (await world.followups.card(owner, FollowUpCard(followup))).toast == t("followup.already_closed")
