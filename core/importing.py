@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
-import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
-from typing import BinaryIO, Final, Generic, Literal, TypeVar
+from typing import Final, Generic, Literal, TypeVar
 
+from core.csvfile import (
+    ErrorList,
+    LineReader,
+    SourceFile,
+    has_control,
+    show,
+)
 from core.dates import normalise
 from core.periods import fiscal_year_of
 from core.taxonomy import Taxonomy
 
 ImportKind = Literal["records", "baseline"]
-Encoding = Literal["utf-8", "utf-8-sig", "cp932", "utf-16"]
+
 BaselineDimension = Literal["activity", "destination", "channel", "consulter", "topic", "agency", "consulter_category"]
 BASELINE_DIMENSIONS: Final[tuple[BaselineDimension, ...]] = (
     "activity",
@@ -29,7 +33,6 @@ BASELINE_DIMENSIONS: Final[tuple[BaselineDimension, ...]] = (
     "consulter_category",
 )
 
-ERROR_LIMIT: Final = 1000
 HEADCOUNT_MAX: Final = 100_000
 BASELINE_COUNT_MAX: Final = 100_000_000
 STAFF_NAME_MAX: Final = 64
@@ -37,19 +40,11 @@ STAFF_NAME_MAX: Final = 64
 FIRST_FISCAL_YEAR: Final = 1989
 FIRST_DATE: Final = date(FIRST_FISCAL_YEAR, 4, 1)
 
-# A physical line longer than this (without a newline) stops reading: it is not a CSV row, and holding it
-# would defeat streaming. Quoted multi-line cells are bounded by csv.field_size_limit() (128 KiB).
-LINE_MAX: Final = 1 << 20
-CHUNK: Final = 1 << 16
 
-_UTF8_BOM: Final = codecs.BOM_UTF8
-_UTF16_BOMS: Final = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _DATE: Final = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
 _FISCAL_YEAR: Final = re.compile(r"^(?:FY)?(\d{4})$", re.IGNORECASE)
 _GROUPED_NUMBER: Final = re.compile(r"^\d{1,3}(?:,\d{3})+$")
-_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 _CACHE_MAX: Final = 10_000
-_VALUE_SHOWN: Final = 60
 
 RECORD_REQUIRED: Final = ("kind", "date", "staff", "area", "activity", "destination", "channel", "consulter")
 # Columns whose cells may be empty on every row may be left out of the file altogether.
@@ -57,142 +52,6 @@ RECORD_OPTIONAL: Final = ("headcount", "consulter_category", "topic", "agencies"
 OUTING_ONLY: Final = ("activity", "destination", "headcount")
 CONSULTATION_ONLY: Final = ("channel", "consulter", "consulter_category", "topic", "agencies", "at_outing")
 BASELINE_REQUIRED: Final = ("fiscal_year", "dimension", "category", "count")
-
-
-# ---- errors ----
-
-
-def has_control(text: str) -> bool:
-    """Control or bidirectional-override characters: never part of a name, and unsafe to print to a terminal."""
-    return _CONTROL.search(text) is not None
-
-
-def show(value: str) -> str:
-    """A cell value as it appears in an error: control characters escaped, long values cut."""
-    if has_control(value):
-        value = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
-    return value if len(value) <= _VALUE_SHOWN else value[:_VALUE_SHOWN] + "…"
-
-
-class ErrorList:
-    """Every problem found in a file, in order; keeps the first `limit` messages and counts the rest."""
-
-    def __init__(self, limit: int = ERROR_LIMIT) -> None:
-        self.limit = limit
-        self.total = 0
-        self._messages: list[str] = []
-
-    def __bool__(self) -> bool:
-        return self.total > 0
-
-    def __len__(self) -> int:
-        return self.total
-
-    def _add(self, message: str) -> None:
-        self.total += 1
-        if len(self._messages) < self.limit:
-            self._messages.append(message)
-
-    def cell(self, line: int, column: str, problem: str, value: str = "") -> None:
-        """`line N, column NAME: problem (value)`; the value is left out when it is empty."""
-        self._add(f"line {line}, column {column}: {problem}" + (f" ({show(value)})" if value else ""))
-
-    def line(self, line: int, problem: str) -> None:
-        """`line N: problem`, for what concerns a whole line (its number of cells, its bytes, the CSV syntax)."""
-        self._add(f"line {line}: {problem}")
-
-    def messages(self) -> list[str]:
-        """The kept messages, plus `and K more errors` when some were left out."""
-        more = self.total - len(self._messages)
-        return [*self._messages, f"and {more} more error{'s' if more != 1 else ''}"] if more else list(self._messages)
-
-
-# ---- the file: hash and encoding in one streaming pass ----
-
-
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    path: Path
-    sha256: str
-    encoding: Encoding
-    size: int
-
-
-def inspect_file(path: Path) -> SourceFile:
-    """Hash the file and detect its encoding, reading it in 64 KiB chunks (never whole).
-
-    UTF-8 with a BOM is taken at its word; otherwise the bytes are decoded incrementally as UTF-8, and the
-    first invalid sequence means cp932 (Excel's "CSV" on Japanese Windows). UTF-16 (Excel's "Unicode text")
-    is recognised only to be refused with a clear message. Raises OSError when the file cannot be read.
-    """
-    digest = hashlib.sha256()
-    decoder: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder("utf-8")()
-    size = 0
-    head = b""
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            if not size:
-                head = chunk[:3]
-            size += len(chunk)
-            digest.update(chunk)
-            if decoder is not None:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    decoder = None
-    if decoder is not None:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            decoder = None
-    encoding: Encoding
-    if head.startswith(_UTF8_BOM):
-        encoding = "utf-8-sig"
-    elif head[:2] in _UTF16_BOMS:
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8" if decoder is not None else "cp932"
-    return SourceFile(path, digest.hexdigest(), encoding, size)
-
-
-class _Lines:
-    """The decoded physical lines of a binary stream, hashed as they are read; undecodable bytes are errors."""
-
-    def __init__(self, stream: BinaryIO, encoding: Encoding, errors: ErrorList) -> None:
-        self._stream = stream
-        self._encoding = "utf-8" if encoding == "utf-8-sig" else encoding
-        self._skip_bom = encoding == "utf-8-sig"
-        self._errors = errors
-        self.digest = hashlib.sha256()
-        self.line = 0
-        self.stopped = False
-
-    def __iter__(self) -> Iterator[str]:
-        # Splitting the bytes on b"\n" is safe in cp932 too: its trail bytes are 0x40 and above.
-        while raw := self._stream.readline(LINE_MAX + 1):
-            self.line += 1
-            self.digest.update(raw)
-            if len(raw) > LINE_MAX and not raw.endswith(b"\n"):
-                self._errors.line(self.line, f"longer than {LINE_MAX >> 20} MiB; reading stopped here")
-                self.stopped = True
-                return
-            if self._skip_bom:
-                self._skip_bom = False
-                raw = raw.removeprefix(_UTF8_BOM)
-            try:
-                text = raw.decode(self._encoding)
-            except UnicodeDecodeError as exc:
-                bad = raw[exc.start : exc.start + 4].hex(" ")
-                self._errors.line(
-                    self.line, f"bytes that are not {self._encoding} text (at byte {exc.start + 1} of the line: {bad})"
-                )
-                text = raw.decode(self._encoding, "replace")
-            yield text
-
-    def drain(self) -> None:
-        """Hash the rest of the file after reading stopped early, so the digest is of the whole file."""
-        while chunk := self._stream.read(CHUNK):
-            self.digest.update(chunk)
 
 
 # ---- rows ----
@@ -318,7 +177,7 @@ class _Reader(Generic[RowT]):
             self.errors.line(1, 'the file is UTF-16 text; save it from Excel as "CSV UTF-8" or "CSV" instead')
             return
         with self.source.path.open("rb") as stream:
-            lines = _Lines(stream, self.source.encoding, self.errors)
+            lines = LineReader(stream, self.source.encoding, self.errors)
             reader = csv.reader(lines)
             header_line = 0
             try:
@@ -354,7 +213,7 @@ class _Reader(Generic[RowT]):
         row = self._row(line, {name: cells[at].strip() for name, at in self._header.index.items()})
         return row if row is not None and self.errors.total == before and self._header.ok else None
 
-    def _finish(self, lines: _Lines, header_line: int) -> None:
+    def _finish(self, lines: LineReader, header_line: int) -> None:
         if lines.stopped:
             lines.drain()
         self._digest = lines.digest.hexdigest()

@@ -10,16 +10,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.clock import utc_iso
+from core.csvfile import ErrorList, SourceFile, inspect_file
 from core.importing import (
     BaselineReader,
     BaselineRow,
-    ErrorList,
     ImportKind,
     OutingRow,
     RecordRow,
     RecordsReader,
-    SourceFile,
-    inspect_file,
     reader_for,
 )
 from core.taxonomy import Taxonomy

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import importing
-from core.importing import ErrorList, ImportKind, RecordsReader, inspect_file
+from core.csvfile import CHUNK, ErrorList, inspect_file
+from core.importing import ImportKind, RecordsReader
 from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy, parse_taxonomy
 from services import imports as bot_importing
 from services.imports import ImportReport, format_report, import_file
@@ -653,7 +654,7 @@ async def test_a_large_file_is_streamed_not_read_whole(store: Store, tmp_path: P
     elapsed = time.perf_counter() - started
     assert report.ok, report.errors[:5]
     assert SpyStream.reads > 2 * STREAM_ROWS  # hashed in chunks, then validated and written line by line
-    assert SpyStream.largest <= importing.CHUNK
+    assert SpyStream.largest <= CHUNK
     assert report.counts.outings + report.counts.consultations == STREAM_ROWS
     assert await count(store, "outings") + await count(store, "consultations") == STREAM_ROWS
     assert await count(store, "consultation_agencies") == report.counts.agency_links
