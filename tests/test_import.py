@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import importing
+from core import csvfile
 from core.csvfile import CHUNK, ErrorList, inspect_file
 from core.importing import ImportKind, RecordsReader
 from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy, parse_taxonomy
@@ -285,7 +285,7 @@ async def test_bytes_that_are_neither_utf8_nor_cp932_are_errors(store: Store, tm
 def test_the_utf8_check_reads_in_chunks_and_still_sees_characters_split_across_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(importing, "CHUNK", 7)  # every chunk boundary splits some 3-byte character
+    monkeypatch.setattr(csvfile, "CHUNK", 7)  # every chunk boundary splits some 3-byte character
     path = write(tmp_path / "r.csv", MIXED)
     assert inspect_file(path).encoding == "utf-8"
     path = write(tmp_path / "r.csv", MIXED, encoding="cp932")
