@@ -11,6 +11,7 @@ import pytest
 
 from core.models import Role
 from simulator.botapi import SimUser
+from storage.sqlite.db import Transaction
 from tests.harness import Harness, running
 
 STAFF = 2001
@@ -155,22 +156,21 @@ async def test_a_full_or_read_only_database_writes_nothing_partial_and_the_bot_k
         user = await staff_with_flow(h)
         for label in PLAIN:
             await user.press(label)
-        writer = h.store.db.writer
-        real_execute = writer.execute
+        real_execute = Transaction.execute
         calls = {"n": 0}
 
-        def failing(sql: str, *args: Any, **kwargs: Any) -> Any:
+        async def failing(tx: Transaction, sql: str, *args: Any, **kwargs: Any) -> Any:
             # The disk fills up in the middle of saving: after the first rows of the submission are written.
             if sql.startswith("INSERT INTO consultations") or sql.startswith("INSERT INTO outings"):
                 calls["n"] += 1
                 raise sqlite3.OperationalError(problem)
-            return real_execute(sql, *args, **kwargs)
+            return await real_execute(tx, sql, *args, **kwargs)
 
-        monkeypatch.setattr(writer, "execute", failing)
+        monkeypatch.setattr(Transaction, "execute", failing)
         toast = await user.press("💾 保存")
         assert toast is not None and told in toast and calls["n"] == 1
         assert await h.count("outings") == 0 and await h.count("submissions") == 0  # rolled back whole
-        monkeypatch.setattr(writer, "execute", real_execute)
+        monkeypatch.setattr(Transaction, "execute", real_execute)
         assert await user.press("💾 保存") == "保存しました"
         assert await h.count("outings") == 1 and await h.count("submissions") == 1
         await user.send("/help")

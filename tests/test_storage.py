@@ -75,10 +75,17 @@ async def test_the_same_update_recorded_twice_rolls_back_the_second_change(store
         await store.drafts.create(tx, staff_id=admin.id, chat_id=100, kind="visit", state="{}", boot_id="a", now=NOW)
     with pytest.raises(AlreadyProcessed):
         async with store.unit(IdempotencyKey(1, 42), NOW) as tx:
-            await store.staff.rename(admin.id, "changed")  # outside tx: must not matter
-            await tx.execute("UPDATE drafts SET state = 'twice'")
+            await tx.execute("UPDATE drafts SET state = 'twice'")  # rolled back as the unit finds the key recorded
     assert (await store.drafts.for_staff(admin.id)).state == "{}"  # type: ignore[union-attr]
     assert await store.inbox.processed_ids(1) == {42} and not await store.inbox.processed_ids(2)
+
+
+async def test_a_write_of_its_own_inside_an_open_unit_is_refused_not_left_waiting(store: Store) -> None:
+    admin = await store.staff.ensure_admin(100, NOW)
+    with pytest.raises(RuntimeError, match="outside the open transaction"):
+        async with store.unit(IdempotencyKey(1, 43), NOW):
+            await store.staff.rename(admin.id, "changed")  # not in the unit: it would wait for the unit for ever
+    assert (await store.staff.get(admin.id)).name != "changed"  # type: ignore[union-attr]
 
 
 def submission(staff_id: int) -> Submission:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from core.clock import parse_utc, utc_iso
-from storage.sqlite.db import Database
+from storage.sqlite.db import Database, Transaction
 from storage.types import AuditEntry
 
 
@@ -17,7 +15,7 @@ class AuditLog:
 
     async def record(
         self,
-        tx: aiosqlite.Connection | None,
+        tx: Transaction | None,
         actor_id: int | None,
         action: str,
         subject: str,

@@ -8,9 +8,10 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -55,6 +57,96 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What one statement of a transaction did: rows changed, the new row's id, the rows it returned."""
+
+    rowcount: int
+    lastrowid: int | None
+    rows: list[Row]
+
+    def one(self) -> Row | None:
+        return self.rows[0] if self.rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Deferred:
+    sql: str
+    params: Params
+    changes: int
+    error: Exception
+
+
+class Transaction:
+    """A write transaction on the writer connection, in as few trips to its thread as the work allows.
+
+    Each trip to aiosqlite's thread costs a hand-over between threads, and a transaction holds the write lock
+    for all of its trips. So a statement whose only result that matters is "it changed exactly N rows" (a
+    version-checked update, recording an update id) is deferred: it runs with COMMIT, in the same trip, and
+    if it changed another number of rows the whole transaction rolls back with the error it names. BEGIN
+    IMMEDIATE goes with the first statement that runs at once, or with COMMIT: a button press that only
+    records itself and updates its draft is one trip in all. Statements that run at once (`execute`) return
+    their rows, row count and new id together (`Done`).
+    """
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+        self._begun = False
+        self._deferred: list[_Deferred] = []
+
+    async def _on_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        # aiosqlite runs queued functions on its connection's thread; this is how it runs its own execute().
+        raw: sqlite3.Connection = self._connection._conn
+        result: T = await self._connection._execute(work, raw)  # type: ignore[no-untyped-call]
+        return result
+
+    def _begin(self, raw: sqlite3.Connection) -> None:
+        if not self._begun:
+            raw.execute("BEGIN IMMEDIATE")
+            self._begun = True
+
+    async def execute(self, sql: str, params: Params = ()) -> Done:
+        def run(raw: sqlite3.Connection) -> Done:
+            self._begin(raw)
+            cursor = raw.execute(sql, params)
+            return Done(cursor.rowcount, cursor.lastrowid, cursor.fetchall())
+
+        return await self._on_thread(run)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        def run(raw: sqlite3.Connection) -> None:
+            self._begin(raw)
+            raw.executemany(sql, rows)
+
+        await self._on_thread(run)
+
+    def defer(self, sql: str, params: Params, *, changes: int, error: Exception) -> None:
+        """Run `sql` at commit; unless it changes exactly `changes` rows, roll back and raise `error`."""
+        self._deferred.append(_Deferred(sql, params, changes, error))
+
+    async def commit(self) -> None:
+        deferred, self._deferred = self._deferred, []
+
+        def run(raw: sqlite3.Connection) -> None:
+            self._begin(raw)
+            try:
+                for statement in deferred:
+                    if raw.execute(statement.sql, statement.params).rowcount != statement.changes:
+                        raise statement.error
+                raw.execute("COMMIT")
+            except BaseException:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+
+        await self._on_thread(run)
+
+    async def rollback(self) -> None:
+        self._deferred = []
+        if self._connection.in_transaction:
+            await self._connection.execute("ROLLBACK")
+
+
 class Database:
     """One writer connection (writes are serialised by a lock, as SQLite allows one writer) and one reader.
 
@@ -67,6 +159,7 @@ class Database:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None  # the task whose transaction holds the lock
         self._after_commit: list[Callable[[], None]] = []
 
     async def open(self) -> None:
@@ -134,32 +227,43 @@ class Database:
             raise RuntimeError("database is not open")
         return self._reader
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT on the writer; any exception rolls everything back."""
-        async with self._lock:
-            connection = self.writer
-            try:
-                await connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise storage_error(exc) from exc
-            self._after_commit = []
-            try:
-                yield connection
-                await connection.execute("COMMIT")
-            except BaseException as exc:
-                self._after_commit = []
-                if connection.in_transaction:
-                    await connection.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise storage_error(exc) from exc
-                raise
-            hooks, self._after_commit = self._after_commit, []
-            for hook in hooks:
-                hook()
+    def _not_inside_own_transaction(self) -> None:
+        # The write lock is not re-entrant: a write of its own inside a task's open transaction would wait for
+        # ever. Say so instead (the write belongs in the transaction: pass it `tx`).
+        if self._owner is not None and self._owner is asyncio.current_task():
+            raise RuntimeError("a write outside the open transaction of the same task; pass it the transaction")
 
     @asynccontextmanager
-    async def within(self, tx: aiosqlite.Connection | None) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """BEGIN IMMEDIATE … COMMIT on the writer; any exception rolls everything back."""
+        self._not_inside_own_transaction()
+        async with self._lock:
+            self._owner = asyncio.current_task()
+            try:
+                async with self._transaction() as tx:
+                    yield tx
+            finally:
+                self._owner = None
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Transaction]:
+        tx = Transaction(self.writer)
+        self._after_commit = []
+        try:
+            yield tx
+            await tx.commit()
+        except BaseException as exc:
+            self._after_commit = []
+            await tx.rollback()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise storage_error(exc) from exc
+            raise
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            hook()
+
+    @asynccontextmanager
+    async def within(self, tx: Transaction | None) -> AsyncIterator[Transaction]:
         """The caller's transaction when given (a service's unit of work), else one of its own."""
         if tx is not None:
             yield tx
@@ -188,6 +292,7 @@ class Database:
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One statement, atomic on its own (SQLite wraps a lone statement in its own transaction): one trip to
         the database thread instead of BEGIN, statement, COMMIT. Returns the number of rows changed."""
+        self._not_inside_own_transaction()
         async with self._lock:
             try:
                 cursor = await self.writer.execute(sql, params)

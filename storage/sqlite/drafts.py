@@ -5,10 +5,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-import aiosqlite
-
 from core.clock import parse_utc, utc_iso
-from storage.sqlite.db import Database, Row
+from storage.sqlite.db import Database, Row, Transaction
 from storage.sqlite.seal import Seal
 from storage.types import Draft, DraftConflict, PendingInput
 
@@ -76,7 +74,7 @@ class DraftRepository:
 
     async def create(
         self,
-        tx: aiosqlite.Connection,
+        tx: Transaction,
         *,
         staff_id: int,
         chat_id: int,
@@ -107,7 +105,7 @@ class DraftRepository:
 
     async def update(
         self,
-        tx: aiosqlite.Connection | None,
+        tx: Transaction | None,
         draft: Draft,
         *,
         state: str,
@@ -117,16 +115,17 @@ class DraftRepository:
     ) -> Draft:
         """Store a new state if the draft is still at the version that was read; bumps the version.
 
-        Without `tx`, the update is one statement committed on its own: a button press needs no more, since
-        the version check already makes a second delivery of the same press change nothing.
+        In the caller's transaction, the version is checked as it commits (DraftConflict rolls it all back):
+        the write costs no trip to the database of its own. Without `tx`, one statement committed on its own.
         """
         sql = (
             "UPDATE drafts SET state = ?, version = version + 1, boot_id = ?, updated_at = ?, "
             "chat_id = COALESCE(?, chat_id) WHERE id = ? AND version = ?"
         )
         params = (self.seal.seal(state, WHERE), boot_id, utc_iso(now), chat_id, draft.id, draft.version)
-        changed = (await tx.execute(sql, params)).rowcount if tx is not None else await self.db.execute(sql, params)
-        if changed != 1:
+        if tx is not None:
+            tx.defer(sql, params, changes=1, error=DraftConflict(draft.id))
+        elif await self.db.execute(sql, params) != 1:
             raise DraftConflict(draft.id)
         updated = Draft(
             draft.id,
@@ -153,7 +152,7 @@ class DraftRepository:
         if known is not None:
             self._remember(dataclasses.replace(known, message_id=message_id))
 
-    async def delete(self, tx: aiosqlite.Connection, draft_id: int, *, version: int | None = None) -> bool:
+    async def delete(self, tx: Transaction, draft_id: int, *, version: int | None = None) -> bool:
         """Remove a draft (only at `version`, when given: a stale button must not drop a newer draft)."""
         if version is None:
             cursor = await tx.execute("DELETE FROM drafts WHERE id = ?", (draft_id,))
@@ -178,7 +177,7 @@ class PendingInputs:
         message_id: int | None,
         now: datetime,
         *,
-        tx: aiosqlite.Connection | None = None,
+        tx: Transaction | None = None,
     ) -> None:
         async with self.db.within(tx) as conn:
             await conn.execute(
@@ -199,6 +198,6 @@ class PendingInputs:
             row["staff_id"], row["kind"], row["followup_id"], row["message_id"], parse_utc(row["created_at"])
         )
 
-    async def clear(self, staff_id: int, *, tx: aiosqlite.Connection | None = None) -> None:
+    async def clear(self, staff_id: int, *, tx: Transaction | None = None) -> None:
         async with self.db.within(tx) as conn:
             await conn.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (staff_id,))

@@ -6,11 +6,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-import aiosqlite
-
 from core.clock import parse_utc, utc_iso
 from storage.sqlite.audit import AuditLog
-from storage.sqlite.db import Database, Row
+from storage.sqlite.db import Database, Row, Transaction
 from storage.sqlite.seal import Seal
 from storage.types import FollowUp, FollowUpDetail, FollowUpScope, Note
 
@@ -97,7 +95,7 @@ class FollowUpRepository:
         )
 
     async def add_note(
-        self, followup_id: int, author_id: int, body: str, now: datetime, *, tx: aiosqlite.Connection | None = None
+        self, followup_id: int, author_id: int, body: str, now: datetime, *, tx: Transaction | None = None
     ) -> bool:
         """Add a dated note, in the caller's transaction; the note the author was asked to type is no longer awaited."""
         async with self.db.within(tx) as conn:
@@ -113,7 +111,7 @@ class FollowUpRepository:
         return True
 
     async def set_due(
-        self, followup_id: int, due: date, actor_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None
+        self, followup_id: int, due: date, actor_id: int, now: datetime, *, tx: Transaction | None = None
     ) -> bool:
         """A new due date restarts the reminders from that date; a typed date no longer awaited goes too."""
         async with self.db.within(tx) as conn:
@@ -128,7 +126,7 @@ class FollowUpRepository:
         return True
 
     async def close(
-        self, followup_id: int, outcome: str, actor_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None
+        self, followup_id: int, outcome: str, actor_id: int, now: datetime, *, tx: Transaction | None = None
     ) -> bool:
         async with self.db.within(tx) as conn:
             if not await _is_open(conn, followup_id):
@@ -141,7 +139,7 @@ class FollowUpRepository:
         return True
 
     async def reassign(
-        self, followup_id: int, owner_id: int, actor_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None
+        self, followup_id: int, owner_id: int, actor_id: int, now: datetime, *, tx: Transaction | None = None
     ) -> bool:
         async with self.db.within(tx) as conn:
             if not await _is_open(conn, followup_id):
@@ -190,11 +188,10 @@ class FollowUpRepository:
         return len(ids)
 
 
-async def _is_open(tx: aiosqlite.Connection, followup_id: int) -> bool:
-    async with tx.execute("SELECT status FROM followups WHERE id = ?", (followup_id,)) as cursor:
-        row = await cursor.fetchone()
+async def _is_open(tx: Transaction, followup_id: int) -> bool:
+    row = (await tx.execute("SELECT status FROM followups WHERE id = ?", (followup_id,))).one()
     return row is not None and row[0] == "open"
 
 
-async def _touch(tx: aiosqlite.Connection, followup_id: int, now: datetime) -> None:
+async def _touch(tx: Transaction, followup_id: int, now: datetime) -> None:
     await tx.execute("UPDATE followups SET updated_at = ? WHERE id = ?", (utc_iso(now), followup_id))

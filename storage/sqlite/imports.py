@@ -8,12 +8,10 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Final
 
-import aiosqlite
-
 from core.clock import parse_utc, utc_iso
 from core.faults import crash_point
 from core.importing import BaselineRow, ConsultationRow, ImportKind, OutingRow, RecordRow
-from storage.sqlite.db import Database
+from storage.sqlite.db import Database, Transaction
 from storage.sqlite.staff import StaffRepository
 from storage.types import BaselineWritten, DuplicateImport, ImportInfo, RecordsWritten, StorageError
 
@@ -39,7 +37,7 @@ _BASELINE: Final = (
 )
 
 
-async def _send(tx: aiosqlite.Connection, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+async def _send(tx: Transaction, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
     """One batch: an executemany per statement, in order (consultations before the agency links that cite them)."""
     for sql, rows in statements:
         if rows:
@@ -92,7 +90,7 @@ class ImportRepository:
         return sum(1 for key in keys if key in existing)
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _transaction(self) -> AsyncIterator[Transaction]:
         """The write transaction, with SQLite's own failures (locked, disk full, read-only) as StorageError."""
         try:
             async with self.db.transaction() as tx:
@@ -101,19 +99,17 @@ class ImportRepository:
             kind = exc.kind if isinstance(exc, StorageError) else "other"
             raise StorageError(f"the import could not be written, so nothing was ({exc})", kind) from None
 
-    async def _begin(
-        self, tx: aiosqlite.Connection, kind: ImportKind, sha256: str, filename: str, now: datetime
-    ) -> int:
+    async def _begin(self, tx: Transaction, kind: ImportKind, sha256: str, filename: str, now: datetime) -> int:
         try:
             cursor = await tx.execute(
                 "INSERT INTO imports (kind, sha256, filename, rows, imported_at) VALUES (?, ?, ?, 0, ?)",
                 (kind, sha256, filename, utc_iso(now)),
             )
         except sqlite3.IntegrityError:
-            async with tx.execute(
+            found = await tx.execute(
                 "SELECT id, imported_at FROM imports WHERE kind = ? AND sha256 = ?", (kind, sha256)
-            ) as cur:
-                row = await cur.fetchone()
+            )
+            row = found.one()
             if row is None:
                 raise
             raise DuplicateImport(int(row[0]), parse_utc(row[1])) from None
@@ -121,9 +117,8 @@ class ImportRepository:
         return cursor.lastrowid
 
     @staticmethod
-    async def _scalar(tx: aiosqlite.Connection, sql: str, params: tuple[Any, ...] = ()) -> int:
-        async with tx.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
+    async def _scalar(tx: Transaction, sql: str, params: tuple[Any, ...] = ()) -> int:
+        row = (await tx.execute(sql, params)).one()
         return int(row[0]) if row and row[0] is not None else 0
 
     async def write_records(
@@ -203,10 +198,10 @@ class ImportRepository:
                 "UPDATE imports SET rows = ? WHERE id = ?", (result.outings + result.consultations, import_id)
             )
             result.new_staff = await self._scalar(tx, "SELECT COUNT(*) FROM staff WHERE id > ?", (last_staff,))
-            async with tx.execute(
+            names = await tx.execute(
                 "SELECT name FROM staff WHERE id > ? ORDER BY id LIMIT ?", (last_staff, NEW_STAFF_LISTED)
-            ) as cursor:
-                result.new_staff_names = [r[0] for r in await cursor.fetchall()]
+            )
+            result.new_staff_names = [r[0] for r in names.rows]
         return result
 
     async def write_baseline(

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from core.clock import utc_iso
-from storage.sqlite.db import Database
+from storage.sqlite.db import Database, Transaction
 from storage.sqlite.seal import Seal
 from storage.types import AlreadyProcessed, IdempotencyKey
 
@@ -28,11 +26,10 @@ class Inbox:
         rows = await self.db.fetchall("SELECT update_id FROM processed_updates WHERE bot_id = ?", (bot_id,))
         return {int(r[0]) for r in rows}
 
-    async def mark(self, tx: aiosqlite.Connection, key: IdempotencyKey, now: datetime) -> None:
-        """Record the update inside the caller's transaction; raises AlreadyProcessed if it was recorded."""
-        cursor = await tx.execute(_RECORD, (key.bot_id, key.update_id, utc_iso(now)))
-        if cursor.rowcount == 0:
-            raise AlreadyProcessed(key.update_id)
+    async def mark(self, tx: Transaction, key: IdempotencyKey, now: datetime) -> None:
+        """Record the update in the caller's transaction; when it was recorded before, the transaction rolls back
+        with AlreadyProcessed. Checked as the transaction commits (no trip to the database of its own)."""
+        tx.defer(_RECORD, (key.bot_id, key.update_id, utc_iso(now)), changes=1, error=AlreadyProcessed(key.update_id))
 
     async def record(self, key: IdempotencyKey, now: datetime) -> None:
         """Record an update on its own (its handler wrote nothing); a second record is a no-op."""
@@ -63,8 +60,8 @@ class Inbox:
         async with self.db.transaction() as tx:
             stamp = utc_iso(before)
             await tx.execute("DELETE FROM processed_updates WHERE processed_at < ?", (stamp,))
-            async with tx.execute("SELECT bot_id, min(update_id) FROM processed_updates GROUP BY bot_id") as rows:
-                oldest = {int(r[0]): int(r[1]) for r in await rows.fetchall()}
+            rows = await tx.execute("SELECT bot_id, min(update_id) FROM processed_updates GROUP BY bot_id")
+            oldest = {int(r[0]): int(r[1]) for r in rows.rows}
             # The inbox row of a processed update has done its job once the update can no longer come back.
             await tx.execute(
                 "DELETE FROM inbox WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM processed_updates p "

@@ -10,7 +10,7 @@ import aiosqlite
 
 from core.clock import parse_utc, utc_iso
 from core.models import SavedSubmission, Submission
-from storage.sqlite.db import Database
+from storage.sqlite.db import Database, Transaction
 from storage.sqlite.seal import Seal
 from storage.types import EXPORT_COLUMNS
 
@@ -23,7 +23,7 @@ class RecordRepository:
         self.seal = seal
 
     async def save_submission(
-        self, tx: aiosqlite.Connection, submission: Submission, kind: str, now: datetime, draft_id: int | None = None
+        self, tx: Transaction, submission: Submission, kind: str, now: datetime, draft_id: int | None = None
     ) -> SavedSubmission:
         """Write every record of a completed flow inside the caller's transaction."""
         stamp = utc_iso(now)
@@ -122,7 +122,7 @@ class RecordRepository:
             tuple(r[0] for r in ids),
         )
 
-    async def delete_submission(self, tx: aiosqlite.Connection, submission_id: int, staff_id: int) -> bool:
+    async def delete_submission(self, tx: Transaction, submission_id: int, staff_id: int) -> bool:
         """Undo: remove the submission and, through the cascade, everything it saved."""
         cursor = await tx.execute("DELETE FROM submissions WHERE id = ? AND staff_id = ?", (submission_id, staff_id))
         return cursor.rowcount > 0

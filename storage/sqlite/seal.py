@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from core.crypto import Sealer, SealError
-from storage.sqlite.db import Database
+from storage.sqlite.db import Database, Transaction
 from storage.types import StorageError
 
 # Every column that holds sealed text: (table, its key columns, the sealed column). Rotation walks exactly these.
@@ -74,12 +72,9 @@ async def rotate_key(db: Database, old: Sealer, new: Sealer) -> dict[str, int]:
     return done
 
 
-async def _reseal(
-    tx: aiosqlite.Connection, table: str, keys: tuple[str, ...], column: str, old: Sealer, new: Sealer
-) -> int:
+async def _reseal(tx: Transaction, table: str, keys: tuple[str, ...], column: str, old: Sealer, new: Sealer) -> int:
     where = f"{table}.{column}"
-    async with tx.execute(f"SELECT {', '.join(keys)}, {column} FROM {table} WHERE {column} IS NOT NULL") as cursor:
-        rows = list(await cursor.fetchall())
+    rows = (await tx.execute(f"SELECT {', '.join(keys)}, {column} FROM {table} WHERE {column} IS NOT NULL")).rows
     match = " AND ".join(f"{k} = ?" for k in keys)
     await tx.executemany(
         f"UPDATE {table} SET {column} = ? WHERE {match}",

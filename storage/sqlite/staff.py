@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from core.clock import parse_utc, utc_iso
 from core.models import Invite, Role, Staff
-from storage.sqlite.db import Database, Row
+from storage.sqlite.db import Database, Row, Transaction
 
 _COLUMNS = "id, telegram_id, name, role, zone, area, active, imported"
 
@@ -92,13 +90,13 @@ class StaffRepository:
         self.cache.clear()
         await self.db.execute("UPDATE staff SET name = ? WHERE id = ?", (name, staff_id))
 
-    async def set_area(self, staff_id: int, area: str, *, tx: aiosqlite.Connection | None = None) -> None:
+    async def set_area(self, staff_id: int, area: str, *, tx: Transaction | None = None) -> None:
         self.cache.clear()
         async with self.db.within(tx) as conn:
             await conn.execute("UPDATE staff SET area = ? WHERE id = ?", (area, staff_id))
             self.db.on_commit(self.cache.clear)
 
-    async def deactivate(self, staff_id: int, now: datetime, *, tx: aiosqlite.Connection | None = None) -> bool:
+    async def deactivate(self, staff_id: int, now: datetime, *, tx: Transaction | None = None) -> bool:
         self.cache.clear()
         async with self.db.within(tx) as conn:
             cursor = await conn.execute(
@@ -108,10 +106,9 @@ class StaffRepository:
             self.db.on_commit(self.cache.clear)
         return cursor.rowcount > 0
 
-    async def imported(self, tx: aiosqlite.Connection, name: str, now: datetime) -> int:
+    async def imported(self, tx: Transaction, name: str, now: datetime) -> int:
         """The id of a staff member known only from imported records (no Telegram account, no access)."""
-        async with tx.execute("SELECT id FROM staff WHERE name = ? ORDER BY imported, id LIMIT 1", (name,)) as cur:
-            row = await cur.fetchone()
+        row = (await tx.execute("SELECT id FROM staff WHERE name = ? ORDER BY imported, id LIMIT 1", (name,))).one()
         if row:
             return int(row[0])
         cursor = await tx.execute(
@@ -137,7 +134,7 @@ class InviteRepository:
         now: datetime,
         expires_at: datetime,
         *,
-        tx: aiosqlite.Connection | None = None,
+        tx: Transaction | None = None,
     ) -> int:
         async with self.db.within(tx) as conn:
             cursor = await conn.execute(
@@ -157,7 +154,7 @@ class InviteRepository:
         return int(row[0]) if row else 0
 
     async def failed(
-        self, telegram_id: int, now: datetime, window_since: datetime, *, tx: aiosqlite.Connection | None = None
+        self, telegram_id: int, now: datetime, window_since: datetime, *, tx: Transaction | None = None
     ) -> None:
         """Count a failed code; a window older than `window_since` starts over."""
         async with self.db.within(tx) as conn:
@@ -169,12 +166,12 @@ class InviteRepository:
                 (telegram_id, utc_iso(now), utc_iso(window_since), utc_iso(window_since)),
             )
 
-    async def succeeded(self, telegram_id: int, *, tx: aiosqlite.Connection | None = None) -> None:
+    async def succeeded(self, telegram_id: int, *, tx: Transaction | None = None) -> None:
         async with self.db.within(tx) as conn:
             await conn.execute("DELETE FROM start_attempts WHERE telegram_id = ?", (telegram_id,))
 
     async def redeem(
-        self, code_hash: str, telegram_id: int, name: str, now: datetime, *, tx: aiosqlite.Connection | None = None
+        self, code_hash: str, telegram_id: int, name: str, now: datetime, *, tx: Transaction | None = None
     ) -> Staff | str:
         """Register (or re-register) the sender with the invite's role and zone, using the invite up.
 
@@ -183,8 +180,7 @@ class InviteRepository:
         self.staff_cache.clear()
         async with self.db.within(tx) as conn:
             self.db.on_commit(self.staff_cache.clear)
-            async with conn.execute("SELECT * FROM invites WHERE code_hash = ?", (code_hash,)) as cursor:
-                row = await cursor.fetchone()
+            row = (await conn.execute("SELECT * FROM invites WHERE code_hash = ?", (code_hash,))).one()
             if row is None:
                 return "unknown"
             invite = _invite(row)
@@ -199,8 +195,9 @@ class InviteRepository:
                 "area = CASE WHEN staff.zone IS excluded.zone THEN staff.area ELSE NULL END",
                 (telegram_id, name, invite.role.value, invite.zone, utc_iso(now)),
             )
-            async with conn.execute(f"SELECT {_COLUMNS} FROM staff WHERE telegram_id = ?", (telegram_id,)) as cursor:
-                staff_row = await cursor.fetchone()
+            staff_row = (
+                await conn.execute(f"SELECT {_COLUMNS} FROM staff WHERE telegram_id = ?", (telegram_id,))
+            ).one()
             assert staff_row is not None
             staff = _staff(staff_row)
             await conn.execute(

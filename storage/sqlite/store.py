@@ -8,11 +8,9 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-import aiosqlite
-
 from core.crypto import Sealer
 from storage.sqlite.audit import AuditLog
-from storage.sqlite.db import Database, storage_error
+from storage.sqlite.db import Database, Transaction, storage_error
 from storage.sqlite.drafts import DraftRepository, PendingInputs
 from storage.sqlite.followups import FollowUpRepository
 from storage.sqlite.imports import ImportRepository
@@ -70,7 +68,7 @@ class Store:
         await self.db.close()
 
     @asynccontextmanager
-    async def unit(self, key: IdempotencyKey | None, now: datetime) -> AsyncIterator[aiosqlite.Connection]:
+    async def unit(self, key: IdempotencyKey | None, now: datetime) -> AsyncIterator[Transaction]:
         """A write transaction that also records the update it acts on (`key`; None for writes no update asked
         for, e.g. scheduled jobs).
 
