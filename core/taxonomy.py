@@ -80,7 +80,7 @@ class ZoneEntry(_Entry):
 
 
 class TaxonomyFile(BaseModel):
-    """The TOML file as written by a council (see domain/default_taxonomy.toml)."""
+    """The TOML file as written by a council (see core/default_taxonomy.toml)."""
 
     model_config = ConfigDict(extra="forbid")
 
