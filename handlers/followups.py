@@ -5,37 +5,11 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from core.buttons import (
-    FollowUpCard,
-    FollowUpClose,
-    FollowUpCloseMenu,
-    FollowUpDetails,
-    FollowUpDueMenu,
-    FollowUpDuePreset,
-    FollowUpDueTyped,
-    FollowUpNote,
-    FollowUpOwner,
-    FollowUpOwnerMenu,
-    FollowUpPage,
-    decode,
-)
+from core.buttons import decode
 from core.models import Staff
 from handlers.common import Context, key_of, pressed_message, registered
+from services.followups import BUTTON_KINDS
 from services.screens import Press, Reply, expired
-
-KINDS = (
-    FollowUpPage,
-    FollowUpCard,
-    FollowUpDetails,
-    FollowUpNote,
-    FollowUpDueMenu,
-    FollowUpDuePreset,
-    FollowUpDueTyped,
-    FollowUpCloseMenu,
-    FollowUpClose,
-    FollowUpOwnerMenu,
-    FollowUpOwner,
-)
 
 
 @registered()
@@ -53,7 +27,7 @@ async def on_button(update: Update, context: Context, staff: Staff) -> Reply:
 
 
 def handlers() -> list[BaseHandler[Update, Context, None]]:
-    prefixes = "|".join(kind.PREFIX for kind in KINDS)
+    prefixes = "|".join(kind.PREFIX for kind in BUTTON_KINDS)
     return [
         CommandHandler("followups", cmd_followups, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(on_button, pattern=rf"^({prefixes}):"),

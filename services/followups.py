@@ -101,6 +101,22 @@ def _to_list() -> Choice:
     return Choice(t("followup.button.list"), FollowUpPage(0))
 
 
+# Every button kind of a follow-up (a front end routes them all to FollowUpService.press).
+BUTTON_KINDS: tuple[type[Button], ...] = (
+    FollowUpPage,
+    FollowUpCard,
+    FollowUpDetails,
+    FollowUpNote,
+    FollowUpDueTyped,
+    FollowUpDueMenu,
+    FollowUpDuePreset,
+    FollowUpCloseMenu,
+    FollowUpClose,
+    FollowUpOwnerMenu,
+    FollowUpOwner,
+)
+
+
 class FollowUpService:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -109,7 +125,11 @@ class FollowUpService:
 
     async def press(self, staff: Staff, button: Button, press: Press) -> Reply:
         """A follow-up button, whatever its kind (a stale or foreign one is answered as expired)."""
-        actions: dict[type[Button], Callable[[Staff, Any, Press], Awaitable[Reply]]] = {
+        action = self._actions().get(type(button))
+        return expired() if action is None else await action(staff, button, press)
+
+    def _actions(self) -> dict[type[Button], Callable[[Staff, Any, Press], Awaitable[Reply]]]:
+        return {
             FollowUpPage: self.page,
             FollowUpCard: self.card,
             FollowUpDetails: self.details,
@@ -122,8 +142,6 @@ class FollowUpService:
             FollowUpOwnerMenu: self.owner_menu,
             FollowUpOwner: self.reassign,
         }
-        action = actions.get(type(button))
-        return expired() if action is None else await action(staff, button, press)
 
     # --- lists and cards ----------------------------------------------------------------------------------------
 
@@ -267,33 +285,38 @@ class FollowUpService:
         text = t("followup.closed", label=found.label, outcome=outcome.label)
         return Reply(edit=View(text, rows([_to_list()])), toast=t("followup.closed_toast"))
 
-    async def owner_menu(self, staff: Staff, button: FollowUpOwnerMenu, press: Press | None = None) -> Reply:
-        found = await self._visible(staff, button.followup)
+    async def _owners(self, staff: Staff, followup_id: int) -> tuple[FollowUp, list[Staff]] | Reply:
+        """The follow-up and who may take it over, if this person may reassign it (else what to answer)."""
+        found = await self._visible(staff, followup_id)
         if isinstance(found, Reply):
             return found
         if not can_reassign(staff, found, self.taxonomy):
             return Reply(toast=t("access.not_allowed"))
-        people = reassign_candidates(await self.store.staff.all(), found, self.taxonomy)
-        choices = [[Choice(p.name, FollowUpOwner(found.id, p.id))] for p in people]
-        text = f"{t('followup.ask_owner')}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
-        return Reply(edit=View(text, rows(*choices, [_back(found)])))
+        return found, reassign_candidates(await self.store.staff.all(), found, self.taxonomy)
+
+    async def owner_menu(self, staff: Staff, button: FollowUpOwnerMenu, press: Press | None = None) -> Reply:
+        found = await self._owners(staff, button.followup)
+        if isinstance(found, Reply):
+            return found
+        followup, people = found
+        choices = [[Choice(p.name, FollowUpOwner(followup.id, p.id))] for p in people]
+        text = f"{t('followup.ask_owner')}\n\n{card_text(followup, self.taxonomy, self.deps.today())}"
+        return Reply(edit=View(text, rows(*choices, [_back(followup)])))
 
     async def reassign(self, staff: Staff, button: FollowUpOwner, press: Press) -> Reply:
-        found = await self._visible(staff, button.followup)
+        found = await self._owners(staff, button.followup)
         if isinstance(found, Reply):
             return found
-        if not can_reassign(staff, found, self.taxonomy):
-            return Reply(toast=t("access.not_allowed"))
-        people = reassign_candidates(await self.store.staff.all(), found, self.taxonomy)
+        followup, people = found
         target = next((p for p in people if p.id == button.staff), None)
         if target is None:
             return expired()
         try:
             async with self.store.unit(press.key, self.deps.now()) as tx:
-                await self.store.followups.reassign(found.id, target.id, staff.id, self.deps.now(), tx=tx)
+                await self.store.followups.reassign(followup.id, target.id, staff.id, self.deps.now(), tx=tx)
         except AlreadyProcessed:
             return Reply()
-        return await self._after(staff, found.id, t("followup.reassigned", name=target.name), edit=True)
+        return await self._after(staff, followup.id, t("followup.reassigned", name=target.name), edit=True)
 
     # --- typed answers ------------------------------------------------------------------------------------------
 
