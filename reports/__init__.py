@@ -1,1 +1,1 @@
-"""Pure tallies: periods, counts, ranks, deltas, and rendering them as councils publish them."""
+"""Pure tallies and renderers: counts, ranks, deltas, and the text, CSV, XLSX and PNG councils publish."""
