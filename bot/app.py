@@ -32,6 +32,7 @@ from services.followups import FollowUpService
 from services.reminders import ReminderService, RetentionService
 from services.reporting import ReportService
 from services.staff import StaffService
+from storage.sqlite.lock import WriterLock
 from storage.sqlite.store import Store
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class FieldBot:
         default_factory=lambda: RawUpdatesRequest(connection_pool_size=1, read_timeout=40, connect_timeout=10)
     )
     scheduler: Scheduler | None = None
+    lock: WriterLock | None = None  # one writer per database (storage/sqlite/lock.py)
     # Told of every update that is done (handled, or dropped as a redelivery): tests and the demo wait on it.
     finished_listeners: list[Callable[[int], None]] = field(default_factory=list)
     # Seconds between scheduler ticks; None: no automatic ticks (tests call scheduler.tick() themselves).
@@ -109,6 +111,7 @@ class FieldBot:
         token = settings.token()
         bot_id = int(token.split(":", 1)[0])
         taxonomy = self.taxonomy or load_taxonomy(settings.taxonomy_file)
+        self.lock = WriterLock.acquire(settings.database_path, "the bot")
         store = self.store = await self._open_store()
         deps = self.deps = Deps(store, taxonomy, self.clock, ZoneInfo(settings.timezone))
         ledger = self.ledger = DeliveryLedger(store.inbox, bot_id, self.clock)
@@ -194,15 +197,24 @@ class FieldBot:
         await self.poller.wait()
 
     async def stop(self) -> None:
+        """Stop whatever was started, even after a failed start; the database is closed and its lock released
+        whatever else fails (an open connection's thread would keep the process alive)."""
+        try:
+            if self.poller is not None:
+                await self.poller.stop()
+            if self.application is not None:
+                if self.application.running:
+                    await self.application.stop()
+                await self.application.shutdown()
+        finally:
+            if self.store is not None:
+                await self.store.close()
+                self.store = None
+            if self.lock is not None:
+                self.lock.release()
+                self.lock = None
         if self.poller is not None:
-            await self.poller.stop()
-        if self.application is not None:
-            if self.application.running:
-                await self.application.stop()
-            await self.application.shutdown()
-        if self.store is not None:
-            await self.store.close()
-        log.info("fieldbot stopped")
+            log.info("fieldbot stopped")
 
     async def __aenter__(self) -> FieldBot:
         await self.start()

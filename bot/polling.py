@@ -119,13 +119,14 @@ class Poller:
             await self._task
 
     async def stop(self) -> None:
+        """Stop polling; what ended it, if anything did, was already raised by `wait`."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
         if self._storing is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._storing  # a batch being kept is finished before the database closes
             self._storing = None
 

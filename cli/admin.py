@@ -17,6 +17,7 @@ from services.exports import write_csv, write_xlsx
 from services.imports import ImportReport, format_report, import_file
 from services.reminders import RetentionService
 from storage.sqlite.backup import backup, restore
+from storage.sqlite.lock import WriterLock
 from storage.sqlite.records import export_rows
 from storage.sqlite.seal import rotate_key
 from storage.sqlite.store import Store
@@ -70,7 +71,8 @@ def cmd_backup(args: argparse.Namespace) -> None:
 
 def cmd_restore(args: argparse.Namespace) -> None:
     settings = load_settings()
-    info, kept = restore(args.file, settings.database_path, SystemClock().now().astimezone(settings.tz))
+    with WriterLock.acquire(settings.database_path, "fieldbot restore"):
+        info, kept = restore(args.file, settings.database_path, SystemClock().now().astimezone(settings.tz))
     print(
         f"restored {info.path} into {settings.database_path} ({info.outings:,} outings, "
         f"{info.consultations:,} consultations); integrity check ok"
@@ -117,7 +119,11 @@ def cmd_import(args: argparse.Namespace) -> None:
         finally:
             await store.close()
 
-    report = asyncio.run(run())
+    if args.dry_run:
+        report = asyncio.run(run())
+    else:
+        with WriterLock.acquire(settings.database_path, "fieldbot import"):
+            report = asyncio.run(run())
     print(format_report(report))
     if not report.ok:
         raise SystemExit(1)
@@ -152,7 +158,8 @@ def cmd_rotate_key(args: argparse.Namespace) -> None:
         finally:
             await store.close()
 
-    done = asyncio.run(run())
+    with WriterLock.acquire(settings.database_path, "fieldbot rotate-key"):
+        done = asyncio.run(run())
     print(f"re-encrypted {sum(done.values())} values ({', '.join(f'{k}: {v}' for k, v in done.items())}).")
     print("Now set FIELD_ENCRYPTION_KEY to the new key and start the bot; keep a copy of the key somewhere safe.")
 

@@ -6,12 +6,15 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.app import FieldBot
 from bot.logs import configure_logging
@@ -38,7 +41,24 @@ def _settings() -> Settings:
         raise StartupError(str(exc)) from None
 
 
+def _why(exc: BaseException, settings: Settings) -> str:
+    """One line for what stopped the bot, naming the setting to look at when there is one."""
+    if isinstance(exc, InvalidToken):
+        return "setting TELEGRAM_BOT_TOKEN: the Bot API refused the token (revoked or mistyped?)"
+    if isinstance(exc, Conflict):
+        return "another process polls with the same TELEGRAM_BOT_TOKEN; only one may run"
+    if isinstance(exc, RetryAfter):
+        return f"the Bot API asks to wait {exc.retry_after} s (flood limit); start again later"
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest | Forbidden):
+        return (
+            f"cannot reach the Bot API at {settings.telegram_api_base_url} ({type(exc).__name__}); "
+            "check the network, then the setting TELEGRAM_API_BASE_URL"
+        )
+    return f"{type(exc).__name__}: {exc}"
+
+
 async def _run(settings: Settings) -> None:
+    """The bot until a signal, or until polling ends; anything that ends it is one line (StartupError)."""
     taxonomy = load_taxonomy(settings.taxonomy_file)
     bot = FieldBot(settings, taxonomy=taxonomy)
     stop = asyncio.Event()
@@ -48,24 +68,20 @@ async def _run(settings: Settings) -> None:
             loop.add_signal_handler(signum, stop.set)
     try:
         await bot.start()
-    except InvalidToken:
-        await bot.stop()
-        raise StartupError("setting TELEGRAM_BOT_TOKEN: the Bot API refused the token (revoked or mistyped?)") from None
-    except NetworkError as exc:
-        await bot.stop()
-        raise StartupError(
-            f"setting TELEGRAM_API_BASE_URL: cannot reach the Bot API at {settings.telegram_api_base_url} "
-            f"({type(exc).__name__})"
-        ) from None
-    waiter = asyncio.create_task(bot.wait())
-    stopper = asyncio.create_task(stop.wait())
-    try:
-        done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if waiter in done and waiter.exception() is not None:
-            raise StartupError(f"polling stopped: {type(waiter.exception()).__name__}: {waiter.exception()}")
+        waiter = asyncio.create_task(bot.wait())
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if waiter in done and waiter.exception() is not None:
+                raise StartupError(f"polling stopped: {_why(waiter.exception(), settings)}")  # type: ignore[arg-type]
+        finally:
+            for task in (waiter, stopper):
+                task.cancel()
+    except (StartupError, StorageError):
+        raise
+    except TelegramError as exc:
+        raise StartupError(_why(exc, settings)) from None
     finally:
-        for task in (waiter, stopper):
-            task.cancel()
         await bot.stop()
 
 
@@ -147,6 +163,29 @@ def cmd_check(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    os.umask(0o077)  # the database, its journal, backups and keys: readable by this user only
+    code = _dispatch(args)
+    _exit_if_stuck(code)
+    return code
+
+
+def _exit_if_stuck(code: int, grace: float = 5.0) -> None:
+    """The last resort against a silent outage: a thread left running (an unclosed database connection) would
+    keep the process alive after its work or its error, and a service manager would see it running. Threads
+    that are ending (a connection just closed) get a few seconds."""
+    deadline = time.monotonic() + grace
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    lingering = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if lingering:
+        log.error("thread(s) still running at exit: %s; exiting anyway", ", ".join(lingering))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         args.func(args)
     except (

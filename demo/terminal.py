@@ -37,6 +37,7 @@ from core.taxonomy import Taxonomy, load_taxonomy
 from demo import DEFAULT_DATA, DemoError
 from demo.seed import DEMO_USER_ID, ensure_demo_user, is_empty, is_seeded, seed
 from simulator.botapi import LocalBotApi, SimMessage, SimUser
+from storage.sqlite.lock import WriterLock
 from storage.sqlite.store import Store
 from storage.types import StorageError
 
@@ -46,6 +47,7 @@ DATABASE = "fieldbot.sqlite3"
 KEY_FILE = "encryption.key"
 LOG_FILE = "demo.log"
 FILES = "files"
+MARKER = ".fieldbot-demo"  # written in every folder the demo makes: --reset touches no other folder
 # What --reset removes: only what the demo itself creates, whatever folder it was pointed at.
 DEMO_ENTRIES = (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", f"{DATABASE}-journal", KEY_FILE, LOG_FILE, FILES)
 ACTION_TIMEOUT = 120.0  # the first chart renders slowly (matplotlib builds its font cache)
@@ -75,13 +77,28 @@ class Button:
 # --------------------------------------------------------------------------------------------------
 
 
+def is_demo_folder(folder: Path) -> bool:
+    """A folder the demo made: it carries the demo's marker (or, from before the marker, its key and its log,
+    which a production data folder never has: its key is in the settings, its log on standard error)."""
+    return (folder / MARKER).exists() or ((folder / KEY_FILE).exists() and (folder / LOG_FILE).exists())
+
+
 def remove_demo_data(folder: Path) -> None:
-    for name in DEMO_ENTRIES:
-        path = folder / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
+    """--reset: the demo's own files, and only in a folder the demo made, and never while a bot uses it."""
+    if not any((folder / name).exists() for name in DEMO_ENTRIES):
+        return
+    if not is_demo_folder(folder):
+        raise DemoError(
+            f"{folder}: not a demo data folder (no {MARKER}); --reset removes only what the demo made, "
+            "so it refuses a folder that may hold a real database"
+        )
+    with WriterLock.acquire(folder / DATABASE, "demo --reset"):
+        for name in DEMO_ENTRIES:
+            path = folder / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
 
 
 def demo_key(path: Path) -> str:
@@ -451,7 +468,10 @@ async def run_demo(options: DemoOptions, out: TextIO | None = None, stdin_fd: in
     folder = options.data
     if options.reset:
         remove_demo_data(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and (folder / DATABASE).exists() and not is_demo_folder(folder):
+        raise DemoError(f"{folder}: holds a database the demo did not make; give the demo a folder of its own")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (folder / MARKER).touch()
     key = demo_key(folder / KEY_FILE)
     log_to_file(folder / LOG_FILE)
     taxonomy = load_taxonomy()

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.crypto import Sealer, generate_key
 from core.models import NewConsultation, NewFollowUp, NewOuting, Role, Submission
+from storage.sqlite.seal import Seal
 from storage.sqlite.store import Store
 from storage.types import AlreadyProcessed, DraftConflict, IdempotencyKey
 
@@ -168,3 +170,17 @@ async def test_reads_see_every_committed_write_even_when_many_coroutines_read_at
     finally:
         stop.set()
         await asyncio.gather(*readers)
+
+
+async def test_a_draft_sealed_with_another_key_is_dropped_instead_of_failing_every_message(store: Store) -> None:
+    admin = await store.staff.ensure_admin(100, NOW)
+    other = Seal(Sealer.from_text(generate_key()))
+    async with store.db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO drafts (staff_id, chat_id, kind, state, version, boot_id, created_at, updated_at) "
+            "VALUES (?, 100, 'visit', ?, 1, 'a', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')",
+            (admin.id, other.seal('{"kind": "visit"}', "drafts.state")),
+        )
+    assert await store.drafts.for_staff(admin.id) is None
+    row = await store.db.fetchone("SELECT count(*) FROM drafts")
+    assert row is not None and row[0] == 0

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import datetime
 
 from core.clock import parse_utc, utc_iso
+from core.crypto import SealError
 from storage.sqlite.db import Database, Row, Transaction
 from storage.sqlite.seal import Seal
 from storage.types import Draft, DraftConflict, PendingInput
 
 WHERE = "drafts.state"
+log = logging.getLogger(__name__)
 
 
 def _draft(row: Row, seal: Seal) -> Draft:
@@ -55,10 +58,10 @@ class DraftRepository:
             known = self._of_staff[staff_id]
             return None if known is None else await self.get(known)
         row = await self.db.fetchone("SELECT * FROM drafts WHERE staff_id = ?", (staff_id,))
-        if row is None:
+        draft = await self._readable(row) if row is not None else None
+        if draft is None:
             self._of_staff[staff_id] = None
             return None
-        draft = _draft(row, self.seal)
         self._remember(draft)
         return draft
 
@@ -66,11 +69,20 @@ class DraftRepository:
         if draft_id in self._by_id:
             return self._by_id[draft_id]
         row = await self.db.fetchone("SELECT * FROM drafts WHERE id = ?", (draft_id,))
-        if row is None:
-            return None
-        draft = _draft(row, self.seal)
-        self._remember(draft)
+        draft = await self._readable(row) if row is not None else None
+        if draft is not None:
+            self._remember(draft)
         return draft
+
+    async def _readable(self, row: Row) -> Draft | None:
+        """The draft, or None when it cannot be opened (sealed with a key the data no longer uses): such a draft
+        is dropped, so that its owner's next message starts afresh instead of failing for ever."""
+        try:
+            return _draft(row, self.seal)
+        except SealError:
+            log.warning("draft %s could not be opened with the current key and was dropped", row["id"])
+            await self.db.execute("DELETE FROM drafts WHERE id = ?", (row["id"],))
+            return None
 
     async def create(
         self,

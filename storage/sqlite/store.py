@@ -52,16 +52,15 @@ class Store:
         db = Database(path, busy_timeout_ms)
         try:
             await db.open()
-        except (sqlite3.Error, OSError) as exc:
-            await db.close()
-            kind = storage_error(exc).kind if isinstance(exc, sqlite3.Error) else "io"
-            raise StorageError(f"{path}: cannot open the database ({exc})", kind) from None
-        if sealer is not None:
-            try:
+            if sealer is not None:
                 await check_key(db, sealer)
-            except BaseException:
-                await db.close()
-                raise
+        except BaseException as exc:
+            # Closed on every failure: an open connection's thread would keep the process alive after the error.
+            await db.close()
+            if isinstance(exc, sqlite3.Error | OSError):
+                kind = storage_error(exc).kind if isinstance(exc, sqlite3.Error) else "io"
+                raise StorageError(f"{path}: cannot open the database ({exc})", kind) from None
+            raise
         return cls(db, sealer)
 
     async def close(self) -> None:
