@@ -112,9 +112,9 @@ def kinds() -> dict[str, type[Button]]:
     return dict(_KINDS)
 
 
-def pattern(cls: type[Button]) -> str:
-    """A regular expression matching the data of every button of this kind (for handler registration)."""
-    return rf"^{cls.PREFIX}(:|$)"
+def pattern(*classes: type[Button]) -> str:
+    """A regular expression matching the data of every button of these kinds (for handler registration)."""
+    return rf"^({'|'.join(cls.PREFIX for cls in classes)})(:|$)"
 
 
 def encode(button: Button) -> str:
@@ -224,6 +224,16 @@ class InviteZone(Button):
     zone: str
 
 
+@kind("il")
+class InviteList(Button):
+    """The unused invites, each with a button to withdraw it."""
+
+
+@kind("iv")
+class InviteRevoke(Button):
+    invite: int
+
+
 @kind("sp")
 class StaffPage(Button):
     page: int
@@ -238,6 +248,18 @@ class StaffAsk(Button):
 
 @kind("sd")
 class StaffDeactivate(Button):
+    staff: int
+
+
+@kind("sr")
+class StaffReactivateAsk(Button):
+    """「再開」 pressed next to a deactivated person: asks to confirm."""
+
+    staff: int
+
+
+@kind("su")
+class StaffReactivate(Button):
     staff: int
 
 

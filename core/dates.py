@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 
 from core.i18n import t
 
@@ -53,6 +53,11 @@ def _make(year: int, month: int, day: int) -> date | None:
 def short(day: date) -> str:
     """11/23(月)"""
     return t("date.short", month=day.month, day=day.day, weekday=t("date.weekdays")[day.weekday()])
+
+
+def moment(when: datetime) -> str:
+    """12/4(金) 19:55, in the time zone `when` is given in."""
+    return t("date.moment", date=short(when.date()), hour=when.hour, minute=when.minute)
 
 
 def long(day: date) -> str:

@@ -6,15 +6,19 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from core.buttons import (
-    Button,
     HomeArea,
     HomeZone,
+    InviteList,
+    InviteRevoke,
     InviteRole,
     InviteZone,
     StaffAsk,
     StaffDeactivate,
     StaffPage,
+    StaffReactivate,
+    StaffReactivateAsk,
     decode,
+    pattern,
 )
 from core.models import Staff
 from handlers.common import Context, answer, key_of, registered, show
@@ -65,7 +69,7 @@ async def on_home(update: Update, context: Context, staff: Staff) -> Reply:
 
 @registered(*ADMINS)
 async def cmd_invite(update: Update, context: Context, staff: Staff) -> Reply:
-    return context.services.staff.invite_command()
+    return await context.services.staff.invite_command()
 
 
 @registered(*ADMINS)
@@ -81,6 +85,10 @@ async def on_invite(update: Update, context: Context, staff: Staff) -> Reply:
         return await context.services.staff.invite_role(staff, button, key, link)
     if isinstance(button, InviteZone):
         return await context.services.staff.invite_zone(staff, button, key, link)
+    if isinstance(button, InviteList):
+        return await context.services.staff.invite_list()
+    if isinstance(button, InviteRevoke):
+        return await context.services.staff.invite_revoke(staff, button, key)
     return expired()
 
 
@@ -99,6 +107,10 @@ async def on_staff(update: Update, context: Context, staff: Staff) -> Reply:
         return await service.staff_ask(staff, button)
     if isinstance(button, StaffDeactivate):
         return await service.deactivate(staff, button, key_of(update, context))
+    if isinstance(button, StaffReactivateAsk):
+        return await service.reactivate_ask(button)
+    if isinstance(button, StaffReactivate):
+        return await service.reactivate(staff, button, key_of(update, context))
     return expired()
 
 
@@ -106,10 +118,6 @@ async def on_unknown_callback(update: Update, context: Context) -> None:
     """A button this version of the bot does not know (an old message, or forged data)."""
     if update.callback_query is not None:
         await answer(update.callback_query, expired().toast)
-
-
-def _kinds(*kinds: type[Button]) -> str:
-    return rf"^({'|'.join(kind.PREFIX for kind in kinds)}):"
 
 
 def handlers() -> list[BaseHandler[Update, Context, None]]:
@@ -120,9 +128,11 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
         CommandHandler("area", cmd_area, filters=private),
         CommandHandler("invite", cmd_invite, filters=private),
         CommandHandler("staff", cmd_staff, filters=private),
-        CallbackQueryHandler(on_home, pattern=_kinds(HomeZone, HomeArea)),
-        CallbackQueryHandler(on_invite, pattern=_kinds(InviteRole, InviteZone)),
-        CallbackQueryHandler(on_staff, pattern=_kinds(StaffPage, StaffAsk, StaffDeactivate)),
+        CallbackQueryHandler(on_home, pattern=pattern(HomeZone, HomeArea)),
+        CallbackQueryHandler(on_invite, pattern=pattern(InviteRole, InviteZone, InviteList, InviteRevoke)),
+        CallbackQueryHandler(
+            on_staff, pattern=pattern(StaffPage, StaffAsk, StaffDeactivate, StaffReactivateAsk, StaffReactivate)
+        ),
     ]
 
 

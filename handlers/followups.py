@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from core.buttons import decode
+from core.buttons import decode, pattern
 from core.models import Staff
 from handlers.common import Context, key_of, pressed_message, registered
 from services.followups import BUTTON_KINDS
@@ -27,8 +27,7 @@ async def on_button(update: Update, context: Context, staff: Staff) -> Reply:
 
 
 def handlers() -> list[BaseHandler[Update, Context, None]]:
-    prefixes = "|".join(kind.PREFIX for kind in BUTTON_KINDS)
     return [
         CommandHandler("followups", cmd_followups, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(on_button, pattern=rf"^({prefixes}):"),
+        CallbackQueryHandler(on_button, pattern=pattern(*BUTTON_KINDS)),
     ]

@@ -10,7 +10,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core.buttons import HomeArea, HomeZone, InviteRole, InviteZone, RoleName, StaffAsk, StaffDeactivate, StaffPage
+from core import dates
+from core.buttons import (
+    HomeArea,
+    HomeZone,
+    InviteList,
+    InviteRevoke,
+    InviteRole,
+    InviteZone,
+    RoleName,
+    StaffAsk,
+    StaffDeactivate,
+    StaffPage,
+    StaffReactivate,
+    StaffReactivateAsk,
+)
 from core.i18n import t
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy
@@ -66,43 +80,58 @@ class StaffService:
     async def start(self, person: Newcomer, code: str | None, key: IdempotencyKey) -> Reply:
         """/start <code> registers the sender; /start alone greets a registered person and refuses others."""
         staff = await self.identify(person.user_id)
-        if code is None:
-            if staff is None:
-                return Reply(send=[View(t("access.refused"))])
-            if not staff.active:
-                return Reply(send=[View(t("access.deactivated"))])
-            return self.welcome(staff)
+        if code is not None:
+            return await self._register(person, code, staff, key)
+        if staff is None:
+            return Reply(send=[View(t("access.refused"))])
+        if not staff.active:
+            return Reply(send=[View(t("access.deactivated"))])
+        return self.welcome(staff)
+
+    async def _register(self, person: Newcomer, code: str, staff: Staff | None, key: IdempotencyKey) -> Reply:
         window = self.deps.now() - GUESS_WINDOW
         if await self.store.invites.failures(person.user_id, window) >= GUESS_LIMIT:
             # Not even looked up: a guesser learns nothing, however lucky the next guess.
             log.warning("user %s is throttled after %d wrong invite codes", person.user_id, GUESS_LIMIT)
             return Reply(send=[View(t("access.invite_throttled"))])
         try:
-            result = await self._redeem(person, code, window, key)
+            result = await self._redeem(person, code, key)
         except AlreadyProcessed:
             return Reply()
-        if isinstance(result, str):
-            log.info("user %s tried an invite code: %s", person.user_id, result)
-            if staff is not None and staff.active:
-                return self.welcome(staff)
-            return Reply(send=[View(t(f"access.invite_{result}"))])
-        log.info("user %s registered as staff %s (%s)", person.user_id, result.id, result.role.value)
-        text = t(
-            "access.registered",
-            name=result.name,
-            role=role_label(result.role),
-            zone=zone_label(self.taxonomy, result.zone),
-        )
-        return Reply(send=[View(text), self._home_question(result.zone)], menu=True)
+        if isinstance(result, Staff):
+            log.info("user %s registered as staff %s (%s)", person.user_id, result.id, result.role.value)
+            text = t(
+                "access.registered",
+                name=result.name,
+                role=role_label(result.role),
+                zone=zone_label(self.taxonomy, result.zone),
+            )
+            return Reply(send=[View(text), self._home_question(result.zone)], menu=True)
+        if result == "registered" and staff is not None:
+            # Opening an invite changes nothing for someone registered (a role change is an admin's action).
+            text = t(
+                "access.already_registered",
+                name=staff.name,
+                role=role_label(staff.role),
+                zone=zone_label(self.taxonomy, staff.zone),
+            )
+            return Reply(send=[View(text)], menu=True)
+        if result == "deactivated":
+            log.warning("deactivated staff (user %s) opened an invite; refused", person.user_id)
+            return Reply(send=[View(t("access.deactivated"))])
+        log.info("user %s tried an invite code: %s", person.user_id, result)
+        if staff is not None and staff.active:
+            return self.welcome(staff)  # e.g. their own link again: a greeting, nothing else
+        return Reply(send=[View(t(f"access.invite_{result}"))])
 
-    async def _redeem(self, person: Newcomer, code: str, window: object, key: IdempotencyKey) -> Staff | str:
+    async def _redeem(self, person: Newcomer, code: str, key: IdempotencyKey) -> Staff | str:
         now = self.deps.now()
         async with self.store.unit(key, now) as tx:
             result = await self.store.invites.redeem(hash_code(code), person.user_id, person.name, now, tx=tx)
-            if isinstance(result, str):
-                await self.store.invites.failed(person.user_id, now, now - GUESS_WINDOW, tx=tx)
-            else:
+            if isinstance(result, Staff):
                 await self.store.invites.succeeded(person.user_id, tx=tx)
+            elif result not in ("registered", "deactivated"):  # a wrong code: counted against guessing
+                await self.store.invites.failed(person.user_id, now, now - GUESS_WINDOW, tx=tx)
         return result
 
     def welcome(self, staff: Staff) -> Reply:
@@ -151,9 +180,43 @@ class StaffService:
 
     # --- invites (admins) -----------------------------------------------------------------------------------
 
-    def invite_command(self) -> Reply:
+    async def invite_command(self) -> Reply:
         choices = [[Choice(role_label(role), InviteRole(_role_name(role)))] for role in Role]
+        waiting = await self.store.invites.open_invites(self.deps.now())
+        if waiting:
+            choices.append([Choice(t("access.invite_open_button", count=len(waiting)), InviteList())])
         return Reply(send=[View(t("access.invite_role"), rows(*choices))])
+
+    async def invite_list(self, note: str = "") -> Reply:
+        """The unused invites (who made them, for whom, until when), each with a button to withdraw it."""
+        waiting = await self.store.invites.open_invites(self.deps.now())
+        if not waiting:
+            return Reply(edit=View("\n\n".join(x for x in (note, t("access.invite_none")) if x)))
+        lines = [t("access.invite_list_title", count=len(waiting))]
+        buttons = []
+        for invite, creator in waiting:
+            fields = {
+                "role": role_label(invite.role),
+                "zone": zone_label(self.taxonomy, invite.zone),
+                "expires": dates.moment(invite.expires_at.astimezone(self.deps.tz)),
+            }
+            lines.append(t("access.invite_line", creator=creator, **fields))
+            buttons.append([Choice(t("access.invite_revoke", **fields), InviteRevoke(invite.id))])
+        text = "\n".join(lines)
+        return Reply(edit=View(f"{note}\n\n{text}" if note else text, rows(*buttons)))
+
+    async def invite_revoke(self, staff: Staff, button: InviteRevoke, key: IdempotencyKey) -> Reply:
+        try:
+            async with self.store.unit(key, self.deps.now()) as tx:
+                revoked = await self.store.invites.revoke(button.invite, staff.id, self.deps.now(), tx=tx)
+        except AlreadyProcessed:
+            return Reply()
+        if not revoked:
+            return expired()
+        log.info("staff %s revoked invite %s", staff.id, button.invite)
+        reply = await self.invite_list(t("access.invite_revoked"))
+        reply.toast = t("access.invite_revoked")
+        return reply
 
     async def invite_role(
         self, staff: Staff, button: InviteRole, key: IdempotencyKey, link: Callable[[str], str]
@@ -189,7 +252,7 @@ class StaffService:
             link=link(code),
             role=role_label(role),
             zone=zone_label(self.taxonomy, zone),
-            expires=expires.astimezone(self.deps.tz).strftime("%m/%d %H:%M"),
+            expires=dates.moment(expires.astimezone(self.deps.tz)),
         )
         return Reply(edit=View(text))
 
@@ -213,6 +276,8 @@ class StaffService:
             lines.append(t("access.staff_line", name=person.name, role=role_label(person.role), status=status))
             if person.active:
                 buttons.append([Choice(t("access.staff_deactivate", name=person.name), StaffAsk(person.id))])
+            elif person.telegram_id is not None:
+                buttons.append([Choice(t("access.staff_reactivate", name=person.name), StaffReactivateAsk(person.id))])
         text = "\n".join(lines)
         return View(f"{note}\n\n{text}" if note else text, rows(*buttons, pager(page, pages, StaffPage)))
 
@@ -241,11 +306,38 @@ class StaffService:
             return target
         try:
             async with self.store.unit(key, self.deps.now()) as tx:
-                await self.store.staff.deactivate(target.id, self.deps.now(), tx=tx)
+                await self.store.staff.deactivate(target.id, self.deps.now(), actor_id=staff.id, tx=tx)
         except AlreadyProcessed:
             return Reply()
         log.info("staff %s deactivated staff %s", staff.id, target.id)
         return Reply(edit=await self._staff_list(0, t("access.staff_deactivated", name=target.name)))
+
+    async def _inactive(self, staff_id: int) -> Staff | Reply:
+        target = await self.store.staff.get(staff_id)
+        if target is None or target.active or target.telegram_id is None:
+            return expired()
+        return target
+
+    async def reactivate_ask(self, button: StaffReactivateAsk) -> Reply:
+        target = await self._inactive(button.staff)
+        if isinstance(target, Reply):
+            return target
+        yes = Choice(t("access.staff_reactivate_yes"), StaffReactivate(target.id))
+        back = Choice(t("common.previous"), StaffPage(0))
+        return Reply(edit=View(t("access.staff_reactivate_confirm", name=target.name), rows([yes], [back])))
+
+    async def reactivate(self, staff: Staff, button: StaffReactivate, key: IdempotencyKey) -> Reply:
+        """Only this brings a deactivated person back: an admin's explicit, audited action."""
+        target = await self._inactive(button.staff)
+        if isinstance(target, Reply):
+            return target
+        try:
+            async with self.store.unit(key, self.deps.now()) as tx:
+                await self.store.staff.reactivate(target.id, self.deps.now(), actor_id=staff.id, tx=tx)
+        except AlreadyProcessed:
+            return Reply()
+        log.info("staff %s reactivated staff %s", staff.id, target.id)
+        return Reply(edit=await self._staff_list(0, t("access.staff_reactivated", name=target.name)))
 
 
 def _role_name(role: Role) -> RoleName:

@@ -96,13 +96,30 @@ class StaffRepository:
             await conn.execute("UPDATE staff SET area = ? WHERE id = ?", (area, staff_id))
             self.db.on_commit(self.cache.clear)
 
-    async def deactivate(self, staff_id: int, now: datetime, *, tx: Transaction | None = None) -> bool:
+    async def deactivate(
+        self, staff_id: int, now: datetime, *, actor_id: int | None = None, tx: Transaction | None = None
+    ) -> bool:
+        """Effective at once (the cache is cleared); audited."""
+        return await self._set_active(staff_id, False, now, actor_id, tx)
+
+    async def reactivate(
+        self, staff_id: int, now: datetime, *, actor_id: int | None = None, tx: Transaction | None = None
+    ) -> bool:
+        """Only an admin's explicit action brings a deactivated person back (never an invite); audited."""
+        return await self._set_active(staff_id, True, now, actor_id, tx)
+
+    async def _set_active(
+        self, staff_id: int, active: bool, now: datetime, actor_id: int | None, tx: Transaction | None
+    ) -> bool:
         self.cache.clear()
         async with self.db.within(tx) as conn:
             cursor = await conn.execute(
-                "UPDATE staff SET active = 0, deactivated_at = ? WHERE id = ? AND active = 1",
-                (utc_iso(now), staff_id),
+                "UPDATE staff SET active = ?, deactivated_at = ? WHERE id = ? AND active = ?",
+                (int(active), None if active else utc_iso(now), staff_id, int(not active)),
             )
+            if cursor.rowcount > 0:
+                action = "staff.reactivate" if active else "staff.deactivate"
+                await _audit(conn, actor_id, action, f"staff:{staff_id}", "", now)
             self.db.on_commit(self.cache.clear)
         return cursor.rowcount > 0
 
@@ -143,6 +160,8 @@ class InviteRepository:
                 (code_hash, role.value, zone, created_by, utc_iso(now), utc_iso(expires_at)),
             )
             assert cursor.lastrowid is not None
+            detail = f"{role.value} {zone or '-'} until {utc_iso(expires_at)}"
+            await _audit(conn, created_by, "invite.create", f"invite:{cursor.lastrowid}", detail, now)
             return cursor.lastrowid
 
     async def failures(self, telegram_id: int, since: datetime) -> int:
@@ -173,9 +192,11 @@ class InviteRepository:
     async def redeem(
         self, code_hash: str, telegram_id: int, name: str, now: datetime, *, tx: Transaction | None = None
     ) -> Staff | str:
-        """Register (or re-register) the sender with the invite's role and zone, using the invite up.
+        """Register the sender with the invite's role and zone, using the invite up; audited.
 
-        Returns the staff member, or why not: "unknown", "used" or "expired".
+        Returns the new staff member, or why not: "unknown" (no such code, or revoked), "used", "expired", or,
+        leaving the invite unused, "registered" (the sender is staff already: a role change is an admin's
+        action in /staff) or "deactivated" (an invite never undoes a deactivation).
         """
         self.staff_cache.clear()
         async with self.db.within(tx) as conn:
@@ -188,20 +209,48 @@ class InviteRepository:
                 return "used"
             if now >= invite.expires_at:
                 return "expired"
-            await conn.execute(
-                "INSERT INTO staff (telegram_id, name, role, zone, created_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (telegram_id) DO UPDATE SET role = excluded.role, zone = excluded.zone, "
-                "active = 1, deactivated_at = NULL, "
-                "area = CASE WHEN staff.zone IS excluded.zone THEN staff.area ELSE NULL END",
+            known = (await conn.execute("SELECT active FROM staff WHERE telegram_id = ?", (telegram_id,))).one()
+            if known is not None:
+                return "registered" if known["active"] else "deactivated"
+            created = await conn.execute(
+                "INSERT INTO staff (telegram_id, name, role, zone, created_at) VALUES (?, ?, ?, ?, ?)",
                 (telegram_id, name, invite.role.value, invite.zone, utc_iso(now)),
             )
-            staff_row = (
-                await conn.execute(f"SELECT {_COLUMNS} FROM staff WHERE telegram_id = ?", (telegram_id,))
-            ).one()
-            assert staff_row is not None
-            staff = _staff(staff_row)
+            assert created.lastrowid is not None
+            staff = Staff(created.lastrowid, telegram_id, name, invite.role, invite.zone, None, True)
             await conn.execute(
-                "UPDATE invites SET used_by = ?, used_at = ? WHERE id = ?",
-                (staff.id, utc_iso(now), invite.id),
+                "UPDATE invites SET used_by = ?, used_at = ? WHERE id = ?", (staff.id, utc_iso(now), invite.id)
             )
+            detail = f"invite {invite.id}: {invite.role.value} {invite.zone or '-'}"
+            await _audit(conn, None, "staff.register", f"staff:{staff.id}", detail, now)
             return staff
+
+    async def open_invites(self, now: datetime) -> list[tuple[Invite, str]]:
+        """Invites not used, not expired: each with the name of the admin who made it."""
+        rows = await self.db.fetchall(
+            "SELECT i.*, s.name AS creator FROM invites i JOIN staff s ON s.id = i.created_by "
+            "WHERE i.used_by IS NULL AND i.expires_at > ? ORDER BY i.expires_at, i.id",
+            (utc_iso(now),),
+        )
+        return [(_invite(r), str(r["creator"])) for r in rows]
+
+    async def revoke(self, invite_id: int, actor_id: int, now: datetime, *, tx: Transaction | None = None) -> bool:
+        """Withdraw an unused invite: its code then registers no one (it is unknown); audited."""
+        async with self.db.within(tx) as conn:
+            row = (await conn.execute("SELECT * FROM invites WHERE id = ? AND used_by IS NULL", (invite_id,))).one()
+            if row is None:
+                return False
+            invite = _invite(row)
+            await conn.execute("DELETE FROM invites WHERE id = ?", (invite_id,))
+            detail = f"{invite.role.value} {invite.zone or '-'}"
+            await _audit(conn, actor_id, "invite.revoke", f"invite:{invite_id}", detail, now)
+        return True
+
+
+async def _audit(tx: Transaction, actor_id: int | None, action: str, subject: str, detail: str, now: datetime) -> None:
+    """Who registered, was deactivated or reactivated, and which invites were made or withdrawn: in the same
+    transaction as the change (never personal text)."""
+    await tx.execute(
+        "INSERT INTO audit (at, actor_id, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+        (utc_iso(now), actor_id, action, subject, detail),
+    )
