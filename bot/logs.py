@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 _SECRETS: list[str] = []
+# Libraries that put whole updates and request parameters in their log records (python-telegram-bot logs every
+# update and every Bot API call's parameters at DEBUG): their arguments may hold what a person typed.
+_VERBOSE_LIBRARIES = ("telegram", "apscheduler")
+_PLAIN = re.compile(r"^[A-Za-z0-9_.:/-]{0,40}$")
 _ORIGINAL_FACTORY: Callable[..., logging.LogRecord] | None = None
 
 
@@ -24,6 +29,13 @@ def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     """
     assert _ORIGINAL_FACTORY is not None
     record = _ORIGINAL_FACTORY(*args, **kwargs)
+    if record.args and record.name.startswith(_VERBOSE_LIBRARIES):
+        # Keep what says which call or which update (a method name, an id), hide anything else: personal text
+        # (reasons, notes, memos, invite codes) never reaches a log line, at any level.
+        if isinstance(record.args, dict):
+            record.args = {k: _plain_or_hidden(v) for k, v in record.args.items()}
+        else:
+            record.args = tuple(_plain_or_hidden(a) for a in _as_tuple(record.args))
     if not _SECRETS:
         return record
     try:
@@ -39,6 +51,16 @@ def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
     return record
+
+
+def _as_tuple(args: Any) -> tuple[Any, ...]:
+    return args if isinstance(args, tuple) else (args,)
+
+
+def _plain_or_hidden(value: Any) -> Any:
+    if isinstance(value, bool | int | float) or (isinstance(value, str) and _PLAIN.match(value)):
+        return value
+    return "<hidden>"
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:

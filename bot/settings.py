@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         return self.telegram_bot_token.get_secret_value()
 
 
+def readable_by_others(*paths: Path) -> list[Path]:
+    """Which of these files (that exist) other users of the machine can read: secrets there are not secret."""
+    return [p for p in paths if p.is_file() and p.stat().st_mode & 0o077]
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings; on a problem raise SettingsError naming the setting (as its environment variable)."""
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -19,7 +20,7 @@ from services.reminders import RetentionService
 from storage.sqlite.backup import backup, restore
 from storage.sqlite.lock import WriterLock
 from storage.sqlite.records import export_rows
-from storage.sqlite.seal import rotate_key
+from storage.sqlite.seal import key_opens, rotate_key
 from storage.sqlite.store import Store
 
 
@@ -28,7 +29,9 @@ class CommandError(ValueError):
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    commands.add_parser("keygen", help="print a new FIELD_ENCRYPTION_KEY").set_defaults(func=cmd_keygen)
+    keygen = commands.add_parser("keygen", help="print a new FIELD_ENCRYPTION_KEY (or write it to a file)")
+    keygen.add_argument("--out", type=Path, metavar="FILE", help="write the key to FILE, readable by you only")
+    keygen.set_defaults(func=cmd_keygen)
     rotate = commands.add_parser(
         "rotate-key",
         help="re-encrypt all personal data under a new key read from standard input (stop the bot first)",
@@ -54,6 +57,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     export.set_defaults(func=cmd_export)
     back = commands.add_parser("backup", help="copy the database to FILE while the bot runs, then check the copy")
     back.add_argument("file", type=Path)
+    back.add_argument("--force", action="store_true", help="replace FILE if it exists")
     back.set_defaults(func=cmd_backup)
     restore = commands.add_parser("restore", help="check FILE, then make it the database (stop the bot first)")
     restore.add_argument("file", type=Path)
@@ -62,7 +66,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def cmd_backup(args: argparse.Namespace) -> None:
     settings = load_settings()
-    info = backup(settings.database_path, args.file)
+    info = backup(settings.database_path, args.file, force=args.force)
     print(
         f"backed up to {info.path} ({info.bytes:,} bytes, schema {info.schema}, {info.outings:,} outings, "
         f"{info.consultations:,} consultations); integrity check ok"
@@ -72,7 +76,13 @@ def cmd_backup(args: argparse.Namespace) -> None:
 def cmd_restore(args: argparse.Namespace) -> None:
     settings = load_settings()
     with WriterLock.acquire(settings.database_path, "fieldbot restore"):
-        info, kept = restore(args.file, settings.database_path, SystemClock().now().astimezone(settings.tz))
+        sealer = settings.sealer()
+        info, kept = restore(
+            args.file,
+            settings.database_path,
+            SystemClock().now().astimezone(settings.tz),
+            key_matches=lambda path: key_opens(path, sealer),
+        )
     print(
         f"restored {info.path} into {settings.database_path} ({info.outings:,} outings, "
         f"{info.consultations:,} consultations); integrity check ok"
@@ -130,7 +140,17 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_keygen(args: argparse.Namespace) -> None:
-    print(generate_key())
+    key = generate_key()
+    if args.out is None:
+        print(key)
+        return
+    try:
+        descriptor = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CommandError(f"keygen: {args.out} already exists; a key is never overwritten") from None
+    with os.fdopen(descriptor, "w", encoding="ascii") as out:
+        out.write(key + "\n")
+    print(f"wrote a new key to {args.out} (readable by you only)")
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> None:
@@ -139,7 +159,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> None:
     line = sys.stdin.readline().strip()
     if not line:
         raise CommandError(
-            "rotate-key: give the new key on standard input, e.g. `fieldbot keygen > new.key; "
+            "rotate-key: give the new key on standard input, e.g. `fieldbot keygen --out new.key; "
             "fieldbot rotate-key < new.key`"
         )
     try:

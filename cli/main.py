@@ -18,7 +18,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 
 from bot.app import FieldBot
 from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings, readable_by_others
 from cli import admin as admincli
 from cli import report as reportcli
 from core.i18n import t
@@ -89,6 +89,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     settings = _settings()
     configure_logging(settings.log_level, secrets=[settings.token()] if settings.telegram_bot_token else [])
     settings.token()  # a missing token is a start-up error, named
+    for path in readable_by_others(Path(".env")):
+        log.warning("%s holds the bot's token and key and is readable by other users: run `chmod 600 %s`", path, path)
     asyncio.run(_run(settings))
 
 

@@ -40,6 +40,7 @@ class _Field:
     parse: _Parse  # returns the value, or raises ValueError
     format: _Format
     colon_ok: bool  # only the last field of a kind may contain ':'
+    default: Any = dataclasses.MISSING  # trailing fields at their default are left out of the data
 
 
 _KINDS: dict[str, type[Button]] = {}
@@ -75,17 +76,17 @@ def _literal(choices: tuple[str, ...]) -> _Parse:
     return parse
 
 
-def _field(name: str, annotation: Any, last: bool) -> _Field:
+def _field(name: str, annotation: Any, last: bool, default: Any) -> _Field:
     if annotation is int:
-        return _Field(name, _parse_int, str, last)
+        return _Field(name, _parse_int, str, last, default)
     if annotation is bool:
-        return _Field(name, _parse_bool, lambda value: "1" if value else "0", last)
+        return _Field(name, _parse_bool, lambda value: "1" if value else "0", last, default)
     if annotation is str:
-        return _Field(name, _parse_str, str, last)
+        return _Field(name, _parse_str, str, last, default)
     if typing.get_origin(annotation) is Literal:
         choices = typing.get_args(annotation)
         if all(isinstance(c, str) and ":" not in c for c in choices):
-            return _Field(name, _literal(choices), str, last)
+            return _Field(name, _literal(choices), str, last, default)
     raise TypeError(f"button field {name}: {annotation!r} is not int, bool, str or a Literal of words")
 
 
@@ -98,9 +99,11 @@ def kind(prefix: str) -> Callable[[type[B]], type[B]]:
             raise ValueError(f"button prefix {prefix!r} is not a fresh ASCII word")
         made = dataclass(frozen=True, slots=True)(cls)
         hints = typing.get_type_hints(made)
-        names = [f.name for f in dataclasses.fields(made)]  # type: ignore[arg-type]
+        found = dataclasses.fields(made)  # type: ignore[arg-type]
         made.PREFIX = prefix
-        _FIELDS[made] = tuple(_field(n, hints[n], i == len(names) - 1) for i, n in enumerate(names))
+        _FIELDS[made] = tuple(
+            _field(f.name, hints[f.name], i == len(found) - 1, f.default) for i, f in enumerate(found)
+        )
         _KINDS[prefix] = made
         return made
 
@@ -119,7 +122,9 @@ def pattern(*classes: type[Button]) -> str:
 
 def encode(button: Button) -> str:
     """The data of one button; raises ValueError if it cannot travel (too long, or a ':' in a middle field)."""
-    fields = _FIELDS[type(button)]
+    fields = list(_FIELDS[type(button)])
+    while fields and getattr(button, fields[-1].name) == fields[-1].default:
+        fields.pop()  # shorter data, and buttons sent before a field was added still decode
     parts = [button.PREFIX]
     for f in fields:
         text = f.format(getattr(button, f.name))
@@ -143,11 +148,12 @@ def decode(data: str | None) -> Button | None:
     fields = _FIELDS[cls]
     if not fields:
         return cls() if not rest and ":" not in data else None
-    pieces = rest.split(":", len(fields) - 1)
-    if len(pieces) != len(fields) or ":" not in data:
+    pieces = rest.split(":", len(fields) - 1) if ":" in data else []
+    required = sum(1 for f in fields if f.default is dataclasses.MISSING)
+    if not required <= len(pieces) <= len(fields) or (not pieces and not rest and ":" in data):
         return None
     try:
-        values = {f.name: f.parse(piece) for f, piece in zip(fields, pieces, strict=True)}
+        values = {f.name: f.parse(piece) for f, piece in zip(fields, pieces, strict=False)}
     except ValueError:
         return None
     return cls(**values)
@@ -275,9 +281,10 @@ class FollowUpCard(Button):
 
 @kind("fx")
 class FollowUpDetails(Button):
-    """The 🔒 reason and notes: each view is audited."""
+    """The 🔒 reason and notes, a page at a time: each view is audited."""
 
     followup: int
+    page: int = 0
 
 
 @kind("fn")

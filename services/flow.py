@@ -209,7 +209,7 @@ class FlowService:
             # The last question never arrived (the messenger failed): show it rather than guess what this answers.
             screen = self._screen(draft, state, staff, t("flow.hint.not_delivered"))
             return Reply(send=[screen], track=draft.id)
-        personal = state.step.startswith("fu_reason")
+        personal = flow.render(state, self.context(staff)).personal_text
         outcome = flow.apply(state, self.context(staff), text=text)
         shown_before = draft.message_id
         if outcome.changed:
@@ -219,8 +219,12 @@ class FlowService:
                 return Reply()
         crash_point("answer.committed")
         screen = self._screen(draft, outcome.state, staff, outcome.hint)
-        # The reason is personal: it is kept sealed in the draft; the copy in the chat is removed.
-        return Reply(send=[screen], retire=shown_before, track=draft.id, forget_typed=personal and outcome.changed)
+        if not (personal and outcome.changed):
+            return Reply(send=[screen], retire=shown_before, track=draft.id)
+        # Personal text (a label, a reason, a memo) is kept sealed in the draft; the copy in the chat is removed,
+        # and the person is told so.
+        screen = View(f"{t('flow.personal.removed')}\n\n{screen.text}", screen.rows, screen.personal_text)
+        return Reply(send=[screen], retire=shown_before, track=draft.id, forget_typed=True)
 
     async def _write(self, draft: Draft, state: DraftState, key: IdempotencyKey) -> Draft:
         now = self.deps.now()

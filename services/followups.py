@@ -37,7 +37,22 @@ log = logging.getLogger(__name__)
 PAGE = 8
 NOTE_MAX = 500
 INPUT_WAIT = timedelta(minutes=30)  # a typed answer to a follow-up button is expected this long
+# Room for the card (label, area, due date, owner) and the buttons' text within Telegram's 4,096 characters.
+DETAILS_PAGE_CHARS = 3000
 DUE_CHOICES: tuple[DuePreset, ...] = ("1w", "2w", "1m")  # the keys of flow.DUE_PRESETS, in button order
+
+
+def paginate(lines: Sequence[str], limit: int) -> list[list[str]]:
+    """Lines in pages of at most `limit` characters (a line longer than that is a page of its own)."""
+    pages: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        if pages[-1] and size + len(line) + 1 > limit:
+            pages.append([])
+            size = 0
+        pages[-1].append(line)
+        size += len(line) + 1
+    return pages
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -190,22 +205,28 @@ class FollowUpService:
         return found if isinstance(found, Reply) else Reply(edit=self._card(staff, found))
 
     async def details(self, staff: Staff, button: FollowUpDetails, press: Press | None = None) -> Reply:
-        """The reason and the notes, opened: the reading is recorded in the audit log."""
+        """The reason and the notes, opened, a page at a time (a message holds 4,096 characters, and a note up
+        to 500): each page read is recorded in the audit log."""
         found = await self._visible(staff, button.followup, closed_ok=True)
         if isinstance(found, Reply):
             return found
         detail = await self.store.followups.detail(found.id, staff.id, self.deps.now())
         assert detail is not None
-        body = [t("followup.reason", reason=detail.reason or t("flow.none"))]
         tz = self.deps.tz
-        notes = [
+        lines = [t("followup.reason", reason=detail.reason or t("flow.none"))]
+        lines += [
             t("followup.note_line", when=dates.short(n.created_at.astimezone(tz).date()), author=n.author, body=n.body)
             for n in detail.notes
-        ]
-        body += notes or [t("followup.no_notes")]
+        ] or [t("followup.no_notes")]
+        pages = paginate(lines, DETAILS_PAGE_CHARS)
+        page = max(0, min(button.page, len(pages) - 1))
         card = self._card(staff, found)
-        log.info("staff %s viewed follow-up %s", staff.id, found.id)
-        return Reply(edit=View(f"{card.text}\n\n" + "\n".join(body), card.rows))
+        log.info("staff %s viewed follow-up %s (page %s)", staff.id, found.id, page + 1)
+        text = f"{card.text}\n\n" + "\n".join(pages[page])
+        if len(pages) > 1:
+            text += "\n" + t("followup.details_page", page=page + 1, pages=len(pages))
+        turn = pager(page, len(pages), FollowUpDetails, followup=found.id)
+        return Reply(edit=View(text, (*card.rows[:-1], turn, card.rows[-1]) if turn else card.rows))
 
     # --- notes and due dates ------------------------------------------------------------------------------------
 

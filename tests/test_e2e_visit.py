@@ -229,7 +229,9 @@ async def test_back_and_edits_from_the_summary_card_change_only_what_was_asked(t
         card = staff.last.text  # type: ignore[union-attr]
         assert "2026年11月22日(日)" in card and "支援先：子ども食堂" in card and "参加人数：8人" in card
         await staff.send("次回は防災訓練に参加予定")
-        assert "メモ：次回は防災訓練に参加予定" in staff.last.text  # type: ignore[union-attr]
+        # The card says there is a memo, never what it says; the typed copy is removed from the chat.
+        assert "メモ：あり" in staff.last.text and "防災訓練" not in staff.last.text  # type: ignore[union-attr]
+        assert not any("防災訓練" in m.text for m in h.api.chat(STAFF_ID).history if not m.deleted)
         await staff.press("💾 保存")
         row = await h.store.db.fetchone(
             "SELECT o.date, o.activity, o.destination, o.headcount, s.memo "

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from core.crypto import generate_key
+from core.crypto import Sealer, generate_key
 from simulator.botapi import LocalBotApi
+from storage.sqlite.store import Store
 from tests.conftest import TEST_KEY
 from tests.harness import ADMIN_ID, BotProcess
 
@@ -134,3 +135,61 @@ def test_a_copied_env_example_means_no_token_not_a_malformed_one(tmp_path: Path)
         [sys.executable, "-m", "cli", "run"], cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=30
     )
     assert "TELEGRAM_BOT_TOKEN is missing" in one_line(result)
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+async def make_database(path: Path, key: str) -> None:
+    store = await Store.open(path, Sealer.from_text(key))
+    await store.close()
+
+
+async def test_data_backups_and_keys_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"DATABASE_PATH": str(data / "fieldbot.sqlite3"), "FIELD_ENCRYPTION_KEY": TEST_KEY}
+    await make_database(data / "fieldbot.sqlite3", TEST_KEY)
+    assert mode(data) == 0o700
+    for name in ("fieldbot.sqlite3", "fieldbot.sqlite3-wal", "fieldbot.sqlite3-shm"):
+        if (data / name).exists():
+            assert mode(data / name) == 0o600, name
+    assert fieldbot(tmp_path, "backup", str(tmp_path / "b" / "copy.sqlite3"), env=env).returncode == 0
+    assert mode(tmp_path / "b" / "copy.sqlite3") == 0o600 and mode(tmp_path / "b") == 0o700
+    assert fieldbot(tmp_path, "keygen", "--out", "new.key", env=env).returncode == 0
+    assert mode(tmp_path / "new.key") == 0o600
+
+
+async def test_backup_never_overwrites_without_force_and_leaves_nothing_half_written(tmp_path: Path) -> None:
+    env = {"DATABASE_PATH": str(tmp_path / "fieldbot.sqlite3"), "FIELD_ENCRYPTION_KEY": TEST_KEY}
+    await make_database(tmp_path / "fieldbot.sqlite3", TEST_KEY)
+    target = tmp_path / "copy#1.sqlite3"  # a '#' in the name must not make the check read another file
+    assert fieldbot(tmp_path, "backup", str(target), env=env).returncode == 0
+    assert "already exists" in one_line(fieldbot(tmp_path, "backup", str(target), env=env))
+    assert fieldbot(tmp_path, "backup", "--force", str(target), env=env).returncode == 0
+    assert not [p for p in os.listdir(tmp_path) if ".partial" in p]
+
+
+async def test_a_backup_sealed_with_another_key_is_refused_before_anything_is_replaced(tmp_path: Path) -> None:
+    other = {"DATABASE_PATH": str(tmp_path / "other.sqlite3"), "FIELD_ENCRYPTION_KEY": generate_key()}
+    await make_database(tmp_path / "other.sqlite3", other["FIELD_ENCRYPTION_KEY"])
+    assert fieldbot(tmp_path, "backup", str(tmp_path / "other-backup.sqlite3"), env=other).returncode == 0
+    ours = {"DATABASE_PATH": str(tmp_path / "fieldbot.sqlite3"), "FIELD_ENCRYPTION_KEY": TEST_KEY}
+    await make_database(tmp_path / "fieldbot.sqlite3", TEST_KEY)
+    before = (tmp_path / "fieldbot.sqlite3").read_bytes()
+    result = fieldbot(tmp_path, "restore", str(tmp_path / "other-backup.sqlite3"), env=ours)
+    assert "another encryption key" in one_line(result)
+    assert (tmp_path / "fieldbot.sqlite3").read_bytes() == before
+    assert not [p for p in os.listdir(tmp_path) if ".before-restore-" in p]
+
+
+async def test_a_bot_started_with_an_env_file_others_can_read_warns_once(tmp_path: Path) -> None:
+    async with LocalBotApi() as api:
+        lines = [f"{k}={v}" for k, v in bot_env(api, tmp_path / "fieldbot.sqlite3").items()]
+        (tmp_path / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (tmp_path / ".env").chmod(0o644)
+        process = BotProcess(api, tmp_path / "fieldbot.sqlite3", tmp_path / "bot.log")
+        await started(api, process)
+        assert await process.terminate() == 0
+    log = (tmp_path / "bot.log").read_text(encoding="utf-8")
+    assert log.count("readable by other users: run `chmod 600 .env`") == 1

@@ -33,9 +33,8 @@ def consultation_summary(state: DraftState, ctx: FlowContext, i: int) -> str:
     followup = c.flagged
     if followup is not None and followup.label and followup.due:
         lines.append(t("flow.summary.followup", label=followup.label, due=dates.short(followup.due)))
-        reason = given(followup.reason)
-        if reason:
-            lines.append(t("flow.summary.followup_reason", reason=reason))
+        if given(followup.reason):
+            lines.append(t("flow.summary.followup_reason"))  # that there is one, never the text
     else:
         lines.append(t("flow.summary.followup_none"))
     return "\n".join(lines)
@@ -57,7 +56,7 @@ def render_summary_text(state: DraftState, ctx: FlowContext) -> str:
         body = consultation_summary(state, ctx, i).replace("\n", "\n    ")
         lines.append(t("flow.summary.consultation_item", number=i + 1, body=body))
     if state.memo:
-        lines.append(t("flow.summary.memo", memo=state.memo))
+        lines.append(t("flow.summary.memo", length=len(state.memo)))  # that there is one, never the text
     return "\n".join(lines)
 
 

@@ -164,7 +164,11 @@ class Database:
 
     async def open(self) -> None:
         if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.path.exists():
+            # Personal data: readable by its owner only, whatever the umask (SQLite gives the -wal and -shm
+            # files the database file's permissions).
+            self.path.touch(mode=0o600)
         self._writer = await self._connect()
         await self._writer.execute("PRAGMA journal_mode = WAL")
         await self._migrate(self._writer)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
 from core.crypto import Sealer, SealError
 from storage.sqlite.db import Database, Transaction
 from storage.types import StorageError
@@ -58,6 +62,18 @@ async def check_key(db: Database, sealer: Sealer) -> None:
         raise StorageError(
             "setting FIELD_ENCRYPTION_KEY: this is not the key this database was encrypted with"
         ) from None
+
+
+def key_opens(path: Path, sealer: Sealer) -> bool:
+    """Whether the database file at `path` was sealed with this key (a database that never sealed: yes)."""
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+    if row is None:
+        return True
+    try:
+        return sealer.open(bytes.fromhex(row[0]), "meta.key_check") == KEY_CHECK
+    except (SealError, ValueError):
+        return False
 
 
 async def rotate_key(db: Database, old: Sealer, new: Sealer) -> dict[str, int]:

@@ -69,3 +69,25 @@ async def test_closing_twice_under_one_key_closes_once(world: World) -> None:
     again = await world.followups.press(owner, FollowUpClose(followup, "resolved"), Press(key))
     assert again.toast == t("followup.already_closed")
     assert (await world.followups.card(owner, FollowUpCard(followup))).toast == t("followup.already_closed")
+
+
+async def test_a_follow_up_with_many_long_notes_is_read_a_page_at_a_time_within_telegrams_limit(world: World) -> None:
+    owner = await world.person(2001)
+    followup = await flagged(world, owner)
+    bodies = [f"{n:02d}" + "あ" * 495 for n in range(12)]
+    for body in bodies:
+        await world.store.followups.add_note(followup, owner.id, body, world.clock.now())
+    seen: list[str] = []
+    page = 0
+    while True:
+        reply = await world.followups.details(owner, FollowUpDetails(followup, page))
+        assert reply.edit is not None and len(reply.edit.text) <= 4096
+        seen += [body for body in bodies if body in reply.edit.text]
+        turns = [c.button for row in reply.edit.rows for c in row if isinstance(c.button, FollowUpDetails)]
+        following = [b for b in turns if b.page > page]
+        if not following:
+            break
+        page = following[0].page
+    assert seen == bodies and page >= 2
+    row = await world.store.db.fetchone("SELECT count(*) FROM audit WHERE action = 'followup.view'")
+    assert row is not None and row[0] == page + 1  # every page read is audited
