@@ -296,7 +296,7 @@ class StaffService:
         if isinstance(target, Reply):
             return target
         yes = Choice(t("access.staff_confirm_yes"), StaffDeactivate(target.id))
-        back = Choice(t("common.previous"), StaffPage(0))
+        back = Choice(t("common.back"), StaffPage(0))
         return Reply(edit=View(t("access.staff_confirm", name=target.name), rows([yes], [back])))
 
     async def deactivate(self, staff: Staff, button: StaffDeactivate, key: IdempotencyKey) -> Reply:
@@ -323,7 +323,7 @@ class StaffService:
         if isinstance(target, Reply):
             return target
         yes = Choice(t("access.staff_reactivate_yes"), StaffReactivate(target.id))
-        back = Choice(t("common.previous"), StaffPage(0))
+        back = Choice(t("common.back"), StaffPage(0))
         return Reply(edit=View(t("access.staff_reactivate_confirm", name=target.name), rows([yes], [back])))
 
     async def reactivate(self, staff: Staff, button: StaffReactivate, key: IdempotencyKey) -> Reply:

@@ -65,9 +65,9 @@ async def test_staff_get_their_own_week_and_cannot_read_the_zones_report(tmp_pat
         await staff.send("/mine")
         assert "・活動記録 2件" in staff.last.text  # type: ignore[union-attr]
         await staff.send("/report")
-        assert staff.last.text == "この操作を使う権限がありません。"  # type: ignore[union-attr]
+        assert staff.last.text == "この操作を行う権限がありません。"  # type: ignore[union-attr]
         await staff.send("/export")
-        assert staff.last.text == "この操作を使う権限がありません。"  # type: ignore[union-attr]
+        assert staff.last.text == "この操作を行う権限がありません。"  # type: ignore[union-attr]
 
 
 async def test_an_admin_exports_a_fiscal_year_as_xlsx_and_csv_that_open(tmp_path: Path) -> None:
