@@ -12,7 +12,7 @@ _SECRETS: list[str] = []
 # Libraries that put whole updates and request parameters in their log records (python-telegram-bot logs every
 # update and every Bot API call's parameters at DEBUG): their arguments may hold what a person typed.
 _VERBOSE_LIBRARIES = ("telegram", "apscheduler")
-_PLAIN = re.compile(r"^[A-Za-z0-9_.:/-]{0,40}$")
+_PLAIN = re.compile(r"^([A-Za-z0-9_.:/-]{0,40}|https?://[!-~]{1,300})$")  # a name, an id, or a URL (token redacted)
 _ORIGINAL_FACTORY: Callable[..., logging.LogRecord] | None = None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -382,19 +381,17 @@ def demo_user_name() -> str:
 async def ensure_demo_user(store: Store, role: Role, now: datetime) -> Staff:
     """The demo user's staff row with the chosen role, in the west zone, with a home area (flows start at once).
 
-    There is no "set role" in the repositories on purpose (roles come from invites), so a role change is an
-    invite the demo user makes and redeems; an admin is made the way ADMIN_TELEGRAM_IDS makes one.
+    An admin is made the way ADMIN_TELEGRAM_IDS makes one; another role is an admin's role change (audited),
+    as an admin would make it for a colleague.
     """
     current = await store.staff.by_telegram_id(DEMO_USER_ID)
     if current is None or role is Role.ADMIN:
         current = await store.staff.ensure_admin(DEMO_USER_ID, now)
     if role is not Role.ADMIN and (current.role is not role or current.zone != DEMO_ZONE or not current.active):
-        code_hash = hashlib.sha256(f"fieldbot demo {role.value} {secrets.token_hex(16)}".encode()).hexdigest()
-        await store.invites.create(code_hash, role, DEMO_ZONE, current.id, now, now + timedelta(hours=72))
-        redeemed = await store.invites.redeem(code_hash, DEMO_USER_ID, demo_user_name(), now)
-        if isinstance(redeemed, str):
-            raise RuntimeError(f"the demo user's invite was refused: {redeemed}")
-        current = redeemed
+        await store.staff.change_role(current.id, role, DEMO_ZONE, now, actor_id=current.id)
+        changed = await store.staff.by_telegram_id(DEMO_USER_ID)
+        assert changed is not None
+        current = changed
     if current.name != demo_user_name():
         await store.staff.rename(current.id, demo_user_name())
     if current.area != DEMO_AREA:

@@ -108,6 +108,30 @@ class StaffRepository:
         """Only an admin's explicit action brings a deactivated person back (never an invite); audited."""
         return await self._set_active(staff_id, True, now, actor_id, tx)
 
+    async def change_role(
+        self,
+        staff_id: int,
+        role: Role,
+        zone: str | None,
+        now: datetime,
+        *,
+        actor_id: int | None = None,
+        tx: Transaction | None = None,
+    ) -> bool:
+        """An admin's explicit change of someone's role and zone (the home area is kept only in the same zone);
+        audited. Also brings back a deactivated person."""
+        self.cache.clear()
+        async with self.db.within(tx) as conn:
+            cursor = await conn.execute(
+                "UPDATE staff SET role = ?, zone = ?, active = 1, deactivated_at = NULL, "
+                "area = CASE WHEN zone IS ? THEN area ELSE NULL END WHERE id = ?",
+                (role.value, zone, zone, staff_id),
+            )
+            if cursor.rowcount > 0:
+                await _audit(conn, actor_id, "staff.role", f"staff:{staff_id}", f"{role.value} {zone or '-'}", now)
+            self.db.on_commit(self.cache.clear)
+        return cursor.rowcount > 0
+
     async def _set_active(
         self, staff_id: int, active: bool, now: datetime, actor_id: int | None, tx: Transaction | None
     ) -> bool:
