@@ -29,7 +29,7 @@ from services.deps import Deps
 from services.digest import DigestService
 from services.flow import FlowService
 from services.followups import FollowUpService
-from services.reminders import ReminderService, RetentionService
+from services.reminders import DraftExpiryService, ReminderService, RetentionService
 from services.reporting import ReportService
 from services.staff import StaffService
 from storage.sqlite.lock import WriterLock
@@ -179,11 +179,15 @@ class FieldBot:
         )
         reminders = ReminderService(deps.store, deps.taxonomy, sender, self.clock, deps.tz, settings.reminder_at)
         retention = RetentionService(deps.store, self.clock, deps.tz, settings.retention_days)
+        drafts = DraftExpiryService(
+            deps.store, deps.taxonomy, sender, self.clock, deps.tz, settings.draft_retention_days, settings.reminder_at
+        )
         return Scheduler(
             [
                 ("reminders", reminders.run),
                 ("digests", digests.run),
                 ("retention", retention.run),
+                ("drafts", drafts.run),
                 ("ledger", ledger.prune),
             ]
         )

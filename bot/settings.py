@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     field_encryption_key: SecretStr | None = None
     reminder_time: str = "09:00"
     retention_days: int = 365
+    draft_retention_days: int = 30
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -123,6 +124,13 @@ class Settings(BaseSettings):
     def _retention(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be at least 1 (days after closing before a follow-up's text is erased)")
+        return value
+
+    @field_validator("draft_retention_days")
+    @classmethod
+    def _draft_retention(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1 (days without an answer before a record in progress is dropped)")
         return value
 
     @field_validator("log_level")

@@ -16,7 +16,7 @@ from core.periods import fiscal_year
 from core.taxonomy import load_taxonomy
 from services.exports import write_csv, write_xlsx
 from services.imports import ImportReport, format_report, import_file
-from services.reminders import RetentionService
+from services.reminders import ClockBehind, Erasable, RetentionService
 from storage.sqlite.backup import backup, restore
 from storage.sqlite.lock import WriterLock
 from storage.sqlite.records import export_rows
@@ -214,28 +214,39 @@ def _actor(actor_id: int | None, name: str | None) -> str:
 
 
 def cmd_purge(args: argparse.Namespace) -> None:
+    """Erase now what is past RETENTION_DAYS by this machine's clock (the nightly job waits for a second night
+    to see it due): the clock's time is printed first, with the last nightly run, so that an admin sees a
+    wrong clock; a clock behind the last nightly run (it went backwards) erases nothing."""
     settings = load_settings()
+    tz = settings.tz
 
-    async def run() -> list[str]:
+    async def run() -> tuple[datetime, datetime | None, Erasable]:
         store = await Store.open(settings.database_path, settings.sealer())
         try:
-            retention = RetentionService(store, SystemClock(), settings.tz, settings.retention_days)
-            candidates = await retention.candidates()
-            lines = [
-                f"follow-up #{f.id}  closed {f.closed_at.astimezone(settings.tz):%Y-%m-%d}  area {f.area}"
-                for f in candidates
-                if f.closed_at is not None
-            ]
+            retention = RetentionService(store, SystemClock(), tz, settings.retention_days)
+            now, last_run = retention.clock.now(), await retention.watch.last_run()
+            try:
+                found = await retention.purgeable()
+            except ClockBehind as exc:
+                raise CommandError(
+                    f"purge: the clock ({now.astimezone(tz):%Y-%m-%d %H:%M}) is behind the last nightly run "
+                    f"({exc.last_run.astimezone(tz):%Y-%m-%d %H:%M}): nothing erased; check the system clock"
+                ) from None
             if not args.dry_run:
-                await retention.run(force=True)
-            return lines
+                await retention.erase(found)
+            return now, last_run, found
         finally:
             await store.close()
 
-    lines = asyncio.run(run())
+    now, last_run, found = asyncio.run(run())
     verb = "would erase" if args.dry_run else "erased"
-    print(
-        f"{verb} the reason and notes of {len(lines)} follow-up(s) closed more than {settings.retention_days} days ago"
-    )
-    for line in lines:
-        print(f"  {line}")
+    days = settings.retention_days
+    last = f"{last_run.astimezone(tz):%Y-%m-%d %H:%M}" if last_run is not None else "never"
+    print(f"by the clock {now.astimezone(tz):%Y-%m-%d %H:%M} ({tz.key}; the last nightly run: {last})")
+    print(f"{verb} the reason and notes of {len(found.followups)} follow-up(s) closed more than {days} days ago")
+    for followup in found.followups:
+        closed = f"{followup.closed_at.astimezone(tz):%Y-%m-%d}" if followup.closed_at is not None else "?"
+        print(f"  follow-up #{followup.id}  closed {closed}  area {followup.area}")
+    print(f"{verb} the memo of {len(found.memos)} record(s) saved more than {days} days ago")
+    for submission, saved in found.memos:
+        print(f"  submission #{submission}  saved {saved.astimezone(tz):%Y-%m-%d}")

@@ -187,6 +187,37 @@ async def test_retention_erases_the_text_after_the_period_and_reports_stay_ident
         h.clock.advance(timedelta(days=2))
         h.clock.set(h.clock.now().replace(hour=19))  # 04:00 in Tokyo: after the nightly hour
         await h.tick()
+        h.clock.advance(timedelta(days=1))  # erased once two nightly runs have seen it due (issue 13)
+        await h.tick()
+        detail = await h.store.followups.detail(1, None, h.clock.now())
+        assert detail is not None and detail.reason is None and detail.notes == []
+        assert detail.followup.label == "(削除済)"
+        assert (await reporter.report(fiscal_year(2026))).model_dump_json() == before
+        assert ("followup.erase", None) in [(e.action, e.actor_name) for e in await h.store.audit.since()]
+
+
+async def test_retention_after_a_gap_between_runs_waits_for_the_next_night_then_erases(tmp_path: Path) -> None:
+    """The bot ran on day 29 and next on day 31: to it, a gap looks like a clock that jumped, so the run on day 31
+    (the first to see the follow-up due) keeps it, and the run of the night after erases it (issue 13)."""
+    async with running(tmp_path, retention_days=30) as h:
+        staff = await h.register(STAFF)
+        await flag_in_an_outing(h)
+        await staff.send("/followups")
+        await staff.press("境南町 80代女性 A")
+        await staff.press("📝 メモ追加")
+        await staff.send(SECRET_NOTE)
+        await staff.press("✅ 完了")
+        await staff.press("解決")
+        reporter = Reporter(h.store, load_taxonomy())
+        before = (await reporter.report(fiscal_year(2026))).model_dump_json()
+        h.clock.advance(timedelta(days=29))
+        await h.tick()
+        h.clock.advance(timedelta(days=2))
+        h.clock.set(h.clock.now().replace(hour=19))  # 04:00 in Tokyo: after the nightly hour
+        await h.tick()
+        assert (await h.store.followups.detail(1, None, h.clock.now())).reason == SECRET_REASON  # type: ignore[union-attr]
+        h.clock.advance(timedelta(days=1))
+        await h.tick()
         detail = await h.store.followups.detail(1, None, h.clock.now())
         assert detail is not None and detail.reason is None and detail.notes == []
         assert detail.followup.label == "(削除済)"

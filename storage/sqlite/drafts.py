@@ -174,6 +174,49 @@ class DraftRepository:
             self.db.on_commit(lambda: self._forget(draft_id))
         return cursor.rowcount > 0
 
+    # --- abandoned drafts (the nightly expiry in services/reminders.py) ----------------------------------------
+
+    EXPIRY_NOTE = "draft-note:"  # the meta keys of the notes of dropped drafts still to send
+
+    async def untouched_since(self, moment: datetime) -> list[Draft]:
+        """Drafts nobody answered since before `moment` (their `updated_at`), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM drafts WHERE updated_at < ? ORDER BY updated_at, id", (utc_iso(moment),)
+        )
+        found = [await self._readable(row) for row in rows]
+        return [draft for draft in found if draft is not None]
+
+    async def expire(self, tx: Transaction, draft: Draft, note: tuple[str, int, str] | None) -> bool:
+        """Drop an abandoned draft if it is still at the version that was read (an answer since keeps it) and, in
+        the same transaction, queue the note to its owner: (outbox key, chat id, text), None for no note. A
+        queued note waits in `meta` (no schema change) until `expiry_note_done`: the drop and the note to send
+        commit together, so a process stopped in between still sends it after the restart, once."""
+        if not await self.delete(tx, draft.id, version=draft.version):
+            return False
+        if note is not None:
+            key, chat_id, text = note
+            await tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (self.EXPIRY_NOTE + key, f"{chat_id}\n{text}"),
+            )
+        return True
+
+    async def expiry_notes(self) -> list[tuple[str, int, str]]:
+        """The notes of dropped drafts not yet settled: (outbox key, chat id, text)."""
+        rows = await self.db.fetchall(
+            "SELECT key, value FROM meta WHERE key > ? AND key < ? ORDER BY key",
+            (self.EXPIRY_NOTE, self.EXPIRY_NOTE[:-1] + chr(ord(self.EXPIRY_NOTE[-1]) + 1)),
+        )
+        notes = []
+        for row in rows:
+            chat_id, _, text = str(row[1]).partition("\n")
+            notes.append((str(row[0]).removeprefix(self.EXPIRY_NOTE), int(chat_id), text))
+        return notes
+
+    async def expiry_note_done(self, key: str) -> None:
+        """The note went out, or never will (its outbox entry says which): it is no longer queued."""
+        await self.db.execute("DELETE FROM meta WHERE key = ?", (self.EXPIRY_NOTE + key,))
+
 
 class PendingInputs:
     """The one typed answer a follow-up button is waiting for (kept apart from the flow's draft)."""

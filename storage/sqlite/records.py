@@ -127,6 +127,28 @@ class RecordRepository:
         cursor = await tx.execute("DELETE FROM submissions WHERE id = ? AND staff_id = ?", (submission_id, staff_id))
         return cursor.rowcount > 0
 
+    async def memos_saved_before(self, moment: datetime) -> list[tuple[int, datetime]]:
+        """Submissions saved before `moment` whose memo is still kept (retention candidates): (id, saved at)."""
+        rows = await self.db.fetchall(
+            "SELECT id, created_at FROM submissions WHERE memo IS NOT NULL AND created_at < ? ORDER BY created_at, id",
+            (utc_iso(moment),),
+        )
+        return [(int(r[0]), parse_utc(r[1])) for r in rows]
+
+    async def erase_memos(self, tx: Transaction, ids: list[int]) -> list[int]:
+        """Erase the memo of these submissions in the caller's transaction (which audits each); every record
+        stays, so every count is unchanged. Returns the ids whose memo was erased now."""
+        erased: list[int] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            done = await tx.execute(
+                f"UPDATE submissions SET memo = NULL WHERE memo IS NOT NULL AND id IN ({', '.join('?' * len(chunk))}) "
+                "RETURNING id",
+                chunk,
+            )
+            erased += [int(row[0]) for row in done.rows]
+        return sorted(erased)
+
 
 # One row per outing and per consultation, in the columns of `fieldbot import records` (codes, not labels).
 _EXPORT = (
