@@ -194,7 +194,10 @@ class FlowService:
         except (AlreadyProcessed, DraftConflict):
             return expired()
         crash_point("answer.committed")
-        return Reply(edit=self._screen(draft, outcome.state, staff), track=draft.id)
+        screen = self._screen(draft, outcome.state, staff)
+        if outcome.notes:  # what the answer changed besides itself, said on the next screen
+            screen = View("\n".join([*outcome.notes, "", screen.text]), screen.rows, screen.personal_text)
+        return Reply(edit=screen, track=draft.id)
 
     async def type_text(self, staff: Staff, text: str, key: IdempotencyKey) -> Reply:
         """Typed text: the answer to the current question, or a hint with the question again."""

@@ -262,3 +262,13 @@ def test_a_follow_up_question_left_on_the_stack_after_the_follow_up_is_removed_t
     for text in ("買い物支援", "12/7"):
         outcome = flow.apply(state, ctx, text=text)
         assert not outcome.changed and outcome.hint == "ボタンで選んでください。"
+
+
+def test_none_after_choosing_agencies_says_which_it_dropped(ctx: FlowContext) -> None:
+    state = flow.start("visit", ctx, "kyonan")
+    for action in ("p:outing", "p:salon-elderly", "x", "p:yes", "p:individual", "p:services", "x", "t:children"):
+        state = flow.apply(state, ctx, action=action).state
+    outcome = flow.apply(state, ctx, action="t:-")
+    assert outcome.state.consultations[0].agencies == [] and outcome.state.step == "next.0"
+    assert outcome.notes and "子ども政策課" in outcome.notes[0]
+    assert not flow.apply(outcome.state, ctx, action="b").notes  # nothing was dropped this time

@@ -26,9 +26,14 @@ class Agencies(Step):
     def _toggle(self, state: DraftState, ctx: FlowContext, i: int, code: str) -> Outcome:
         c = state.consultations[i]
         if code == NONE_CODE:
-            # なし is exclusive and final: it clears the selection and answers the question in one tap.
+            # なし is exclusive and final: it clears the selection and answers the question in one tap; agencies
+            # chosen before are dropped, and the person is told which (never silently).
+            dropped = [ctx.taxonomy.agency.label(a) for a in c.agencies]
             c.agency_answer = []
-            return answered_here(state, ctx)
+            outcome = answered_here(state, ctx)
+            if dropped:
+                outcome.notes.append(t("flow.note.agencies_dropped", agencies=t("flow.list_separator").join(dropped)))
+            return outcome
         if not valid(ctx.taxonomy.agency, code):
             return refuse(state)
         chosen = c.agencies  # the ticks or the confirmed list: either changes in place
