@@ -24,6 +24,37 @@ _CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u202
 _VALUE_SHOWN: Final = 60
 
 
+# ---- formula characters: the one rule shared by every file fieldbot writes and the import that reads them ----
+
+QUOTE: Final = "'"
+# OWASP's list (= + - @ TAB CR), and the full-width forms of = + - @ (U+FF1D, U+FF0B, U+FF0D, U+FF20), which
+# Japanese input gives: a spreadsheet that converts full-width input may read them as a formula too, and a
+# quote before them costs nothing.
+_FORMULA_SIGNS: Final = ("=", "+", "-", "@")
+FORMULA_STARTS: Final = (*_FORMULA_SIGNS, "\t", "\r", *(chr(ord(sign) + 0xFEE0) for sign in _FORMULA_SIGNS))
+
+
+def _formula_like(text: str) -> bool:
+    """Starts, after any quotes, with a character a spreadsheet reads as the start of a formula, and has more
+    after it: one character alone ("－", the mark of "no value") is no formula, and stays as it is."""
+    rest = text.lstrip(QUOTE)
+    return len(rest) > 1 and rest.startswith(FORMULA_STARTS)
+
+
+def escape_formula(text: str) -> str:
+    """Text as a spreadsheet cell: with one more leading ' when a spreadsheet could take it for a formula.
+
+    Reversible: text that is already quotes and a formula character ('=x) gets one more ' too, so that
+    `unescape_formula(escape_formula(t)) == t` for every text.
+    """
+    return QUOTE + text if _formula_like(text) else text
+
+
+def unescape_formula(text: str) -> str:
+    """A cell read back from a file that fieldbot (or a spreadsheet saving its file) wrote: the ' taken off."""
+    return text[1:] if text.startswith(QUOTE) and _formula_like(text) else text
+
+
 # ---- errors ----
 
 

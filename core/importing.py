@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final, Generic, Literal, TypeVar
 
 from core.csvfile import (
+    QUOTE,
     ErrorList,
     LineReader,
     SourceFile,
     has_control,
     show,
+    unescape_formula,
 )
 from core.dates import normalise
 from core.periods import fiscal_year_of
@@ -45,10 +50,15 @@ _DATE: Final = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
 _FISCAL_YEAR: Final = re.compile(r"^(?:FY)?(\d{4})$", re.IGNORECASE)
 _GROUPED_NUMBER: Final = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 _CACHE_MAX: Final = 10_000
+_SUM_MASK: Final = (1 << 256) - 1
 
 RECORD_REQUIRED: Final = ("kind", "date", "staff", "area", "activity", "destination", "channel", "consulter")
 # Columns whose cells may be empty on every row may be left out of the file altogether.
 RECORD_OPTIONAL: Final = ("headcount", "consulter_category", "topic", "agencies", "at_outing")
+# Written by `fieldbot export`, read back by the import; not named in the hint of an unknown column (a person
+# writing a file leaves it out: the import gives every record an id of its own).
+RECORD_ID: Final = "record_id"
+RECORD_ID_MAX: Final = 100
 OUTING_ONLY: Final = ("activity", "destination", "headcount")
 CONSULTATION_ONLY: Final = ("channel", "consulter", "consulter_category", "topic", "agencies", "at_outing")
 BASELINE_REQUIRED: Final = ("fiscal_year", "dimension", "category", "count")
@@ -66,6 +76,7 @@ class OutingRow:
     activity: str
     destination: str
     headcount: int | None
+    record_id: str | None = None  # the id an export gave it; None: a record the file brings for the first time
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,7 @@ class ConsultationRow:
     topic: str | None
     agencies: tuple[str, ...]
     at_outing: bool
+    record_id: str | None = None
 
 
 RecordRow = OutingRow | ConsultationRow
@@ -132,6 +144,11 @@ def _area_lookup(taxonomy: Taxonomy) -> _Lookup:
     return _Lookup(resolve)
 
 
+@functools.lru_cache(maxsize=1024)
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
 def _whole_number(text: str) -> int | None:
     """A non-negative whole number, also written with full-width digits or thousands separators."""
     text = normalise(text)
@@ -152,11 +169,13 @@ class _Header:
 
 
 class _Reader(Generic[RowT]):
-    """The common part of both readers: lines, CSV parsing, the header, blank rows, line numbers."""
+    """The common part of both readers: lines, CSV parsing, the header, blank rows, line numbers, and the
+    file's fingerprint (see `fingerprint`)."""
 
     kind: ImportKind
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
+    unlisted: tuple[str, ...] = ()  # known columns left out of the hint for an unknown one
 
     def __init__(self, source: SourceFile, taxonomy: Taxonomy, *, today: date, errors: ErrorList | None = None) -> None:
         self.source = source
@@ -166,11 +185,40 @@ class _Reader(Generic[RowT]):
         self.rows = 0  # data rows read, valid or not
         self._digest: str | None = None
         self._header = _Header()
+        self._row_sum = 0  # the sum of the valid rows' hashes, modulo 2**256
+        self._row_count = 0
+        self.fingerprinting = True  # False: no fingerprint (a second pass over a file already fingerprinted)
 
     @property
     def sha256(self) -> str | None:
         """The digest of the bytes read, once the file has been read to its end (None before)."""
         return self._digest
+
+    @property
+    def fingerprint(self) -> str | None:
+        """What the file says, not how it is written: the same for every file that would write the same rows.
+
+        Each valid row is hashed as the values it would write (codes for codes or labels, dates and numbers
+        parsed, staff names NFKC-normalised, agencies as a set), so the encoding, BOM, line endings, column
+        order, empty columns and blank lines, and what a spreadsheet changes when it saves the file again
+        (2020/6/1 for 2020-06-01, １２ for 12, a label for a code), change nothing. The file's
+        fingerprint hashes the count and the sum of the row hashes (modulo 2**256): the multiset of rows, in
+        any order (rows sorted another way are the same records; the same row twice counts twice), in constant
+        memory. None until the file has been read to its end. Only meaningful for a file without errors.
+        """
+        if self._digest is None or not self.fingerprinting:
+            return None
+        text = f"fieldbot-rows-1|{self.kind}|{self._row_count}|{self._row_sum:064x}"
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+    def _add_to_fingerprint(self, row: RowT) -> None:
+        # The repr of a tuple of str, int, bool and None: unambiguous, stable, and quicker than JSON.
+        digest = hashlib.sha256(repr(self._canonical(row)).encode("utf-8")).digest()
+        self._row_sum = (self._row_sum + int.from_bytes(digest, "big")) & _SUM_MASK
+        self._row_count += 1
+
+    def _canonical(self, row: RowT) -> tuple[object, ...]:
+        raise NotImplementedError
 
     def __iter__(self) -> Iterator[RowT]:
         if self.source.encoding == "utf-16":
@@ -192,6 +240,8 @@ class _Reader(Generic[RowT]):
                         continue
                     row = self._data_row(line, cells)
                     if row is not None:
+                        if self.fingerprinting:
+                            self._add_to_fingerprint(row)
                         yield row
             except csv.Error as exc:
                 reason = str(exc).split(" - ")[0]  # drop Python's hint about opening files in newline mode
@@ -209,8 +259,12 @@ class _Reader(Generic[RowT]):
         for at in self._header.unnamed:
             if value := cells[at].strip():
                 self.errors.cell(line, f"#{at + 1}", "a value in a column with no header", value)
-        # Stripped cells by column name; a column left out of the file is absent (read as "").
-        row = self._row(line, {name: cells[at].strip() for name, at in self._header.index.items()})
+        # Stripped cells by column name; a column left out of the file is absent (read as ""). The ' that an
+        # export puts before a cell a spreadsheet would take for a formula (=1+1 written '=1+1) is taken off.
+        values = {name: cells[at].strip() for name, at in self._header.index.items()}
+        if QUOTE in "".join(cells):  # rare: the check per cell would cost every row of a large file
+            values = {name: unescape_formula(value) for name, value in values.items()}
+        row = self._row(line, values)
         return row if row is not None and self.errors.total == before and self._header.ok else None
 
     def _finish(self, lines: LineReader, header_line: int) -> None:
@@ -225,7 +279,7 @@ class _Reader(Generic[RowT]):
     def _read_header(self, line: int, cells: list[str]) -> None:
         header = _Header(width=len(cells))
         before = self.errors.total
-        known = set(self.required) | set(self.optional)
+        known = set(self.required) | set(self.optional) | set(self.unlisted)
         for position, raw in enumerate(cells, start=1):
             name = raw.strip().lower()
             if not name:
@@ -258,12 +312,14 @@ class RecordsReader(_Reader[RecordRow]):
 
     Columns (any order): kind, date, staff, area, activity, destination, channel, consulter are required;
     headcount, consulter_category, topic, agencies, at_outing may be left out (their cells may be empty anyway).
-    A cell that belongs to the other kind of row (a channel on an outing row, say) must be empty.
+    A cell that belongs to the other kind of row (a channel on an outing row, say) must be empty. record_id
+    (written by `fieldbot export`) may be empty, and is unique in the file: rows added by hand have none.
     """
 
     kind: ImportKind = "records"
     required = RECORD_REQUIRED
     optional = RECORD_OPTIONAL
+    unlisted = (RECORD_ID,)
 
     def __init__(self, source: SourceFile, taxonomy: Taxonomy, *, today: date, errors: ErrorList | None = None) -> None:
         super().__init__(source, taxonomy, today=today, errors=errors)
@@ -276,6 +332,25 @@ class RecordsReader(_Reader[RecordRow]):
         self._agency = _dimension_lookup(taxonomy, "agency")
         self._categories: dict[str, _Lookup] = {}
         self._dates: dict[str, date | str] = {}
+        self._record_lines: dict[str, int] = {}  # record_id -> its line (only files that have the column)
+
+    def _canonical(self, row: RecordRow) -> tuple[object, ...]:
+        staff, day, record_id = _nfkc(row.staff), row.date.toordinal(), row.record_id or ""
+        if isinstance(row, OutingRow):
+            return ("outing", day, staff, row.area, row.activity, row.destination, row.headcount, record_id)
+        return (
+            "consultation",
+            day,
+            staff,
+            row.area,
+            row.channel,
+            row.consulter,
+            row.consulter_category,
+            row.topic,
+            tuple(sorted(row.agencies)),
+            row.at_outing,
+            record_id,
+        )
 
     def _row(self, line: int, cells: dict[str, str]) -> RecordRow | None:
         kind_text = cells.get("kind", "")
@@ -287,12 +362,13 @@ class RecordsReader(_Reader[RecordRow]):
         day = self._date(line, cells.get("date", ""))
         staff = self._staff(line, cells.get("staff", ""))
         area = self._required(line, cells, "area", self._area, "an area")
+        record_id = self._record_id(line, cells.get(RECORD_ID, ""))
         if kind == "outing":
             self._empty(line, cells, CONSULTATION_ONLY, "an outing")
             activity = self._required(line, cells, "activity", self._activity, "an activity")
             destination = self._required(line, cells, "destination", self._destination, "a destination")
             headcount = self._headcount(line, cells.get("headcount", ""))
-            return OutingRow(line, day, staff, area, activity, destination, headcount)
+            return OutingRow(line, day, staff, area, activity, destination, headcount, record_id)
         if kind == "consultation":
             self._empty(line, cells, OUTING_ONLY, "a consultation")
             channel = self._required(line, cells, "channel", self._channel, "a channel")
@@ -304,7 +380,9 @@ class RecordsReader(_Reader[RecordRow]):
                 self._error(line, "topic", "not a code or label of a topic", topic_cell)
             agencies = self._agencies(line, cells.get("agencies", ""))
             at_outing = self._at_outing(line, cells.get("at_outing", ""), channel)
-            return ConsultationRow(line, day, staff, area, channel, consulter, category, topic, agencies, at_outing)
+            return ConsultationRow(
+                line, day, staff, area, channel, consulter, category, topic, agencies, at_outing, record_id
+            )
         return None
 
     def _required(self, line: int, cells: dict[str, str], column: str, lookup: _Lookup, what: str) -> str:
@@ -358,6 +436,19 @@ class RecordsReader(_Reader[RecordRow]):
             self._error(line, "staff", f"a name longer than {STAFF_NAME_MAX} characters", text)
         elif has_control(text):
             self._error(line, "staff", "a name with control characters", text)
+        return text
+
+    def _record_id(self, line: int, text: str) -> str | None:
+        if not text:
+            return None
+        if len(text) > RECORD_ID_MAX:
+            self._error(line, RECORD_ID, f"an id longer than {RECORD_ID_MAX} characters", text)
+        elif has_control(text):
+            self._error(line, RECORD_ID, "an id with control characters", text)
+        elif (first := self._record_lines.get(text)) is not None:
+            self._error(line, RECORD_ID, f"the same record_id as line {first}", text)
+        else:
+            self._record_lines[text] = line
         return text
 
     def _headcount(self, line: int, text: str) -> int | None:
@@ -441,6 +532,9 @@ class BaselineReader(_Reader[BaselineRow]):
     def keys(self) -> list[tuple[int, str, str]]:
         """(fiscal_year, dimension, category) of every valid row read so far."""
         return list(self._seen)
+
+    def _canonical(self, row: BaselineRow) -> tuple[object, ...]:
+        return (row.fiscal_year, row.dimension, row.category, row.count)
 
     def _row(self, line: int, cells: dict[str, str]) -> BaselineRow | None:
         year_text = cells.get("fiscal_year", "")

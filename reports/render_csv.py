@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from core.counts import DIMENSIONS
 from core.i18n import t
+from reports.cells import safe_cell
 from reports.render_text import dimension_title, format_share, section_name
 from reports.tally import PeriodInfo, Report, Row, Total
 
@@ -16,40 +17,44 @@ BOM = "\ufeff"
 
 COLUMNS = ("section", "code", "label", "count", "previous", "delta", "rank", "new")
 
+# A cell: text (made safe as it is written, see reports/cells.py) or a number (never prefixed, negative or not).
+Cell = str | int
 
-def _number(value: int | None) -> str:
-    return "" if value is None else str(value)
+
+def _number(value: int | None) -> Cell:
+    return "" if value is None else value
 
 
-def _period_row(key: str, period: PeriodInfo | None) -> list[str]:
+def _period_row(key: str, period: PeriodInfo | None) -> list[Cell]:
     name = t(f"report.column.{key}")
     if period is None:
         return [name, t("report.column.none")]
     return [name, period.label, period.start.isoformat(), period.end.isoformat()]
 
 
-def _row(section: str, row: Row) -> list[str]:
+def _row(section: str, row: Row) -> list[Cell]:
     return [
         section,
         row.code,
         row.label,
-        str(row.count),
+        row.count,
         _number(row.previous),
         _number(row.delta),
-        str(row.rank),
+        row.rank,
         t("report.column.new_mark") if row.new else "",
     ]
 
 
-def _total_row(section: str, code: str, total: Total) -> list[str]:
+def _total_row(section: str, code: str, total: Total) -> list[Cell]:
     label = t(f"report.total.{code}")
-    return [section, code, label, str(total.count), _number(total.previous), _number(total.delta), "", ""]
+    return [section, code, label, total.count, _number(total.previous), _number(total.delta), "", ""]
 
 
-def csv_rows(report: Report) -> Iterator[list[str]]:
+def csv_rows(report: Report) -> Iterator[list[Cell]]:
     """The rows of the CSV: period, comparison and share first, a blank row, then the table with its header.
 
-    Deltas are signed numbers (3, -2, 0) so that Excel can sum them; 新 is in its own column. Consulter
+    Numbers are ints and deltas signed numbers (3, -2, 0) so that Excel can sum them; 新 is in its own column;
+    text is written through `reports.cells` (a label never becomes a formula). Consulter
     sub-categories carry their group in the first column: 相談者種別/ボランティア希望（活動）者からの相談.
     """
     yield _period_row("period", report.period)
@@ -83,7 +88,7 @@ def render_csv(report: Report, out: BinaryIO) -> None:
         text.write(BOM)
         writer = csv.writer(text, lineterminator="\r\n")
         for row in csv_rows(report):
-            writer.writerow(row)
+            writer.writerow([safe_cell(cell) for cell in row])
         text.flush()
     finally:
         text.detach()

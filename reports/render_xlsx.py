@@ -15,6 +15,7 @@ from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
 
 from core.counts import DIMENSIONS
 from core.i18n import t
+from reports.cells import safe_text
 from reports.render_text import dimension_title, footnote, section_name
 from reports.tally import PeriodInfo, Report, Row, Total
 
@@ -35,6 +36,11 @@ def sheet_name(text: str) -> str:
 def display_width(text: str) -> int:
     """Width in Excel columns: a full-width (Japanese) character is about two."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _text(sheet: Worksheet, row: int, col: int, text: str, cell_format: Format | None = None) -> None:
+    """Every text cell of the workbook: a string (never a formula), escaped as in reports/cells.py."""
+    sheet.write_string(row, col, safe_text(text), cell_format)
 
 
 class _Formats:
@@ -67,28 +73,28 @@ class _Formats:
 
 
 def _write_period(sheet: Worksheet, row: int, key: str, period: PeriodInfo | None, formats: _Formats) -> None:
-    sheet.write_string(row, 0, t(f"report.column.{key}"), formats.key)
+    _text(sheet, row, 0, t(f"report.column.{key}"), formats.key)
     if period is None:
-        sheet.write_string(row, 1, t("report.column.none"))
+        _text(sheet, row, 1, t("report.column.none"))
         return
-    sheet.write_string(row, 1, period.label)
+    _text(sheet, row, 1, period.label)
     sheet.write_datetime(row, 2, period.start, formats.date)
     sheet.write_datetime(row, 3, period.end, formats.date)
 
 
 def _write_head(sheet: Worksheet, report: Report, title: str, formats: _Formats) -> None:
     """Rows 0-3: the title, the period, the comparison and the footnote (row 4 stays blank)."""
-    sheet.write_string(0, 0, t("report.xlsx.title", title=title, period=report.period.label), formats.title)
+    _text(sheet, 0, 0, t("report.xlsx.title", title=title, period=report.period.label), formats.title)
     _write_period(sheet, 1, "period", report.period, formats)
     _write_period(sheet, 2, "compare", report.compare, formats)
     note = footnote(report)
     if note:
-        sheet.write_string(3, 0, note, formats.note)
+        _text(sheet, 3, 0, note, formats.note)
 
 
 def _write_header(sheet: Worksheet, columns: Sequence[str], formats: _Formats) -> None:
     for col, name in enumerate(columns):
-        sheet.write_string(HEADER_ROW, col, t(f"report.column.{name}"), formats.header)
+        _text(sheet, HEADER_ROW, col, t(f"report.column.{name}"), formats.header)
     sheet.freeze_panes(HEADER_ROW + 1, 0)
 
 
@@ -97,7 +103,7 @@ def _write_row(
 ) -> None:
     sheet.write_number(row, 0, item.rank, formats.group_rank if group else formats.rank)
     label_format = formats.group_label if group else formats.sub_label if sub else formats.label
-    sheet.write_string(row, 1, item.label, label_format)
+    _text(sheet, row, 1, item.label, label_format)
     count_format = formats.group_count if group else formats.count
     sheet.write_number(row, 2, item.count, count_format)
     if item.previous is not None and item.delta is not None:
@@ -131,13 +137,13 @@ def _summary_sheet(book: Workbook, report: Report, formats: _Formats) -> None:
     )
     row = HEADER_ROW + 1
     for label, total in items:
-        sheet.write_string(row, 0, label)
+        _text(sheet, row, 0, label)
         sheet.write_number(row, 1, total.count, formats.count)
         if total.previous is not None and total.delta is not None:
             sheet.write_number(row, 2, total.previous, formats.count)
             sheet.write_number(row, 3, total.delta, formats.delta)
         row += 1
-    sheet.write_string(row, 0, share_label)
+    _text(sheet, row, 0, share_label)
     if report.outing_share is not None:
         sheet.write_number(row, 1, report.outing_share, formats.percent)
     before = report.previous_outing_share()

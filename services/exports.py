@@ -1,4 +1,7 @@
-"""`fieldbot export`: a fiscal year's records as CSV or XLSX for the city, streamed row by row."""
+"""`fieldbot export`: a fiscal year's records as CSV or XLSX for the city, streamed row by row.
+
+Every text cell goes through `reports.cells` (text stays text, never a formula; the import reads it back).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from core.taxonomy import Taxonomy
+from reports.cells import safe_cell, write_cell
 from storage.types import EXPORT_COLUMNS
 
 Batches = AsyncIterator[list[tuple[Any, ...]]]
 
 
 def _labelled(row: tuple[Any, ...], taxonomy: Taxonomy) -> list[Any]:
-    """Codes to today's labels (the import reads either), at_outing as yes/no."""
-    kind, day, staff, area, activity, destination, headcount, channel, consulter, category, topic, agencies, at = row
+    """Codes to today's labels (the import reads either), at_outing as yes/no, the record_id last."""
+    kind, day, staff, area, activity, destination, headcount, channel, consulter, category, topic, agencies, at, rid = (
+        row
+    )
     group = taxonomy.categories_of(consulter) if consulter else None
     return [
         kind,
@@ -31,6 +37,7 @@ def _labelled(row: tuple[Any, ...], taxonomy: Taxonomy) -> list[Any]:
         taxonomy.topic.label(topic) if topic else "",
         "|".join(taxonomy.agency.label(a) for a in agencies.split("|")) if agencies else "",
         "" if at is None else ("yes" if at else "no"),
+        rid or "",
     ]
 
 
@@ -41,24 +48,30 @@ async def write_csv(batches: Batches, taxonomy: Taxonomy, path: Path) -> int:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(EXPORT_COLUMNS)
         async for batch in batches:
-            writer.writerows(_labelled(row, taxonomy) for row in batch)
+            writer.writerows([safe_cell(cell) for cell in _labelled(row, taxonomy)] for row in batch)
             rows += len(batch)
     return rows
 
 
 async def write_xlsx(batches: Batches, taxonomy: Taxonomy, path: Path, title: str) -> int:
-    """One sheet; XlsxWriter's constant-memory mode flushes each row to disk as it is written."""
+    """One sheet; XlsxWriter's constant-memory mode flushes each row to disk as it is written. Cells one by one
+    (text with write_string, headcounts with write_number), never write_row: it makes "=…" a formula."""
     import xlsxwriter  # type: ignore[import-untyped]
 
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
+    book = xlsxwriter.Workbook(
+        str(path),
+        {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+    )
     sheet = book.add_worksheet(title[:31])
     bold = book.add_format({"bold": True})
-    sheet.write_row(0, 0, EXPORT_COLUMNS, bold)
+    for col, name in enumerate(EXPORT_COLUMNS):
+        write_cell(sheet, 0, col, name, bold)
     sheet.freeze_panes(1, 0)
     rows = 0
     async for batch in batches:
         for row in batch:
             rows += 1
-            sheet.write_row(rows, 0, _labelled(row, taxonomy))
+            for col, cell in enumerate(_labelled(row, taxonomy)):
+                write_cell(sheet, rows, col, cell)
     book.close()
     return rows

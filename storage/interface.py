@@ -197,10 +197,13 @@ class Imports(Protocol):
     async def missing_staff(self, names: Iterable[str]) -> list[str]: ...
     async def baseline_overlap(self, keys: Iterable[tuple[int, str, str]]) -> int: ...
     async def write_records(
-        self, rows: Iterable[RecordRow], *, filename: str, sha256: str, now: datetime
-    ) -> RecordsWritten: ...
+        self, rows: Iterable[RecordRow], *, filename: str, sha256: str, now: datetime, fingerprint: str | None = None
+    ) -> RecordsWritten:
+        """All rows or none; a row whose record_id the database has is skipped (`already_present`)."""
+        ...
+
     async def write_baseline(
-        self, rows: Iterable[BaselineRow], *, filename: str, sha256: str, now: datetime
+        self, rows: Iterable[BaselineRow], *, filename: str, sha256: str, now: datetime, fingerprint: str | None = None
     ) -> BaselineWritten: ...
 
 
@@ -217,6 +220,14 @@ class Inbox(Protocol):
 
 class Store(Protocol):
     """One council's data."""
+
+    async def same_rows_imported(self, kind: ImportKind, fingerprint: str) -> ImportInfo | None:
+        """An earlier import of this kind whose file had the same rows (the reader's fingerprint), or None."""
+        ...
+
+    async def present_record_ids(self, record_ids: Iterable[str]) -> set[str]:
+        """Which of these record ids an outing or a consultation of the database has."""
+        ...
 
     @property
     def drafts(self) -> Drafts: ...

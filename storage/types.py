@@ -113,12 +113,14 @@ class AuditEntry:
 
 
 class DuplicateImport(Exception):
-    """The same file (same kind, same sha256) was imported before: nothing was written."""
+    """The same file (same kind, same sha256) or the same rows (same fingerprint, with `filename` the file they
+    were imported from) were imported before: nothing was written."""
 
-    def __init__(self, import_id: int, imported_at: datetime) -> None:
+    def __init__(self, import_id: int, imported_at: datetime, *, filename: str | None = None) -> None:
         super().__init__(f"already imported as import #{import_id} at {utc_iso(imported_at)}")
         self.import_id = import_id
         self.imported_at = imported_at
+        self.filename = filename  # set when only the rows were the same (the bytes were not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,7 @@ class RecordsWritten:
     agency_links: int = 0
     new_staff: int = 0
     new_staff_names: list[str] = field(default_factory=list)  # the first NEW_STAFF_LISTED, in order of creation
+    already_present: int = 0  # rows skipped: their record_id was in the database already
 
 
 @dataclass(slots=True)
@@ -163,4 +166,5 @@ EXPORT_COLUMNS = (
     "topic",
     "agencies",
     "at_outing",
+    "record_id",  # the same in every database that holds the record; an import skips one it already has
 )

