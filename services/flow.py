@@ -274,6 +274,10 @@ class FlowService:
         try:
             async with self.store.unit(key, self.deps.now()) as tx:
                 removed = await self.store.records.delete_submission(tx, saved.id, staff.id)
+                if removed:  # what was undone stays in the audit log (its follow-ups went with it)
+                    detail = f"{len(saved.consultation_ids)} consultation(s)"
+                    subject = f"submission:{saved.id}"
+                    await self.store.audit.record(tx, staff.id, "submission.undo", subject, detail, self.deps.now())
         except AlreadyProcessed:
             return Reply()
         if not removed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.crypto import Sealer, SealError, generate_key, parse_key
-from storage.sqlite.seal import rotate_key
+from core.models import NewConsultation, NewFollowUp, Submission
+from storage.sqlite.seal import place, rotate_key
 from storage.sqlite.store import Store
 from storage.types import StorageError
 
 KEY = Sealer.from_text(generate_key())
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 
 @given(st.text())
@@ -81,3 +84,54 @@ async def test_without_a_key_sealed_data_is_neither_written_nor_read(tmp_path: P
     with pytest.raises(StorageError, match="no FIELD_ENCRYPTION_KEY"):
         await store.inbox.receive(1, [(5, "{}")], datetime(2026, 1, 1, tzinfo=UTC))
     await store.close()
+
+
+async def flag_two(store: Store) -> list[int]:
+    """Two follow-ups with reasons, saved as the bot saves them; their ids."""
+    admin = await store.staff.ensure_admin(100, NOW)
+    for reason in ("理由その一", "理由その二"):
+        item = NewConsultation(
+            "phone", "individual", None, None, (), False, NewFollowUp("A", date(2026, 12, 1), reason)
+        )
+        async with store.db.transaction() as tx:
+            await store.records.save_submission(
+                tx, Submission(admin.id, date(2026, 11, 23), "kyonan", None, (item,)), "consult", NOW
+            )
+    return [int(r[0]) for r in await store.db.fetchall("SELECT id FROM followups ORDER BY id")]
+
+
+async def test_a_sealed_value_swapped_into_another_row_does_not_open(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db.sqlite3", KEY)
+    try:
+        first, second = await flag_two(store)
+        detail = await store.followups.detail(first, None, NOW)
+        assert detail is not None and detail.reason == "理由その一"
+        async with store.db.transaction() as tx:  # an attacker with the file swaps the two sealed reasons
+            await tx.execute(
+                "UPDATE followups SET reason = (SELECT reason FROM followups f2 WHERE f2.id = ?) WHERE id = ?",
+                (second, first),
+            )
+        with pytest.raises(SealError):
+            await store.followups.detail(first, None, NOW)
+    finally:
+        await store.close()
+
+
+async def test_values_sealed_before_they_were_bound_to_their_rows_are_resealed_once(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = await Store.open(path, KEY)
+    first, second = await flag_two(store)
+    async with store.db.transaction() as tx:  # as a database of an earlier version held them: column-bound
+        for followup, text in ((first, "古い理由"), (second, "もう一つ")):
+            old = KEY.seal(text, "followups.reason")
+            await tx.execute("UPDATE followups SET reason = ? WHERE id = ?", (old, followup))
+        await tx.execute("DELETE FROM meta WHERE key = 'seal_binding'")
+    await store.close()
+    reopened = await Store.open(path, KEY)
+    try:
+        detail = await reopened.followups.detail(first, None, NOW)
+        assert detail is not None and detail.reason == "古い理由"
+        row = await reopened.db.fetchone("SELECT reason FROM followups WHERE id = ?", (first,))
+        assert row is not None and KEY.open(row[0], place("followups", "reason", first)) == "古い理由"
+    finally:
+        await reopened.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.models import Role
 from simulator.botapi import SimUser
+from storage.sqlite.seal import place
 from tests.harness import ADMIN_ID, running
 
 STAFF_ID = 2001
@@ -234,11 +235,12 @@ async def test_back_and_edits_from_the_summary_card_change_only_what_was_asked(t
         assert not any("防災訓練" in m.text for m in h.api.chat(STAFF_ID).history if not m.deleted)
         await staff.press("💾 保存")
         row = await h.store.db.fetchone(
-            "SELECT o.date, o.activity, o.destination, o.headcount, s.memo "
+            "SELECT o.date, o.activity, o.destination, o.headcount, s.memo, s.id "
             "FROM outings o JOIN submissions s ON s.id = o.submission_id"
         )
         assert row is not None and tuple(row)[:4] == ("2026-11-22", "info", "kodomo-shokudo", 8)
-        assert h.store.seal.open(row[4], "submissions.memo") == "次回は防災訓練に参加予定"  # sealed at rest
+        memo = h.store.seal.open(row[4], place("submissions", "memo", row[5]))
+        assert memo == "次回は防災訓練に参加予定"  # sealed at rest, for its row
 
 
 async def test_cancel_asks_once_and_discards_the_draft(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from core.i18n import t
 from core.models import NewFollowUp, Role
 from services.deps import Deps
 from simulator.botapi import SimUser
+from storage.sqlite.seal import place
 from storage.types import Draft
 from tests import seed
 from tests.harness import ADMIN_ID, Harness, followup_data, running
@@ -278,8 +279,8 @@ async def test_the_corpus_typed_at_a_step_gets_a_hint_or_is_stored_exactly_and_t
             row = await h.store.db.fetchone(saved_query)
             assert row is not None and str(row[0]) in ("7", "西部 A", "2026-11-20")
         if kind == "summary_memo":
-            row = await h.store.db.fetchone("SELECT memo FROM submissions")
-            assert row is not None and h.store.seal.open(row[0], "submissions.memo") == valid
+            row = await h.store.db.fetchone("SELECT memo, id FROM submissions")
+            assert row is not None and h.store.seal.open(row[0], place("submissions", "memo", row[1])) == valid
         await records_consistent(h)
         await assert_healthy(user, caplog)
 

@@ -10,6 +10,7 @@ import pytest
 
 from core.crypto import Sealer, generate_key
 from core.models import NewConsultation, NewFollowUp, NewOuting, Role, Submission
+from storage.sqlite import db as db_module
 from storage.sqlite.seal import Seal
 from storage.sqlite.store import Store
 from storage.types import AlreadyProcessed, DraftConflict, IdempotencyKey
@@ -184,3 +185,32 @@ async def test_a_draft_sealed_with_another_key_is_dropped_instead_of_failing_eve
     assert await store.drafts.for_staff(admin.id) is None
     row = await store.db.fetchone("SELECT count(*) FROM drafts")
     assert row is not None and row[0] == 0
+
+
+async def test_an_older_database_is_rebuilt_with_ids_never_reused_and_keeps_every_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    key = Sealer.from_text(generate_key())
+    every = db_module.migrations()
+    monkeypatch.setattr(db_module, "migrations", lambda: every[:7])  # a database made before schema 8
+    store = await Store.open(path, key)
+    admin = await store.staff.ensure_admin(100, NOW)
+    async with store.db.transaction() as tx:
+        first = await store.records.save_submission(tx, submission(admin.id), "visit", NOW)
+        second = await store.records.save_submission(tx, submission(admin.id), "visit", NOW)
+    await store.close()
+    monkeypatch.setattr(db_module, "migrations", lambda: every)
+    store = await Store.open(path, key)
+    try:
+        ids = [r[0] for r in await store.db.fetchall("SELECT id FROM submissions ORDER BY id")]
+        assert ids == [first.id, second.id]
+        links = await store.db.fetchone("SELECT count(*) FROM consultation_agencies")
+        assert links is not None and links[0] == 4
+        async with store.db.transaction() as tx:
+            assert await store.records.delete_submission(tx, second.id, admin.id)
+            third = await store.records.save_submission(tx, submission(admin.id), "visit", NOW)
+        assert third.id > second.id and min(third.consultation_ids) > max(second.consultation_ids)
+        assert await store.db.fetchall("PRAGMA foreign_key_check") == []
+    finally:
+        await store.close()

@@ -200,18 +200,31 @@ class Database:
             raise StorageError(
                 f"{self.path}: the database is at schema {newest}, newer than this program knows ({len(known)})"
             )
-        for version, name, sql in known:
-            if version in applied:
-                continue
-            log.info("applying migration %s", name)
-            script = (
-                f"BEGIN;\n{sql}\nINSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}');\nCOMMIT;"
-            )
-            try:
-                await connection.executescript(script)
-            except sqlite3.Error:
-                await connection.execute("ROLLBACK") if connection.in_transaction else None
-                raise
+        pending = [(version, name, sql) for version, name, sql in known if version not in applied]
+        if not pending:
+            return
+        # Foreign keys off while the schema changes (a table rebuilt keeps the rows that point at it), then
+        # checked in full before each migration commits; on again afterwards.
+        await connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for version, name, sql in pending:
+                await self._apply(connection, version, name, sql)
+        finally:
+            await connection.execute("PRAGMA foreign_keys = ON")
+
+    async def _apply(self, connection: aiosqlite.Connection, version: int, name: str, sql: str) -> None:
+        log.info("applying migration %s", name)
+        script = f"BEGIN;\n{sql}\nINSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}');"
+        try:
+            await connection.executescript(script)
+            broken = await connection.execute_fetchall("PRAGMA foreign_key_check")
+            if broken:
+                raise StorageError(f"{self.path}: migration {name} breaks {len(list(broken))} foreign key(s)")
+            await connection.execute("COMMIT")
+        except (sqlite3.Error, StorageError):
+            if connection.in_transaction:
+                await connection.execute("ROLLBACK")
+            raise
 
     async def close(self) -> None:
         for connection in (self._reader, self._writer):

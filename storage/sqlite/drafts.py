@@ -9,10 +9,9 @@ from datetime import datetime
 from core.clock import parse_utc, utc_iso
 from core.crypto import SealError
 from storage.sqlite.db import Database, Row, Transaction
-from storage.sqlite.seal import Seal
+from storage.sqlite.seal import Seal, place
 from storage.types import Draft, DraftConflict, PendingInput
 
-WHERE = "drafts.state"
 log = logging.getLogger(__name__)
 
 
@@ -22,7 +21,7 @@ def _draft(row: Row, seal: Seal) -> Draft:
         staff_id=row["staff_id"],
         chat_id=row["chat_id"],
         kind=row["kind"],
-        state=seal.open(row["state"], WHERE),
+        state=seal.open(row["state"], place("drafts", "state", row["id"])),
         version=row["version"],
         message_id=row["message_id"],
         boot_id=row["boot_id"],
@@ -101,10 +100,15 @@ class DraftRepository:
         stamp = utc_iso(now)
         cursor = await tx.execute(
             "INSERT INTO drafts (staff_id, chat_id, kind, state, version, boot_id, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
-            (staff_id, chat_id, kind, self.seal.seal(state, WHERE), boot_id, stamp, stamp),
+            "VALUES (?, ?, ?, X'', 1, ?, ?, ?)",
+            (staff_id, chat_id, kind, boot_id, stamp, stamp),
         )
         assert cursor.lastrowid is not None
+        # Sealed for its row, so it needs the row's id: written with the commit, in the same trip.
+        sealed = self.seal.seal(state, place("drafts", "state", cursor.lastrowid))
+        tx.defer(
+            "UPDATE drafts SET state = ? WHERE id = ?", (sealed, cursor.lastrowid), changes=1, error=DraftConflict()
+        )
         draft = Draft(cursor.lastrowid, staff_id, chat_id, kind, state, 1, None, boot_id, now, now)
 
         def committed() -> None:
@@ -134,7 +138,8 @@ class DraftRepository:
             "UPDATE drafts SET state = ?, version = version + 1, boot_id = ?, updated_at = ?, "
             "chat_id = COALESCE(?, chat_id) WHERE id = ? AND version = ?"
         )
-        params = (self.seal.seal(state, WHERE), boot_id, utc_iso(now), chat_id, draft.id, draft.version)
+        sealed = self.seal.seal(state, place("drafts", "state", draft.id))
+        params = (sealed, boot_id, utc_iso(now), chat_id, draft.id, draft.version)
         if tx is not None:
             tx.defer(sql, params, changes=1, error=DraftConflict(draft.id))
         elif await self.db.execute(sql, params) != 1:

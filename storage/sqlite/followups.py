@@ -9,11 +9,8 @@ from typing import Any
 from core.clock import parse_utc, utc_iso
 from storage.sqlite.audit import AuditLog
 from storage.sqlite.db import Database, Row, Transaction
-from storage.sqlite.seal import Seal
+from storage.sqlite.seal import Seal, place
 from storage.types import FollowUp, FollowUpDetail, FollowUpScope, Note
-
-REASON = "followups.reason"
-NOTE = "followup_notes.body"
 
 
 def _scope_where(scope: FollowUpScope) -> tuple[str, list[Any]]:
@@ -83,15 +80,15 @@ class FollowUpRepository:
             return None
         row = await self.db.fetchone("SELECT reason FROM followups WHERE id = ?", (followup_id,))
         notes = await self.db.fetchall(
-            "SELECT s.name, n.body, n.created_at FROM followup_notes n JOIN staff s ON s.id = n.author_id "
+            "SELECT s.name, n.body, n.created_at, n.id FROM followup_notes n JOIN staff s ON s.id = n.author_id "
             "WHERE n.followup_id = ? ORDER BY n.created_at, n.id",
             (followup_id,),
         )
         await self.audit.record(None, actor_id, "followup.view", f"followup:{followup_id}", f"{len(notes)} notes", now)
         return FollowUpDetail(
             found,
-            self.seal.open_optional(row[0] if row else None, REASON),
-            [Note(n[0], self.seal.open(n[1], NOTE), parse_utc(n[2])) for n in notes],
+            self.seal.open_optional(row[0] if row else None, place("followups", "reason", followup_id)),
+            [Note(n[0], self.seal.open(n[1], place("followup_notes", "body", n[3])), parse_utc(n[2])) for n in notes],
         )
 
     async def add_note(
@@ -102,10 +99,13 @@ class FollowUpRepository:
             await conn.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (author_id,))
             if not await _is_open(conn, followup_id):
                 return False
-            await conn.execute(
-                "INSERT INTO followup_notes (followup_id, author_id, body, created_at) VALUES (?, ?, ?, ?)",
-                (followup_id, author_id, self.seal.seal(body, NOTE), utc_iso(now)),
+            added = await conn.execute(
+                "INSERT INTO followup_notes (followup_id, author_id, body, created_at) VALUES (?, ?, X'', ?)",
+                (followup_id, author_id, utc_iso(now)),
             )
+            assert added.lastrowid is not None
+            sealed = self.seal.seal(body, place("followup_notes", "body", added.lastrowid))
+            await conn.execute("UPDATE followup_notes SET body = ? WHERE id = ?", (sealed, added.lastrowid))
             await _touch(conn, followup_id, now)
             await self.audit.record(conn, author_id, "followup.note", f"followup:{followup_id}", "", now)
         return True

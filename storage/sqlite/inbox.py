@@ -10,10 +10,9 @@ from datetime import datetime
 
 from core.clock import utc_iso
 from storage.sqlite.db import Database, Transaction
-from storage.sqlite.seal import Seal
+from storage.sqlite.seal import Seal, place
 from storage.types import AlreadyProcessed, IdempotencyKey
 
-WHERE = "inbox.payload"
 _RECORD = "INSERT INTO processed_updates (bot_id, update_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 
 
@@ -39,7 +38,10 @@ class Inbox:
         """Keep fetched updates (id, JSON) until processed; an update already kept is not kept twice."""
         await self.db.executemany(
             "INSERT INTO inbox (bot_id, update_id, payload, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(bot_id, update_id, self.seal.seal(payload, WHERE), utc_iso(now)) for update_id, payload in updates],
+            [
+                (bot_id, update_id, self.seal.seal(payload, place("inbox", "payload", bot_id, update_id)), utc_iso(now))
+                for update_id, payload in updates
+            ],
         )
 
     async def unprocessed(self, bot_id: int) -> list[tuple[int, str]]:
@@ -50,7 +52,7 @@ class Inbox:
             "ORDER BY i.update_id",
             (bot_id,),
         )
-        return [(int(r[0]), self.seal.open(r[1], WHERE)) for r in rows]
+        return [(int(r[0]), self.seal.open(r[1], place("inbox", "payload", bot_id, r[0]))) for r in rows]
 
     async def prune(self, before: datetime) -> dict[int, int]:
         """Forget updates older than Telegram's redelivery window (24 hours): they can never come back.

@@ -11,8 +11,8 @@ import aiosqlite
 from core.clock import parse_utc, utc_iso
 from core.models import SavedSubmission, Submission
 from storage.sqlite.db import Database, Transaction
-from storage.sqlite.seal import Seal
-from storage.types import EXPORT_COLUMNS
+from storage.sqlite.seal import Seal, place
+from storage.types import EXPORT_COLUMNS, StorageError
 
 __all__ = ["EXPORT_COLUMNS", "RecordRepository", "export_rows"]
 
@@ -29,11 +29,13 @@ class RecordRepository:
         stamp = utc_iso(now)
         day = submission.date.isoformat()
         cursor = await tx.execute(
-            "INSERT INTO submissions (staff_id, kind, memo, created_at, draft_id) VALUES (?, ?, ?, ?, ?)",
-            (submission.staff_id, kind, self.seal.seal_optional(submission.memo, "submissions.memo"), stamp, draft_id),
+            "INSERT INTO submissions (staff_id, kind, memo, created_at, draft_id) VALUES (?, ?, NULL, ?, ?)",
+            (submission.staff_id, kind, stamp, draft_id),
         )
         submission_id = cursor.lastrowid
         assert submission_id is not None
+        if submission.memo is not None:
+            self._seal_later(tx, "submissions", "memo", submission_id, submission.memo)
         outing_id = None
         if submission.outing is not None:
             outing = submission.outing
@@ -80,21 +82,32 @@ class RecordRepository:
                     [(consultation_id, agency) for agency in consultation.agencies],
                 )
             if consultation.followup is not None:
-                await tx.execute(
+                flagged = await tx.execute(
                     "INSERT INTO followups (consultation_id, owner_id, area, label, reason, due_date, created_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
                     (
                         consultation_id,
                         submission.staff_id,
                         submission.area,
                         consultation.followup.label,
-                        self.seal.seal_optional(consultation.followup.reason, "followups.reason"),
                         consultation.followup.due.isoformat(),
                         stamp,
                         stamp,
                     ),
                 )
+                if consultation.followup.reason is not None and flagged.lastrowid is not None:
+                    self._seal_later(tx, "followups", "reason", flagged.lastrowid, consultation.followup.reason)
         return SavedSubmission(submission_id, submission.staff_id, now, outing_id, tuple(consultation_ids))
+
+    def _seal_later(self, tx: Transaction, table: str, column: str, row_id: int, text: str) -> None:
+        """Personal text is sealed for its row, so it is written once the row has its id: with the commit."""
+        sealed = self.seal.seal(text, place(table, column, row_id))
+        tx.defer(
+            f"UPDATE {table} SET {column} = ? WHERE id = ?",
+            (sealed, row_id),
+            changes=1,
+            error=StorageError(f"{table} {row_id} went away while it was being saved"),
+        )
 
     async def saved_from(self, draft_id: int, staff_id: int) -> int | None:
         """The submission a draft was saved as, if it was."""

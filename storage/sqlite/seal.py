@@ -19,6 +19,14 @@ SEALED_COLUMNS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("followup_notes", ("id",), "body"),
 )
 KEY_CHECK = "fieldbot key check"
+BINDING = "seal_binding"  # meta: "row" once every sealed value is bound to its row (see `place`)
+
+
+def place(table: str, column: str, *key: object) -> str:
+    """Where a sealed value lives: its table, column and row. AES-GCM takes it as associated data, so a value
+    opens only in the cell it was sealed for: two reasons swapped in the file, or a reason copied into a
+    note, no longer open."""
+    return f"{table}.{column}#{','.join(str(k) for k in key)}"
 
 
 class Seal:
@@ -76,6 +84,23 @@ def key_opens(path: Path, sealer: Sealer) -> bool:
         return False
 
 
+async def bind_to_rows(db: Database, sealer: Sealer) -> int:
+    """Once per database: re-seal every value sealed before values were bound to their rows (`place`), in one
+    transaction. Returns how many values were re-sealed."""
+    row = await db.fetchone("SELECT value FROM meta WHERE key = ?", (BINDING,))
+    if row is not None and row[0] == "row":
+        return 0
+    done = 0
+    async with db.transaction() as tx:
+        for table, key, column in SEALED_COLUMNS:
+            done += await _reseal(tx, table, key, column, sealer, sealer, old_bound=False)
+        await tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?, 'row') ON CONFLICT (key) DO UPDATE SET value = 'row'",
+            (BINDING,),
+        )
+    return done
+
+
 async def rotate_key(db: Database, old: Sealer, new: Sealer) -> dict[str, int]:
     """Re-seal every sealed value under `new`, in one transaction: all or nothing. Returns values per table."""
     done: dict[str, int] = {}
@@ -88,12 +113,22 @@ async def rotate_key(db: Database, old: Sealer, new: Sealer) -> dict[str, int]:
     return done
 
 
-async def _reseal(tx: Transaction, table: str, keys: tuple[str, ...], column: str, old: Sealer, new: Sealer) -> int:
-    where = f"{table}.{column}"
+async def _reseal(
+    tx: Transaction,
+    table: str,
+    keys: tuple[str, ...],
+    column: str,
+    old: Sealer,
+    new: Sealer,
+    *,
+    old_bound: bool = True,
+) -> int:
     rows = (await tx.execute(f"SELECT {', '.join(keys)}, {column} FROM {table} WHERE {column} IS NOT NULL")).rows
     match = " AND ".join(f"{k} = ?" for k in keys)
-    await tx.executemany(
-        f"UPDATE {table} SET {column} = ? WHERE {match}",
-        [(new.seal(old.open(row[-1], where), where), *row[:-1]) for row in rows],
-    )
+    resealed = []
+    for row in rows:
+        where = place(table, column, *row[:-1])
+        was = where if old_bound else f"{table}.{column}"  # before binding, only the table and column
+        resealed.append((new.seal(old.open(row[-1], was), where), *row[:-1]))
+    await tx.executemany(f"UPDATE {table} SET {column} = ? WHERE {match}", resealed)
     return len(rows)

@@ -17,7 +17,7 @@ from storage.sqlite.imports import ImportRepository
 from storage.sqlite.inbox import Inbox
 from storage.sqlite.outbox import Meta, Outbox
 from storage.sqlite.records import RecordRepository
-from storage.sqlite.seal import Seal, check_key
+from storage.sqlite.seal import Seal, bind_to_rows, check_key
 from storage.sqlite.staff import InviteRepository, StaffCache, StaffRepository
 from storage.sqlite.tallies import TallyRepository
 from storage.types import IdempotencyKey, StorageError
@@ -54,6 +54,7 @@ class Store:
             await db.open()
             if sealer is not None:
                 await check_key(db, sealer)
+                await bind_to_rows(db, sealer)
         except BaseException as exc:
             # Closed on every failure: an open connection's thread would keep the process alive after the error.
             await db.close()

@@ -153,3 +153,17 @@ async def test_undo_is_refused_after_ten_minutes(world: World) -> None:
     world.clock.advance(timedelta(minutes=11))
     late = await world.flows.undo(staff, undo, 7, world.key())
     assert late.toast == EXPIRED and late.retire == 7
+
+
+async def test_undo_is_audited_and_frees_no_id_for_the_next_record(world: World) -> None:
+    staff = await world.person(2001)
+    reply = await walk(world, staff, await begin(world, staff), *PLAIN)
+    saved = await press(world, staff, screen(reply), "💾 保存")
+    undo = button(screen(saved), "↩ 取り消す（10分以内）")
+    assert isinstance(undo, UndoSubmission)
+    await world.flows.undo(staff, undo, None, world.key())
+    reply = await walk(world, staff, await begin(world, staff), *PLAIN)
+    again = button(screen(await press(world, staff, screen(reply), "💾 保存")), "↩ 取り消す（10分以内）")
+    assert isinstance(again, UndoSubmission) and again.submission > undo.submission  # never the undone id again
+    row = await world.store.db.fetchone("SELECT subject FROM audit WHERE action = 'submission.undo'")
+    assert row is not None and row[0] == f"submission:{undo.submission}"
