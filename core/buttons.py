@@ -338,3 +338,11 @@ class ReportPeriod(Button):
 @kind("ex")
 class ExportYear(Button):
     fiscal_year: int
+
+
+@kind("fy")
+class FollowUpDueDate(Button):
+    """A due date offered when the year of a typed one was guessed: the date as yyyymmdd (20271101)."""
+
+    followup: int
+    day: int

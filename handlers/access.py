@@ -21,6 +21,7 @@ from core.buttons import (
     pattern,
 )
 from core.models import Staff
+from core.text import clean_name
 from handlers.common import Context, answer, key_of, registered, show
 from services.access import ADMINS
 from services.screens import Reply, expired
@@ -31,7 +32,10 @@ def _display_name(update: Update) -> str:
     user = update.effective_user
     if user is None:
         return "?"
-    return " ".join(p for p in (user.last_name, user.first_name) if p) or (user.username or str(user.id))
+    # Cleaned, not refused (a person cannot change their Telegram name for us): invisible and control characters
+    # would otherwise reach /staff, the follow-up lists and the terminal of `fieldbot audit`.
+    name = clean_name(" ".join(p for p in (user.last_name, user.first_name) if p))
+    return name or clean_name(user.username or "") or str(user.id)
 
 
 async def cmd_start(update: Update, context: Context) -> None:

@@ -16,6 +16,7 @@ from core.buttons import (
     FollowUpClose,
     FollowUpCloseMenu,
     FollowUpDetails,
+    FollowUpDueDate,
     FollowUpDueMenu,
     FollowUpDuePreset,
     FollowUpDueTyped,
@@ -24,6 +25,7 @@ from core.buttons import (
     FollowUpOwnerMenu,
     FollowUpPage,
 )
+from core.flow.steps.followup import due_problem
 from core.i18n import t
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy
@@ -62,7 +64,7 @@ def paginate(lines: Sequence[str], limit: int) -> list[list[str]]:
 def summary_line(followup: FollowUp, taxonomy: Taxonomy, today: date, *, with_owner: bool) -> str:
     """One line of a list: overdue marked, no reason, no notes."""
     key = "followup.line_overdue" if followup.due < today else "followup.line"
-    due = dates.short(followup.due) if followup.due.year == today.year else dates.long(followup.due)
+    due = dates.short_for(followup.due, today)
     line = t(key, label=followup.label, area=taxonomy.area_label(followup.area), due=due)
     return t("followup.line_owner", line=line, owner=followup.owner_name) if with_owner else line
 
@@ -129,6 +131,7 @@ BUTTON_KINDS: tuple[type[Button], ...] = (
     FollowUpClose,
     FollowUpOwnerMenu,
     FollowUpOwner,
+    FollowUpDueDate,
 )
 
 
@@ -156,6 +159,7 @@ class FollowUpService:
             FollowUpClose: self.close,
             FollowUpOwnerMenu: self.owner_menu,
             FollowUpOwner: self.reassign,
+            FollowUpDueDate: self.due_date,
         }
 
     # --- lists and cards ----------------------------------------------------------------------------------------
@@ -371,14 +375,27 @@ class FollowUpService:
 
     async def _typed_due(self, staff: Staff, followup: FollowUp, text: str, key: IdempotencyKey) -> Reply:
         today = self.deps.today()
-        day = dates.parse_date(text, today, prefer="future")
-        hint = None
-        if day is None:
-            hint = t("flow.hint.bad_date")
-        elif day < today:
-            hint = t("flow.hint.past_due")
-        elif (day - today).days > flow.DUE_MAX_DAYS:
-            hint = t("flow.hint.far_due")
-        if hint is not None or day is None:
+        typed = dates.read_date(text, today, prefer="future")
+        hint = t("flow.hint.bad_date") if typed is None else due_problem(typed.day, today)
+        if hint is not None or typed is None:
             return Reply(send=[View(t("flow.hint_prefix", hint=hint or ""))])
-        return await self._set_due(staff, followup, day, key, edit=False)
+        if dates.year_guessed_far(typed, today):
+            # 11/1 typed on 23 November is next year's: not taken silently, the date is pressed to confirm it.
+            days = dates.year_choices(typed.day, today, lambda day: due_problem(day, today) is None)
+            choices = [[Choice(dates.long(d), FollowUpDueDate(followup.id, dates.as_number(d)))] for d in days]
+            text = f"{t('flow.ask.confirm_year')}\n\n{card_text(followup, self.taxonomy, today)}"
+            return Reply(send=[View(text, rows(*choices, [_back(followup)]))])
+        return await self._set_due(staff, followup, typed.day, key, edit=False)
+
+    async def due_date(self, staff: Staff, button: FollowUpDueDate, press: Press) -> Reply:
+        """A due date pressed to confirm the year of a typed one (still checked: it may be pressed days later)."""
+        found = await self._visible(staff, button.followup)
+        if isinstance(found, Reply):
+            return found
+        day = dates.from_number(button.day)
+        if day is None:
+            return expired()
+        hint = due_problem(day, self.deps.today())
+        if hint is not None:
+            return Reply(toast=hint)
+        return await self._set_due(staff, found, day, press.key, edit=True)

@@ -251,7 +251,8 @@ class DraftExpiryService:
             text = t("flow.expired_draft.note_undated", days=self.days)
         else:
             area = self.taxonomy.area_label(state.area)
-            text = t("flow.expired_draft.note", date=dates.short(state.date), area=area, days=self.days)
+            day = dates.short_for(state.date, self.clock.now().astimezone(self.tz).date())
+            text = t("flow.expired_draft.note", date=day, area=area, days=self.days)
         # Draft ids may be reused once the newest is deleted: its creation time makes the key this draft's.
         return f"draft-expired:{draft.id}:{utc_iso(draft.created_at)}", owner.telegram_id, text
 

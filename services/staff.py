@@ -28,6 +28,7 @@ from core.buttons import (
 from core.i18n import t
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy
+from core.text import clean_name
 from services.deps import Deps
 from services.screens import Choice, Reply, View, expired, pager, rows
 from storage.types import AlreadyProcessed, IdempotencyKey
@@ -126,8 +127,10 @@ class StaffService:
 
     async def _redeem(self, person: Newcomer, code: str, key: IdempotencyKey) -> Staff | str:
         now = self.deps.now()
+        # Cleaned here too, whatever the front end: the stored name is shown in lists and printed in the audit.
+        name = clean_name(person.name) or str(person.user_id)
         async with self.store.unit(key, now) as tx:
-            result = await self.store.invites.redeem(hash_code(code), person.user_id, person.name, now, tx=tx)
+            result = await self.store.invites.redeem(hash_code(code), person.user_id, name, now, tx=tx)
             if isinstance(result, Staff):
                 await self.store.invites.succeeded(person.user_id, tx=tx)
             elif result not in ("registered", "deactivated"):  # a wrong code: counted against guessing
@@ -198,7 +201,7 @@ class StaffService:
             fields = {
                 "role": role_label(invite.role),
                 "zone": zone_label(self.taxonomy, invite.zone),
-                "expires": dates.moment(invite.expires_at.astimezone(self.deps.tz)),
+                "expires": dates.moment(invite.expires_at.astimezone(self.deps.tz), self.deps.today()),
             }
             lines.append(t("access.invite_line", creator=creator, **fields))
             buttons.append([Choice(t("access.invite_revoke", **fields), InviteRevoke(invite.id))])
@@ -252,7 +255,7 @@ class StaffService:
             link=link(code),
             role=role_label(role),
             zone=zone_label(self.taxonomy, zone),
-            expires=dates.moment(expires.astimezone(self.deps.tz)),
+            expires=dates.moment(expires.astimezone(self.deps.tz), self.deps.today()),
         )
         return Reply(edit=View(text))
 
@@ -273,11 +276,12 @@ class StaffService:
         buttons: list[list[Choice]] = []
         for person in chunk:
             status = t("access.staff_active") if person.active else t("access.staff_inactive")
-            lines.append(t("access.staff_line", name=person.name, role=role_label(person.role), status=status))
+            name = clean_name(person.name)  # a name stored before names were cleaned at registration
+            lines.append(t("access.staff_line", name=name, role=role_label(person.role), status=status))
             if person.active:
-                buttons.append([Choice(t("access.staff_deactivate", name=person.name), StaffAsk(person.id))])
+                buttons.append([Choice(t("access.staff_deactivate", name=name), StaffAsk(person.id))])
             elif person.telegram_id is not None:
-                buttons.append([Choice(t("access.staff_reactivate", name=person.name), StaffReactivateAsk(person.id))])
+                buttons.append([Choice(t("access.staff_reactivate", name=name), StaffReactivateAsk(person.id))])
         text = "\n".join(lines)
         return View(f"{note}\n\n{text}" if note else text, rows(*buttons, pager(page, pages, StaffPage)))
 

@@ -89,7 +89,9 @@ def _add_consultation(state: DraftState, ctx: FlowContext) -> Outcome:
 
 def _header(state: DraftState, ctx: FlowContext) -> str:
     title = t("flow.title.visit") if state.kind == "visit" else t("flow.title.consult")
-    return t("flow.header", title=title, date=dates.short(state.date), area=ctx.taxonomy.area_label(state.area))
+    # The year shows when the record is of another year (typed 12/25 on 1 December: last year's).
+    day = dates.short_for(state.date, ctx.today)
+    return t("flow.header", title=title, date=day, area=ctx.taxonomy.area_label(state.area))
 
 
 def render(state: DraftState, ctx: FlowContext, hint: str | None = None) -> Screen:

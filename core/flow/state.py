@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.i18n import t
 from core.taxonomy import Taxonomy
+from core.text import has_hidden
 
 FlowKind = Literal["visit", "consult"]
 
@@ -112,6 +113,22 @@ class ConsultationAnswer(BaseModel):
         return data
 
 
+class PendingAnswer(BaseModel):
+    """A typed answer the step on screen asks to confirm before moving on: a follow-up label that looks like a
+    full name (not taken yet), or a date whose year was guessed into another year or far from today (the dates
+    to choose from; the guess stands meanwhile, and `previous`, the answer before it, comes back on ◀ 戻る).
+
+    `step` is the stack id of the step that asked: the question shows only there.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    label: str | None = None
+    days: list[date] = Field(default_factory=list)
+    previous: date | None = None
+
+
 class DraftState(BaseModel):
     """Everything a staff member has answered so far; stored as JSON in the draft row after each answer."""
 
@@ -126,6 +143,8 @@ class DraftState(BaseModel):
     consultations: list[ConsultationAnswer] = Field(default_factory=list)
     memo: str | None = None
     stack: list[str] = Field(default_factory=list)
+    # Optional, so that drafts saved before it existed load as they are.
+    pending: PendingAnswer | None = None
 
     @property
     def step(self) -> str:
@@ -154,14 +173,15 @@ class FlowContext:
     home_zone: str | None
 
 
-def check_free_text(text: str, limit: int) -> str | None:
-    """A hint when typed text is empty, too long, or carries control characters; None when it is fine."""
+def check_free_text(text: str, limit: int, *, multiline: bool = True) -> str | None:
+    """A hint when typed text is empty, too long, or carries control or format characters; None when it is fine.
+
+    Line breaks and tabs are kept in multi-line text (a reason, a note, a memo), not in a one-line label.
+    """
     if not text:
         return t("flow.hint.empty_text")
     if len(text) > limit:
         return t("flow.hint.too_long", limit=limit, length=len(text))
-    if any(ch in text for ch in "\x00\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"):
-        return t("flow.hint.control_characters")
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in text):
+    if has_hidden(text, "\n\t" if multiline else ""):
         return t("flow.hint.control_characters")
     return None

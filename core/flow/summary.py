@@ -32,7 +32,8 @@ def consultation_summary(state: DraftState, ctx: FlowContext, i: int) -> str:
     lines.append(t("flow.summary.agencies", agencies=agencies))
     followup = c.flagged
     if followup is not None and followup.label and followup.due:
-        lines.append(t("flow.summary.followup", label=followup.label, due=dates.short(followup.due)))
+        due = dates.short_for(followup.due, ctx.today)
+        lines.append(t("flow.summary.followup", label=followup.label, due=due))
         if given(followup.reason):
             lines.append(t("flow.summary.followup_reason"))  # that there is one, never the text
     else:

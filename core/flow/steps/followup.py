@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from core import dates
 from core.flow.navigation import advance, answered_here, go_back, returned
 from core.flow.screen import PICK, Button, Screen, consultation_heading, nav, skip_button
-from core.flow.state import SKIPPED, DraftState, FlowContext, FollowUpAnswer, check_free_text
+from core.flow.state import SKIPPED, DraftState, FlowContext, FollowUpAnswer, PendingAnswer, check_free_text
 from core.flow.step import Outcome, Step, refuse, register
+from core.flow.steps.date_area import RETYPE, ask_year, chosen_day, pending_here, withdrawn, year_question
 from core.flow.steps.ending import Next
 from core.i18n import t
+from core.text import looks_like_full_name
 
 LABEL_MAX = 30
 REASON_MAX = 300
 DUE_MAX_DAYS = 366
 DUE_PRESETS = {"1w": 7, "2w": 14, "1m": 30}
 EDIT_MENU = "fu_edit"
+KEEP = "keep"  # keep a label that looks like a full name, after the warning
 
 
 def label_suggestion(state: DraftState, ctx: FlowContext, i: int) -> str:
@@ -55,26 +58,49 @@ class Label(_FollowUpQuestion):
 
     def on_pick(self, state: DraftState, ctx: FlowContext, i: int, code: str) -> Outcome:
         followup = state.consultations[i].flagged
-        if code != "suggested" or followup is None:
+        pending = pending_here(state)
+        if followup is None:
             return refuse(state)
-        followup.label = label_suggestion(state, ctx, i)
+        if code == "suggested":
+            followup.label = label_suggestion(state, ctx, i)
+        elif code == KEEP and pending is not None and pending.label:
+            followup.label = pending.label  # the staff member decides: the warning is no ban
+        elif code == RETYPE and pending is not None:
+            state.pending = None
+            return Outcome(state)
+        else:
+            return refuse(state)
+        state.pending = None
         return _field_set(state, ctx)
 
     def on_text(self, state: DraftState, ctx: FlowContext, i: int, text: str) -> Outcome:
         label = " ".join(text.split())
-        problem = check_free_text(label, LABEL_MAX)
+        problem = check_free_text(label, LABEL_MAX, multiline=False)
         if problem:
             return refuse(state, problem)
         followup = state.consultations[i].flagged
         if followup is None:  # a screen left on the stack after the follow-up was removed
             return refuse(state)
+        if looks_like_full_name(label):
+            # Not saved silently: a warning with the pseudonymous suggestion, and the choice to keep it anyway.
+            state.pending = PendingAnswer(step=state.step, label=label)
+            return Outcome(state)
         followup.label = label
+        state.pending = None
         return _field_set(state, ctx)
 
     def screen(self, state: DraftState, ctx: FlowContext, i: int) -> Screen:
         suggestion = label_suggestion(state, ctx, i)
-        rows = [[Button(t("flow.button.use_suggestion", label=suggestion), f"{PICK}:suggested")], nav(state)]
-        text = t("flow.ask.followup_label", limit=LABEL_MAX)
+        use = [Button(t("flow.button.use_suggestion", label=suggestion), f"{PICK}:suggested")]
+        pending = pending_here(state)
+        if pending is not None and pending.label:
+            # The name typed is not repeated: it is removed from the chat like any label.
+            text = t("flow.followup.name_warning", suggestion=suggestion)
+            keep = [Button(t("flow.button.keep_label"), f"{PICK}:{KEEP}")]
+            rows = [use, keep, [Button(t("flow.button.back"), f"{PICK}:{RETYPE}")]]
+        else:
+            text = t("flow.ask.followup_label", limit=LABEL_MAX)
+            rows = [use, nav(state)]
         # A nickname of a person: personal, though it must name no one.
         return Screen(f"{consultation_heading(i)}\n{text}", rows, accepts_text=True, personal_text=True)
 
@@ -111,19 +137,31 @@ class Reason(_FollowUpQuestion):
         return Screen(f"{consultation_heading(i)}\n{text}", rows, accepts_text=True, personal_text=True)
 
 
-def _set_typed_due(state: DraftState, ctx: FlowContext, i: int, text: str) -> str | None:
-    """Set a typed due date; or the hint, when it is no date or out of range."""
-    day = dates.parse_date(text, ctx.today, prefer="future")
-    if day is None:
-        return t("flow.hint.bad_date")
-    if day < ctx.today:
+def due_problem(day: date, today: date) -> str | None:
+    """Why a follow-up cannot be due on this day (past, or more than a year ahead), or None."""
+    if day < today:
         return t("flow.hint.past_due")
-    if (day - ctx.today).days > DUE_MAX_DAYS:
+    if (day - today).days > DUE_MAX_DAYS:
         return t("flow.hint.far_due")
+    return None
+
+
+def _typed_due(state: DraftState, ctx: FlowContext, i: int, text: str) -> Outcome | None:
+    """Set a typed due date (None); or ask which year it means, or refuse it with the hint."""
+    typed = dates.read_date(text, ctx.today, prefer="future")
+    if typed is None:
+        return refuse(state, t("flow.hint.bad_date"))
+    problem = due_problem(typed.day, ctx.today)
+    if problem:
+        return refuse(state, problem)
     followup = state.consultations[i].flagged
     if followup is None:  # a screen left on the stack after the follow-up was removed
-        return t("flow.hint.use_buttons")
-    followup.due = day
+        return refuse(state)
+    asked = ask_year(state, typed, ctx.today, due_problem, followup.due)
+    followup.due = typed.day  # a guessed year stands until confirmed: the question stays on screen till then
+    if asked:
+        return Outcome(state)
+    state.pending = None
     return None
 
 
@@ -139,20 +177,32 @@ class Due(_FollowUpQuestion):
         followup = state.consultations[i].flagged
         if followup is None:
             return refuse(state)
-        if code == "date":
+        back = withdrawn(state, code)
+        if back is not None:
+            followup.due = back.previous
+            return Outcome(state)
+        answer = chosen_day(state, code)
+        if answer is None and code == "date":
+            if pending_here(state) is not None:  # not on screen while the year is asked: the guess stands
+                return refuse(state)
             state.stack.append(f"{DueDate.name}.{i}")
             return Outcome(state)
-        days = DUE_PRESETS.get(code)
-        if days is None:
-            return refuse(state)
-        followup.due = ctx.today + timedelta(days=days)
+        if answer is None:
+            days = DUE_PRESETS.get(code)
+            if days is None:
+                return refuse(state)
+            answer = ctx.today + timedelta(days=days)
+        followup.due = answer
+        state.pending = None
         return _field_set(state, ctx)
 
     def on_text(self, state: DraftState, ctx: FlowContext, i: int, text: str) -> Outcome:
-        problem = _set_typed_due(state, ctx, i, text)
-        return refuse(state, problem) if problem else _field_set(state, ctx)
+        return _typed_due(state, ctx, i, text) or _field_set(state, ctx)
 
     def screen(self, state: DraftState, ctx: FlowContext, i: int) -> Screen:
+        asking = year_question(state, consultation_heading(i))
+        if asking is not None:
+            return asking
         presets = [Button(t(f"flow.due.{code}"), f"{PICK}:{code}") for code in DUE_PRESETS]
         presets.append(Button(t("flow.due.date"), f"{PICK}:date"))
         text = t("flow.ask.followup_due")
@@ -165,14 +215,33 @@ class DueDate(Step):
 
     name = "fu_date"
 
+    def on_pick(self, state: DraftState, ctx: FlowContext, i: int, code: str) -> Outcome:
+        followup = state.consultations[i].flagged
+        if followup is None:
+            return refuse(state)
+        back = withdrawn(state, code)
+        if back is not None:
+            followup.due = back.previous
+            return Outcome(state)
+        answer = chosen_day(state, code)
+        if answer is None:
+            return refuse(state)
+        followup.due = answer
+        state.pending = None
+        return self._taken(state, ctx)
+
     def on_text(self, state: DraftState, ctx: FlowContext, i: int, text: str) -> Outcome:
-        problem = _set_typed_due(state, ctx, i, text)
-        if problem:
-            return refuse(state, problem)
+        return _typed_due(state, ctx, i, text) or self._taken(state, ctx)
+
+    @staticmethod
+    def _taken(state: DraftState, ctx: FlowContext) -> Outcome:
         state.stack.pop()  # back to the due-date question, which this prompt stood in for
         return _field_set(state, ctx)
 
     def screen(self, state: DraftState, ctx: FlowContext, i: int) -> Screen:
+        asking = year_question(state)
+        if asking is not None:
+            return asking
         return Screen(t("flow.ask.followup_date"), [nav(state)], accepts_text=True)
 
 
@@ -195,6 +264,7 @@ class EditMenu(Step):
             advance(state, ctx, f"{Next.name}.{i}")  # on to the follow-up's questions
             return Outcome(state)
         if code in ("label", "reason", "due") and c.flagged is not None:
+            state.pending = None  # a question left unanswered on that screen earlier is not asked again
             state.stack.append(f"fu_{code}.{i}")
             return Outcome(state)
         return refuse(state)
