@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -45,6 +45,11 @@ class Row(_Model):
     rank: int
     new: bool
 
+    def against(self, previous: int) -> Row:
+        """The same line compared with another period's count of its category (a digest's year-earlier figure)."""
+        update = {"previous": previous, "delta": self.count - previous, "new": previous == 0 and self.count > 0}
+        return self.model_copy(update=update)
+
 
 class GroupRow(Row):
     """A consulter group with its sub-categories, ranked among themselves."""
@@ -59,12 +64,31 @@ class Total(_Model):
     previous: int | None
     delta: int | None
 
+    def against(self, previous: int) -> Total:
+        """The same figure compared with another period's."""
+        return self.model_copy(update={"previous": previous, "delta": self.count - previous})
+
 
 class Totals(_Model):
     outings: Total
     consultations: Total
     at_outing: Total  # consultations received at outings
     agency_links: Total  # consultation–agency pairs
+
+
+def headline(counts: Counts) -> dict[str, int]:
+    """The headline figures of some counts, by the names of `Totals`."""
+    return {
+        "outings": counts.outings,
+        "consultations": counts.consultations,
+        "at_outing": counts.at_outing,
+        "agency_links": sum(counts.agency.values()),
+    }
+
+
+def outing_share(counts: Counts) -> float | None:
+    """The share of consultations received at outings (None without consultations)."""
+    return _share(counts.at_outing, counts.consultations)
 
 
 class Dimensions(_Model):
@@ -136,6 +160,17 @@ def rank_rows(
       counts appear.
     - `keep` lists codes to show even with no count in either period (as zero rows).
     """
+    return [Row.model_validate(row) for row in _ranked(dimension, current, previous, keep=keep)]
+
+
+def _ranked(
+    dimension: Dimension,
+    current: Mapping[str, int],
+    previous: Mapping[str, int] | None,
+    *,
+    keep: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """`rank_rows` as plain values: a whole report is validated into its models at once (see build_report)."""
     _check_counts(dimension.name, current)
     if previous is not None:
         _check_counts(dimension.name, previous)
@@ -147,7 +182,7 @@ def rank_rows(
         known = dimension.get(code)
         return (-current.get(code, 0), 0 if known else 1, known.order if known else 0, code)
 
-    rows: list[Row] = []
+    rows: list[dict[str, Any]] = []
     larger = 0  # rows with a strictly larger count than the current one
     last_count: int | None = None
     for index, code in enumerate(sorted(codes, key=order)):
@@ -156,15 +191,15 @@ def rank_rows(
             larger, last_count = index, count
         before = None if previous is None else previous.get(code, 0)
         rows.append(
-            Row(
-                code=code,
-                label=dimension.label(code),
-                count=count,
-                previous=before,
-                delta=None if before is None else count - before,
-                rank=larger + 1,
-                new=before == 0 and count > 0,
-            )
+            {
+                "code": code,
+                "label": dimension.label(code),
+                "count": count,
+                "previous": before,
+                "delta": None if before is None else count - before,
+                "rank": larger + 1,
+                "new": before == 0 and count > 0,
+            }
         )
     return rows
 
@@ -181,29 +216,39 @@ def rank_consulter(
     A group that only has sub-category counts (inconsistent input) still shows, with its own count as given
     (possibly 0), so that no sub-category count is lost.
     """
+    ranked = _ranked_consulter(taxonomy, current, current_categories, previous, previous_categories)
+    return [GroupRow.model_validate(row) for row in ranked]
 
+
+def _ranked_consulter(
+    taxonomy: Taxonomy,
+    current: Mapping[str, int],
+    current_categories: Mapping[tuple[str, str], int],
+    previous: Mapping[str, int] | None,
+    previous_categories: Mapping[tuple[str, str], int] | None,
+) -> list[dict[str, Any]]:
     def of_group(source: Mapping[tuple[str, str], int], group: str) -> dict[str, int]:
         return {category: value for (g, category), value in source.items() if g == group}
 
     groups = {g for (g, _), value in current_categories.items() if value > 0}
     if previous_categories is not None:
         groups |= {g for (g, _), value in previous_categories.items() if value > 0}
-    ranked = rank_rows(taxonomy.consulter, current, previous, keep=groups)
-    return [
-        GroupRow(
-            **row.model_dump(),
-            categories=rank_rows(
-                taxonomy.categories_of(row.code),
-                of_group(current_categories, row.code),
-                None if previous_categories is None else of_group(previous_categories, row.code),
-            ),
+    ranked = _ranked(taxonomy.consulter, current, previous, keep=groups)
+    for row in ranked:
+        row["categories"] = _ranked(
+            taxonomy.categories_of(row["code"]),
+            of_group(current_categories, row["code"]),
+            None if previous_categories is None else of_group(previous_categories, row["code"]),
         )
-        for row in ranked
-    ]
+    return ranked
 
 
-def _total(count: int, previous: int | None) -> Total:
-    return Total(count=count, previous=previous, delta=None if previous is None else count - previous)
+def _total(count: int, previous: int | None) -> dict[str, int | None]:
+    return {"count": count, "previous": previous, "delta": None if previous is None else count - previous}
+
+
+def _period(period: Period) -> dict[str, Any]:
+    return {"start": period.start, "end": period.end, "label": period.label}
 
 
 def build_report(
@@ -213,43 +258,42 @@ def build_report(
     compare_period: Period | None = None,
     compare_counts: Counts | None = None,
 ) -> Report:
-    """Rank every dimension of `counts`, against `compare_counts` when a comparison period is given."""
+    """Rank every dimension of `counts`, against `compare_counts` when a comparison period is given.
+
+    The report is assembled as plain values and validated into its models in one call: model by model, the
+    validation cost more than the ranking itself."""
     if (compare_period is None) != (compare_counts is None):
         raise ValueError("a comparison needs both its period and its counts")
     before = compare_counts
 
-    def ranked(name: DimensionName) -> list[Row]:
-        return rank_rows(
+    def ranked(name: DimensionName) -> list[dict[str, Any]]:
+        return _ranked(
             taxonomy.dimension(name), counts.dimension(name), None if before is None else before.dimension(name)
         )
 
-    def total(name: Literal["outings", "consultations", "at_outing"]) -> Total:
-        return _total(getattr(counts, name), None if before is None else getattr(before, name))
+    now, then = headline(counts), None if before is None else headline(before)
 
-    return Report(
-        period=PeriodInfo.of(period),
-        period_kind=period.kind,
-        compare=None if compare_period is None else PeriodInfo.of(compare_period),
-        basis=None if compare_period is None else basis_of(period, compare_period),
-        outing_share=_share(counts.at_outing, counts.consultations),
-        totals=Totals(
-            outings=total("outings"),
-            consultations=total("consultations"),
-            at_outing=total("at_outing"),
-            agency_links=_total(sum(counts.agency.values()), None if before is None else sum(before.agency.values())),
-        ),
-        dimensions=Dimensions(
-            activity=ranked("activity"),
-            destination=ranked("destination"),
-            channel=ranked("channel"),
-            consulter=rank_consulter(
-                taxonomy,
-                counts.consulter,
-                counts.consulter_category,
-                None if before is None else before.consulter,
-                None if before is None else before.consulter_category,
-            ),
-            topic=ranked("topic"),
-            agency=ranked("agency"),
-        ),
+    return Report.model_validate(
+        {
+            "period": _period(period),
+            "period_kind": period.kind,
+            "compare": None if compare_period is None else _period(compare_period),
+            "basis": None if compare_period is None else basis_of(period, compare_period),
+            "outing_share": outing_share(counts),
+            "totals": {name: _total(count, None if then is None else then[name]) for name, count in now.items()},
+            "dimensions": {
+                "activity": ranked("activity"),
+                "destination": ranked("destination"),
+                "channel": ranked("channel"),
+                "consulter": _ranked_consulter(
+                    taxonomy,
+                    counts.consulter,
+                    counts.consulter_category,
+                    None if before is None else before.consulter,
+                    None if before is None else before.consulter_category,
+                ),
+                "topic": ranked("topic"),
+                "agency": ranked("agency"),
+            },
+        }
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock, parse_utc, utc_iso
@@ -21,7 +23,7 @@ from reports.tally import Report, build_report
 from services.access import Scope
 from services.outbound import DeliveryError, Sender
 from services.reporting import Reporter, render_off_loop
-from storage.interface import Store
+from storage.interface import Outbox, Store
 from storage.types import FAILED, UNKNOWN
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,41 @@ def idle_staff(staff: Sequence[Staff], scope: Scope, recorded: set[int]) -> list
     ]
 
 
+Content = tuple[list[str], bytes]  # a digest's messages and its chart
+
+
+def _content_of(recipient: Recipient) -> tuple[Scope, bool]:
+    """What a digest's content depends on: recipients of one zone (or the council, privately) share one."""
+    return recipient.scope, recipient.private
+
+
+class _Claims:
+    """The outbox claims and marks of one run's digest parts, in order. A part that went out is marked sent in
+    the same statement that claims the next part (one trip to the database instead of two); the last one on
+    `close`. Nothing runs between a send and that statement but the loop to the next part."""
+
+    def __init__(self, outbox: Outbox, clock: Clock) -> None:
+        self.outbox = outbox
+        self.clock = clock
+        self.unmarked: tuple[str, int] | None = None  # (key, chat id) of a part sent and not yet marked
+
+    async def claim(self, key: str, chat_id: int) -> bool:
+        """True if this part is ours to send: no earlier run sent it, is sending it, or gave up on it."""
+        if self.unmarked is None:
+            return await self.outbox.claim(key, "digest", chat_id, self.clock.now())
+        claimed = await self.outbox.sent_and_claim(self.unmarked, key, "digest", chat_id, self.clock.now())
+        self.unmarked = None  # (were the statement to fail, `close` would still mark it)
+        return claimed
+
+    def sent(self, key: str, chat_id: int) -> None:
+        self.unmarked = (key, chat_id)
+
+    async def close(self) -> None:
+        done, self.unmarked = self.unmarked, None
+        if done is not None:
+            await self.outbox.sent(done[0], self.clock.now())
+
+
 class DigestService:
     def __init__(
         self,
@@ -91,50 +128,57 @@ class DigestService:
         self.group_chat = group_chat
         self.draw = draw  # the chart of a digest (the benchmark of the digest's data and text draws nothing)
         self.reporter = Reporter(store, taxonomy)
+        self._installed: datetime | None = None  # written once (set_once), so read once
 
     async def run(self) -> int:
-        """Send every digest part that is due and not yet sent; returns how many parts were sent."""
+        """Send every digest part that is due and not yet sent; returns how many parts were sent.
+
+        The outbox statuses of the week's digests are one query, beside the staff; a recipient whose digest was
+        attempted to the end costs nothing more. The distinct contents the others need are composed together
+        (see _compose), then each recipient's parts go out in order, each claimed before it is sent and marked
+        after (see _Claims)."""
         if self.schedule is None:
             return 0
         now = self.clock.now()
         week, moment = due_week(now, self.tz, self.schedule)
-        installed = parse_utc(await self.store.meta.set_once("installed_at", utc_iso(now)))
-        if moment < installed:
+        if moment < await self._installed_at(now):
             return 0  # the bot did not exist at that moment: no digest was ever due for that week
-        staff = await self.store.staff.all()
+        staff, attempted = await asyncio.gather(self.store.staff.all(), self.store.outbox.statuses(_prefix(week)))
+        # The chart is the last part: once it was claimed, the whole digest was attempted.
+        due = [r for r in recipients(staff, self.taxonomy, self.group_chat) if _key(week, r, "chart") not in attempted]
+        if not due:
+            return 0
+        contents = await self._compose(due, week, staff)
+        claims = _Claims(self.store.outbox, self.clock)
         sent = 0
-        composed: dict[tuple[Scope, bool], tuple[list[str], bytes]] = {}  # recipients of one zone share a digest
-        for recipient in recipients(staff, self.taxonomy, self.group_chat):
-            sent += await self._send_one(recipient, week, staff, composed)
+        try:
+            for recipient in due:
+                sent += await self._send_one(recipient, week, contents[_content_of(recipient)], claims)
+        finally:
+            await claims.close()
         return sent
 
-    async def _send_one(
-        self,
-        recipient: Recipient,
-        week: Period,
-        staff: Sequence[Staff],
-        composed: dict[tuple[Scope, bool], tuple[list[str], bytes]],
-    ) -> int:
-        key = f"digest:{week.key}:{recipient.chat_id}"
-        chart_key = f"{key}:chart"  # the last part: once it was attempted, the whole digest was
-        if await self.store.outbox.status(chart_key) is not None:
-            return 0
-        key_of_content = (recipient.scope, recipient.private)
-        if key_of_content not in composed:
-            composed[key_of_content] = await self._compose(recipient, week, staff)
-        texts, chart = composed[key_of_content]
+    async def _installed_at(self, now: datetime) -> datetime:
+        if self._installed is None:
+            self._installed = parse_utc(await self.store.meta.set_once("installed_at", utc_iso(now)))
+        return self._installed
+
+    async def _send_one(self, recipient: Recipient, week: Period, content: Content, claims: _Claims) -> int:
+        texts, chart = content
         caption = t("report.misc.chart_caption", period=week.label)
-        parts: list[tuple[str, str | bytes]] = [(f"{key}:text:{i}", text) for i, text in enumerate(texts)]
-        parts.append((chart_key, chart))
+        parts: list[tuple[str, str | bytes]] = [
+            (_key(week, recipient, f"text:{i}"), text) for i, text in enumerate(texts)
+        ]
+        parts.append((_key(week, recipient, "chart"), chart))
         sent = 0
-        for part, content in parts:
-            if not await self.store.outbox.claim(part, "digest", recipient.chat_id, self.clock.now()):
+        for part, body in parts:
+            if not await claims.claim(part, recipient.chat_id):
                 continue  # sent (or given up) by an earlier run
             try:
-                if isinstance(content, str):
-                    await self.sender.text(recipient.chat_id, content)
+                if isinstance(body, str):
+                    await self.sender.text(recipient.chat_id, body)
                 else:
-                    await self.sender.photo(recipient.chat_id, content, caption)
+                    await self.sender.photo(recipient.chat_id, body, caption)
             except DeliveryError as exc:
                 log.warning("digest part %s not delivered (%s): %s", part, exc.outcome, exc)
                 if exc.outcome == "retry":
@@ -145,27 +189,52 @@ class DigestService:
                     return sent
                 continue
             crash_point("digest.sent")
-            await self.store.outbox.sent(part, self.clock.now())
+            claims.sent(part, recipient.chat_id)
             sent += 1
         log.info("digest %s sent to chat %s", week.key, recipient.chat_id)
         return sent
 
-    async def _compose(self, recipient: Recipient, week: Period, staff: Sequence[Staff]) -> tuple[list[str], bytes]:
-        scope = recipient.scope
-        current = await self.reporter.counts(week, scope)
-        before = previous_period(week)
-        last_year = same_period_last_year(week)
-        versus_week = build_report(self.taxonomy, week, current, before, await self.reporter.counts(before, scope))
-        versus_year = build_report(
-            self.taxonomy, week, current, last_year, await self.reporter.counts(last_year, scope)
-        )
+    async def _compose(
+        self, due: list[Recipient], week: Period, staff: Sequence[Staff]
+    ) -> dict[tuple[Scope, bool], Content]:
+        """The content of each distinct digest `due` needs (recipients of one zone share one). The queries go to
+        the database thread together: the counts of the three weeks for all the scopes (one statement), the
+        follow-up numbers of each scope, and who recorded in the week (once, for the names of idle staff)."""
+        distinct = {_content_of(r): r for r in due}
+        scopes = list(dict.fromkeys(r.scope for r in due))
+        weeks = [week, previous_period(week), same_period_last_year(week)]
         today = self.clock.now().astimezone(self.tz).date()
-        followups = await self.store.tallies.followup_numbers(today, scope.areas(self.taxonomy))
-        idle_names: list[str] | None = None
-        if recipient.private:
-            candidates = idle_staff(staff, scope, set())
-            recorded = await self.store.tallies.staff_with_records(week.start, week.end, [p.id for p in candidates])
-            idle_names = [p.name for p in candidates if p.id not in recorded]
-        texts = render_digest(recipient.scope_label, versus_week, versus_year, followups, idle_names)
-        chart = await render_off_loop(lambda: self.draw(versus_week, "activity"))
-        return texts, chart
+        counts, followups, recorded = await asyncio.gather(
+            self.reporter.counts_by_scope(weeks, scopes),
+            asyncio.gather(*(self.store.tallies.followup_numbers(today, s.areas(self.taxonomy)) for s in scopes)),
+            self._recorded(week, any(r.private for r in due)),
+        )
+        numbers = dict(zip(scopes, followups, strict=True))
+        texts: dict[tuple[Scope, bool], list[str]] = {}
+        charted: dict[tuple[Scope, bool], Report] = {}
+        for key, recipient in distinct.items():
+            current, previous, year_ago = counts[recipient.scope]
+            versus_week = build_report(self.taxonomy, week, current, weeks[1], previous)
+            idle_names = None  # group chats get counts only
+            if recipient.private:
+                idle_names = [p.name for p in idle_staff(staff, recipient.scope, recorded)]
+            texts[key] = render_digest(
+                recipient.scope_label, versus_week, year_ago, numbers[recipient.scope], idle_names
+            )
+            charted[key] = versus_week
+        charts = await asyncio.gather(*(render_off_loop(partial(self.draw, r, "activity")) for r in charted.values()))
+        return {key: (texts[key], chart) for key, chart in zip(charted, charts, strict=True)}
+
+    async def _recorded(self, week: Period, needed: bool) -> set[int]:
+        """Who recorded anything in the week (only private digests name idle staff)."""
+        return await self.store.tallies.staff_with_records(week.start, week.end) if needed else set()
+
+
+def _prefix(week: Period) -> str:
+    """What the outbox keys of the digests of a week start with."""
+    return f"digest:{week.key}:"
+
+
+def _key(week: Period, recipient: Recipient, part: str) -> str:
+    """The outbox key of one part of a recipient's digest of a week: each is sent once."""
+    return f"{_prefix(week)}{recipient.chat_id}:{part}"

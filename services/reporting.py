@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from io import BytesIO
 from typing import TypeVar
@@ -63,13 +63,34 @@ class Reporter:
         self.taxonomy = taxonomy
 
     async def counts(self, period: Period, scope: Scope = COUNCIL) -> Counts:
-        counts = await self.store.tallies.counts(
-            period.start, period.end, areas=scope.areas(self.taxonomy), staff_id=scope.staff_id
+        return (await self.counts_of([period], scope))[0]
+
+    async def counts_of(self, periods: Sequence[Period], scope: Scope = COUNCIL) -> list[Counts]:
+        """The counts of each period of one scope, in the order given, from one statement for all of them."""
+        found = await self.store.tallies.counts_of_spans(
+            [(p.start, p.end) for p in periods], areas=scope.areas(self.taxonomy), staff_id=scope.staff_id
         )
-        if period.kind == "fy" and scope.council_wide:
-            # Imported totals of years before the bot are council-wide fiscal-year figures.
-            counts = counts.add(await self.store.tallies.baseline(period.fiscal_year, self.taxonomy.outing_channel))
-        return counts
+        return await self._with_baseline(periods, scope, found)
+
+    async def counts_by_scope(self, periods: Sequence[Period], scopes: Sequence[Scope]) -> dict[Scope, list[Counts]]:
+        """`counts_of(periods, scope)` for each scope (zones or the whole council, not one person's), from one
+        statement for all of them: each table is scanned once, grouped by area."""
+        if any(scope.staff_id is not None for scope in scopes):
+            raise ValueError("counts by scope are of zones or the council, not of a staff member")
+        unique = list(dict.fromkeys(scopes))
+        found = await self.store.tallies.counts_by_areas(
+            [(p.start, p.end) for p in periods], [scope.areas(self.taxonomy) for scope in unique]
+        )
+        pairs = zip(unique, found, strict=True)
+        return {scope: await self._with_baseline(periods, scope, counts) for scope, counts in pairs}
+
+    async def _with_baseline(self, periods: Sequence[Period], scope: Scope, found: list[Counts]) -> list[Counts]:
+        for i, period in enumerate(periods):
+            if period.kind == "fy" and scope.council_wide:
+                # Imported totals of years before the bot are council-wide fiscal-year figures.
+                baseline = await self.store.tallies.baseline(period.fiscal_year, self.taxonomy.outing_channel)
+                found[i] = found[i].add(baseline)
+        return found
 
     async def report(
         self,
@@ -81,18 +102,17 @@ class Reporter:
         against: Period | None = None,
     ) -> Report:
         """`period` counted, against `against` when given, else the comparison period `compare` names."""
-        current = await self.counts(period, scope)
         if not with_compare:
-            return build_report(self.taxonomy, period, current)
+            return build_report(self.taxonomy, period, await self.counts(period, scope))
         before = against or comparison_period(period, compare)
-        return build_report(self.taxonomy, period, current, before, await self.counts(before, scope))
+        current, previous = await self.counts_of([period, before], scope)
+        return build_report(self.taxonomy, period, current, before, previous)
 
     async def activity_by_year(self, last_fy: int, years: int = 3, scope: Scope = COUNCIL) -> dict[int, dict[str, int]]:
         """Activity counts per fiscal year, oldest first (the multi-year chart, like 平成30年度～令和2年度)."""
-        series: dict[int, dict[str, int]] = {}
-        for fy in range(last_fy - years + 1, last_fy + 1):
-            series[fy] = (await self.counts(fiscal_year(fy), scope)).activity
-        return series
+        fys = range(last_fy - years + 1, last_fy + 1)
+        counts = await self.counts_of([fiscal_year(fy) for fy in fys], scope)
+        return {fy: c.activity for fy, c in zip(fys, counts, strict=True)}
 
 
 PERIOD_KEYS: tuple[PeriodKey, ...] = ("week", "lastweek", "month", "fy", "lastfy")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from core.periods import fiscal_year, iso_week
 from core.taxonomy import Taxonomy
@@ -106,3 +107,75 @@ async def test_staff_with_records_and_follow_up_numbers(store: Store) -> None:
     assert await store.tallies.staff_with_records(week.start, week.end, [me, other]) == {me}
     assert await store.tallies.followup_numbers(date(2026, 11, 23)) == (2, 1)
     assert await store.tallies.followup_numbers(date(2026, 11, 23), ["chuo"]) == (0, 0)
+
+
+async def test_counts_of_several_spans_are_each_span_s_own_from_one_statement_per_call(store: Store) -> None:
+    me, other = await staff(store, 1), await staff(store, 2)
+    await outing(store, me, date(2026, 11, 17), consultations=(consultation(agencies=("elderly", "health")),))
+    await outing(store, other, date(2026, 11, 10), area="chuo", activity="meeting", destination="area-council")
+    await consult_only(
+        store, me, date(2025, 11, 18), "kyonan", consultation("group", "funds", ("children",), channel="phone")
+    )
+    this_week, week_before = (date(2026, 11, 16), date(2026, 11, 22)), (date(2026, 11, 9), date(2026, 11, 15))
+    a_year_before, both_weeks = (date(2025, 11, 17), date(2025, 11, 23)), (date(2026, 11, 9), date(2026, 11, 22))
+    spans = [this_week, week_before, a_year_before, both_weeks]  # a record in two spans counts in both
+    statements = counted_statements(store)
+    found = await store.tallies.counts_of_spans(spans)
+    assert len(statements) == 1
+    assert [c.outings for c in found] == [1, 1, 0, 2]
+    assert [c.consultations for c in found] == [1, 0, 1, 1]
+    assert found[0].agency == {"elderly": 1, "health": 1} and found[2].agency == {"children": 1}
+    assert found[2].channel == {"phone": 1} and found[2].consulter_category == {("group", "funds"): 1}
+    for areas, staff_id in ((None, None), (["kyonan"], None), (["chuo", "kyonan"], other), ([], None)):
+        one_by_one = [await store.tallies.counts(a, b, areas=areas, staff_id=staff_id) for a, b in spans]
+        assert await store.tallies.counts_of_spans(spans, areas=areas, staff_id=staff_id) == one_by_one
+    assert await store.tallies.counts_of_spans([]) == []
+
+
+async def test_counts_by_areas_are_each_group_s_counts_from_one_scan(store: Store, taxonomy: Taxonomy) -> None:
+    me = await staff(store, 1)
+    week, last_year = iso_week(2026, 47), iso_week(2025, 47)
+    await outing(store, me, week.start, consultations=(consultation(agencies=("elderly",)),))  # kyonan, west
+    await outing(store, me, week.end, area="chuo")  # central
+    await outing(store, me, week.end, area="retired-area")  # in no zone any more: the council's only
+    await consult_only(store, me, last_year.start, "sakaino", consultation(channel="phone", topic="case"))
+    spans = [(week.start, week.end), (last_year.start, last_year.end)]
+    west, central = (Scope(zone=z).areas(taxonomy) for z in ("west", "central"))
+    groups = [west, central, [], None]
+    statements = counted_statements(store)
+    found = await store.tallies.counts_by_areas(spans, groups)
+    assert len(statements) == 1
+    assert found == [await store.tallies.counts_of_spans(spans, areas=group) for group in groups]
+    assert [[c.outings for c in group] for group in found] == [[1, 0], [1, 0], [0, 0], [3, 0]]
+    assert found[0][1].topic == {"case": 1} and found[3][1].channel == {"phone": 1}
+    assert await store.tallies.counts_by_areas(spans, [west]) == [found[0]]  # zones only: their areas are read
+    reporter = Reporter(store, taxonomy)
+    scoped = await reporter.counts_by_scope([week, last_year], [Scope(zone="west"), Scope()])
+    assert scoped == {
+        Scope(zone="west"): await reporter.counts_of([week, last_year], Scope(zone="west")),
+        Scope(): await reporter.counts_of([week, last_year]),
+    }
+
+
+async def test_who_recorded_is_read_for_everyone_or_for_some(store: Store) -> None:
+    me, other, idle = await staff(store, 1), await staff(store, 2), await staff(store, 3)
+    week = iso_week(2026, 47)
+    await outing(store, me, week.end)
+    await consult_only(store, other, week.start, "chuo", consultation(channel="phone"))
+    await outing(store, idle, week.start - timedelta(days=1))
+    assert await store.tallies.staff_with_records(week.start, week.end) == {me, other}
+    assert await store.tallies.staff_with_records(week.start, week.end, [other, idle]) == {other}
+    assert await store.tallies.staff_with_records(week.start, week.end, []) == set()
+
+
+def counted_statements(store: Store) -> list[str]:
+    """The reads `store` makes from now on (the test reads its length)."""
+    seen: list[str] = []
+    read = store.db.fetchall
+
+    async def fetchall(sql: str, params: Any = ()) -> Any:
+        seen.append(sql)
+        return await read(sql, params)
+
+    store.db.fetchall = fetchall  # type: ignore[method-assign]
+    return seen

@@ -29,6 +29,24 @@ class Outbox:
             "UPDATE outbox SET status = 'sent', sent_at = ?, error = NULL WHERE key = ?", (utc_iso(now), key)
         )
 
+    async def sent_and_claim(self, done: tuple[str, int], key: str, kind: str, chat_id: int, now: datetime) -> bool:
+        """`sent(done)` and then `claim(key, ...)` as one statement: one trip to the database, not two, when the
+        next send of a series follows one that went out. `done` is (key, chat id) of a send of the same kind
+        claimed earlier (were its row gone, it is written as sent, which it was). Returns what `claim` returns.
+
+        Both rows go through one upsert: the first, 'sent', updates its claim; the second, 'sending', is new or
+        left as it is (the update applies only to a 'sent' row). So the changes are 2 exactly when `key` was
+        claimed now."""
+        at = utc_iso(now)
+        changed = await self.db.execute(
+            "INSERT INTO outbox (key, kind, chat_id, status, claimed_at, sent_at) "
+            "VALUES (?, ?, ?, 'sent', ?, ?), (?, ?, ?, 'sending', ?, NULL) "
+            "ON CONFLICT (key) DO UPDATE SET status = 'sent', sent_at = excluded.sent_at, error = NULL "
+            "WHERE excluded.status = 'sent'",
+            (done[0], kind, done[1], at, at, key, kind, chat_id, at),
+        )
+        return changed == 2
+
     async def release(self, key: str) -> None:
         """The send certainly did not happen (an error answer): a later run may try again."""
         await self.db.execute("DELETE FROM outbox WHERE key = ? AND status = 'sending'", (key,))
@@ -51,6 +69,13 @@ class Outbox:
     async def status(self, key: str) -> str | None:
         row = await self.db.fetchone("SELECT status FROM outbox WHERE key = ?", (key,))
         return str(row[0]) if row else None
+
+    async def statuses(self, prefix: str) -> dict[str, str]:
+        """The status of every send whose key starts with `prefix` (a week's digests), in one query."""
+        # The keys starting with the prefix are a range of the primary key: BINARY order is code point order.
+        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        rows = await self.db.fetchall("SELECT key, status FROM outbox WHERE key >= ? AND key < ?", (prefix, after))
+        return {str(r[0]): str(r[1]) for r in rows}
 
     async def history(self, kind: str | None = None) -> list[tuple[str, str, datetime]]:
         rows = await self.db.fetchall(

@@ -1,13 +1,16 @@
-"""The GROUP BY queries behind every report: counts per category for a span of days, a zone or a person."""
+"""The GROUP BY queries behind every report: counts per category for spans of days, a zone or a person."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
 
 from core.counts import Counts
 from storage.sqlite.db import Database
+
+Span = tuple[date, date]  # first and last day, inclusive
 
 
 def _where(
@@ -17,12 +20,84 @@ def _where(
     clauses = [f"{prefix}date BETWEEN ? AND ?"]
     params: list[Any] = [start.isoformat(), end.isoformat()]
     if areas is not None:
-        clauses.append(f"{prefix}area IN ({', '.join('?' * len(areas))})" if areas else "0")
+        clauses.append(f"{prefix}area IN ({', '.join('?' * len(areas))})")
         params += list(areas)
     if staff_id is not None:
         clauses.append(f"{prefix}staff_id = ?")
         params.append(staff_id)
     return " AND ".join(clauses), params
+
+
+# One span's grouped scan of each table, as rows of one shape: (span, table, area, up to five categories,
+# count). {i}: the span's number; {where}: its dates and the scope; {area} and {group}: the area, when grouped by
+# area, else NULL and nothing. The alias is that of the table whose date and area are filtered.
+_SCANS = (
+    (
+        "",
+        "SELECT {i}, 'outing', {area}, activity, destination, NULL, NULL, NULL, count(*) FROM outings "
+        "WHERE {where} GROUP BY {group}activity, destination",
+    ),
+    (
+        "",
+        "SELECT {i}, 'consultation', {area}, channel, consulter, consulter_category, topic, at_outing, count(*) "
+        "FROM consultations WHERE {where} GROUP BY {group}channel, consulter, consulter_category, topic, at_outing",
+    ),
+    (
+        "c",
+        "SELECT {i}, 'agency', {area}, a.agency, NULL, NULL, NULL, NULL, count(*) FROM consultations c "
+        "JOIN consultation_agencies a ON a.consultation_id = c.id WHERE {where} GROUP BY {group}a.agency",
+    ),
+)
+
+
+def _scan_sql(
+    spans: Sequence[Span], areas: Sequence[str] | None, staff_id: int | None, *, by_area: bool
+) -> tuple[str, list[Any]]:
+    """The three grouped scans of every span as one statement (UNION ALL): each is the same range search of an
+    index as a query of its own would be, and all of them together cost one trip to the database thread.
+
+    The rows come back as one JSON array, in one row: SQLite computes all of it in one step on the database
+    thread, which does not take the interpreter lock back for each row meanwhile (the event loop's thread
+    folds and renders while the next query runs)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, (start, end) in enumerate(spans):
+        for alias, select in _SCANS:
+            prefix = f"{alias}." if alias else ""
+            area, group = (f"{prefix}area", f"{prefix}area, ") if by_area else ("NULL", "")
+            where, more = _where(start, end, areas, staff_id, alias)
+            parts.append(select.format(i=i, area=area, where=where, group=group))
+            params += more
+    rows = " UNION ALL ".join(parts)
+    return (
+        f"WITH scanned (span, tbl, area, a, b, c, d, e, n) AS ({rows}) "
+        "SELECT json_group_array(json_array(span, tbl, area, a, b, c, d, e, n)) FROM scanned",
+        params,
+    )
+
+
+def _fold(counts: Counts, table: str, a: Any, b: Any, c: Any, d: Any, e: Any, n: int) -> None:
+    """One row of the scans into every dimension of `counts`."""
+    if table == "outing":  # a: activity, b: destination
+        counts.activity[a] = counts.activity.get(a, 0) + n
+        counts.destination[b] = counts.destination.get(b, 0) + n
+        counts.outings += n
+    elif table == "consultation":  # a: channel, b: consulter, c: consulter category, d: topic, e: at an outing
+        counts.channel[a] = counts.channel.get(a, 0) + n
+        counts.consulter[b] = counts.consulter.get(b, 0) + n
+        if c is not None:
+            counts.consulter_category[b, c] = counts.consulter_category.get((b, c), 0) + n
+        if d is not None:
+            counts.topic[d] = counts.topic.get(d, 0) + n
+        counts.consultations += n
+        if e:
+            counts.at_outing += n
+    else:  # a: agency
+        counts.agency[a] = counts.agency.get(a, 0) + n
+
+
+# Where a row of span i (and area, when grouped by area) is counted.
+Into = Callable[[int, str | None], Iterable[Counts]]
 
 
 class TallyRepository:
@@ -32,45 +107,53 @@ class TallyRepository:
     async def counts(
         self, start: date, end: date, *, areas: Sequence[str] | None = None, staff_id: int | None = None
     ) -> Counts:
-        """Counts of records dated start..end (inclusive), optionally of some areas or one staff member.
+        """Counts of records dated start..end (inclusive), optionally of some areas or one staff member."""
+        return (await self.counts_of_spans([(start, end)], areas=areas, staff_id=staff_id))[0]
 
-        Three grouped scans (outings, consultations, agency links), each over an index, folded into every
-        dimension here rather than one query per dimension.
-        """
-        counts = Counts()
-        where, params = _where(start, end, areas, staff_id)
-        rows = await self.db.fetchall(
-            f"SELECT activity, destination, count(*) FROM outings WHERE {where} GROUP BY activity, destination",
-            params,
-        )
-        for activity, destination, n in rows:
-            counts.activity[activity] = counts.activity.get(activity, 0) + n
-            counts.destination[destination] = counts.destination.get(destination, 0) + n
-            counts.outings += n
-        rows = await self.db.fetchall(
-            "SELECT channel, consulter, consulter_category, topic, at_outing, count(*) FROM consultations "
-            f"WHERE {where} GROUP BY channel, consulter, consulter_category, topic, at_outing",
-            params,
-        )
-        for channel, consulter, category, topic, at_outing, n in rows:
-            counts.channel[channel] = counts.channel.get(channel, 0) + n
-            counts.consulter[consulter] = counts.consulter.get(consulter, 0) + n
-            if category is not None:
-                key = (consulter, category)
-                counts.consulter_category[key] = counts.consulter_category.get(key, 0) + n
-            if topic is not None:
-                counts.topic[topic] = counts.topic.get(topic, 0) + n
-            counts.consultations += n
-            if at_outing:
-                counts.at_outing += n
-        where, params = _where(start, end, areas, staff_id, alias="c")
-        rows = await self.db.fetchall(
-            "SELECT a.agency, count(*) FROM consultations c JOIN consultation_agencies a ON a.consultation_id = c.id "
-            f"WHERE {where} GROUP BY a.agency",
-            params,
-        )
-        counts.agency = {agency: n for agency, n in rows}
-        return counts
+    async def counts_of_spans(
+        self, spans: Sequence[Span], *, areas: Sequence[str] | None = None, staff_id: int | None = None
+    ) -> list[Counts]:
+        """The counts of each span of days (first..last, inclusive), in the order given, optionally of some areas
+        or one staff member."""
+        found = [Counts() for _ in spans]
+        if spans and (areas is None or areas):
+            await self._scan(spans, areas, staff_id, by_area=False, into=lambda i, _: (found[i],))
+        return found
+
+    async def counts_by_areas(
+        self, spans: Sequence[Span], groups: Sequence[Sequence[str] | None]
+    ) -> list[list[Counts]]:
+        """For each group of areas (None: every area, the whole council), the counts of each span: what
+        `counts_of_spans(spans, areas=group)` returns for each group, from one scan of each table grouped by area
+        (a digest's zones and the council: the records of a week are read once, not once per zone and again
+        for the council)."""
+        found = [[Counts() for _ in spans] for _ in groups]
+        every = any(group is None for group in groups)
+        scanned = None if every else sorted({area for group in groups for area in group or ()})
+        if not spans or scanned == []:
+            return found
+        targets: dict[tuple[int, str | None], tuple[Counts, ...]] = {}
+
+        def into(i: int, area: str | None) -> tuple[Counts, ...]:
+            if (i, area) not in targets:
+                targets[i, area] = tuple(
+                    found[g][i] for g, group in enumerate(groups) if group is None or area in group
+                )
+            return targets[i, area]
+
+        await self._scan(spans, scanned, None, by_area=True, into=into)
+        return found
+
+    async def _scan(
+        self, spans: Sequence[Span], areas: Sequence[str] | None, staff_id: int | None, *, by_area: bool, into: Into
+    ) -> None:
+        """Grouped scans of outings, consultations and agency links, each span a range of an index, folded into
+        every dimension here rather than one query per dimension."""
+        row = await self.db.fetchone(*_scan_sql(spans, areas, staff_id, by_area=by_area))
+        assert row is not None
+        for i, table, area, a, b, c, d, e, n in json.loads(row[0]):
+            for counts in into(i, area):
+                _fold(counts, table, a, b, c, d, e, n)
 
     async def baseline(self, fiscal_year: int, outing_channel: str) -> Counts:
         """Imported totals of a fiscal year (councils that had only aggregate counts before the bot)."""
@@ -89,18 +172,25 @@ class TallyRepository:
         counts.at_outing = counts.channel.get(outing_channel, 0)
         return counts
 
-    async def staff_with_records(self, start: date, end: date, staff_ids: Sequence[int]) -> set[int]:
-        """Which of these staff members recorded anything dated start..end."""
-        if not staff_ids:
+    async def staff_with_records(self, start: date, end: date, staff_ids: Sequence[int] | None = None) -> set[int]:
+        """Which of these staff members (without `staff_ids`: of everyone) recorded anything dated start..end.
+
+        One probe of the (staff, date) indexes per staff member, which stops at the first record: the cost goes
+        with the number of staff, not of records (a week of a big city, or a year). The ids come back as one
+        JSON array: one row, so the whole query runs in one step on the database thread, without handing the
+        interpreter back and forth for each row."""
+        if staff_ids is not None and not staff_ids:
             return set()
-        marks = ", ".join("?" * len(staff_ids))
-        params = [start.isoformat(), end.isoformat(), *staff_ids]
-        rows = await self.db.fetchall(
-            f"SELECT DISTINCT staff_id FROM outings WHERE date BETWEEN ? AND ? AND staff_id IN ({marks}) "
-            f"UNION SELECT DISTINCT staff_id FROM consultations WHERE date BETWEEN ? AND ? AND staff_id IN ({marks})",
-            params + params,
+        which = "" if staff_ids is None else f"id IN ({', '.join('?' * len(staff_ids))}) AND "
+        span = [start.isoformat(), end.isoformat()]
+        row = await self.db.fetchone(
+            f"SELECT json_group_array(id) FROM staff WHERE {which}("
+            "EXISTS (SELECT 1 FROM outings o WHERE o.staff_id = staff.id AND o.date BETWEEN ? AND ?) "
+            "OR EXISTS (SELECT 1 FROM consultations c WHERE c.staff_id = staff.id AND c.date BETWEEN ? AND ?))",
+            [*(staff_ids or ()), *span, *span],
         )
-        return {int(r[0]) for r in rows}
+        assert row is not None
+        return {int(i) for i in json.loads(row[0])}
 
     async def followup_numbers(self, today: date, areas: Sequence[str] | None = None) -> tuple[int, int]:
         """(open, overdue) follow-ups, optionally of some areas: numbers only, for digests and group chats."""
