@@ -48,14 +48,19 @@ class RawUpdatesRequest(SafeRequest):
             self._bodies.append(body)
         return code, body
 
-    def take(self) -> dict[int, str]:
-        """The JSON of each update received since the last call, by update id."""
-        raw: dict[int, str] = {}
-        for body in self._bodies:
-            for update in json.loads(body).get("result", []):
-                raw[int(update["update_id"])] = json.dumps(update, ensure_ascii=False, separators=(",", ":"))
-        self._bodies.clear()
-        return raw
+    def take(self) -> list[bytes]:
+        """The answers received since the last call (parsed only if an update of theirs needs the inbox)."""
+        bodies, self._bodies = self._bodies, []
+        return bodies
+
+
+def raw_updates(bodies: list[bytes]) -> dict[int, str]:
+    """The JSON of each update in these getUpdates answers, by update id."""
+    raw: dict[int, str] = {}
+    for body in bodies:
+        for update in json.loads(body).get("result", []):
+            raw[int(update["update_id"])] = json.dumps(update, ensure_ascii=False, separators=(",", ":"))
+    return raw
 
 
 class Poller:
@@ -97,12 +102,13 @@ class Poller:
         """Keep what is still in flight after the grace period in the inbox; until then the next getUpdates
         (which confirms the batch) waits. Most updates settle within the grace period: they need no inbox row,
         and no inbox write competes with their own write for the database."""
-        raw = self.request.take() if self.request is not None else {}
+        bodies = self.request.take() if self.request is not None else []
         await self.ledger.wait_settled(self.grace)
         unsettled = set(self.ledger.unsettled([u.update_id for u in kept]))
-        payloads = [(u.update_id, raw.get(u.update_id) or u.to_json()) for u in kept if u.update_id in unsettled]
-        if not payloads:
+        if not unsettled:
             return
+        raw = raw_updates(bodies)
+        payloads = [(u.update_id, raw.get(u.update_id) or u.to_json()) for u in kept if u.update_id in unsettled]
         backoff = 1.0
         while True:
             try:

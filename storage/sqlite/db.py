@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
@@ -23,6 +24,7 @@ Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
 
+CHECKPOINT_EVERY = 500  # small writes between two checkpoints: a few megabytes of log at the most
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -89,14 +91,19 @@ class Transaction:
     their rows, row count and new id together (`Done`).
     """
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, *, inline: bool = False) -> None:
         self._connection = connection
+        self._inline = inline
         self._begun = False
         self._deferred: list[_Deferred] = []
 
     async def _on_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        # aiosqlite runs queued functions on its connection's thread; this is how it runs its own execute().
         raw: sqlite3.Connection = self._connection._conn
+        if self._inline:
+            # A small unit (one update's writes): run here, on the event loop, without handing over to the
+            # connection's thread and waiting to be scheduled again (see Database.transaction).
+            return work(raw)
+        # aiosqlite runs queued functions on its connection's thread; this is how it runs its own execute().
         result: T = await self._connection._execute(work, raw)  # type: ignore[no-untyped-call]
         return result
 
@@ -160,6 +167,8 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None  # the task whose transaction holds the lock
+        self._writes = 0  # small writes since the last checkpoint
+        self._checkpointing: asyncio.Task[None] | None = None
         self._after_commit: list[Callable[[], None]] = []
 
     async def open(self) -> None:
@@ -170,12 +179,17 @@ class Database:
             # files the database file's permissions).
             self.path.touch(mode=0o600)
         self._writer = await self._connect()
-        await self._writer.execute("PRAGMA journal_mode = WAL")
+        await self._writer.execute_fetchall("PRAGMA journal_mode = WAL")
+        # Checkpoints (copying the log into the database file, with a sync to disk) run on the connection's
+        # thread, every CHECKPOINT_EVERY small writes, not inside a commit that runs on the event loop.
+        await self._writer.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
         await self._migrate(self._writer)
         self._reader = await self._connect()
 
     async def _connect(self) -> aiosqlite.Connection:
-        connection = await aiosqlite.connect(self.path, isolation_level=None)
+        # check_same_thread off: small writes run on the event loop (see `transaction`); the lock keeps them from
+        # ever running while the connection's own thread works.
+        connection = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
         connection.row_factory = sqlite3.Row
         # NORMAL is durable across process crashes in WAL mode (only power loss can drop the last commits).
         for pragma in (
@@ -227,6 +241,11 @@ class Database:
             raise
 
     async def close(self) -> None:
+        if self._checkpointing is not None:
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
+        if self._writer is not None:
+            with contextlib.suppress(sqlite3.Error):
+                await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
         for connection in (self._reader, self._writer):
             if connection is not None:
                 await connection.close()
@@ -251,20 +270,28 @@ class Database:
             raise RuntimeError("a write outside the open transaction of the same task; pass it the transaction")
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        """BEGIN IMMEDIATE … COMMIT on the writer; any exception rolls everything back."""
+    async def transaction(self, *, small: bool = False) -> AsyncIterator[Transaction]:
+        """BEGIN IMMEDIATE … COMMIT on the writer; any exception rolls everything back.
+
+        `small`: a few short statements (one update's writes), run on the event loop itself. A trip to the
+        connection's thread costs a hand-over between threads and then a wait for the loop to take the task up
+        again behind everything queued meanwhile: under load, more than the statements themselves (a commit in
+        WAL mode with synchronous=NORMAL writes the log without waiting for the disk). Nothing else writes
+        while the bot runs (storage/sqlite/lock.py), so such a write does not wait for a lock. Long work
+        (imports, key rotation, retention) keeps to the thread, so that the loop keeps answering meanwhile.
+        """
         self._not_inside_own_transaction()
         async with self._lock:
             self._owner = asyncio.current_task()
             try:
-                async with self._transaction() as tx:
+                async with self._transaction(small) as tx:
                     yield tx
             finally:
                 self._owner = None
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Transaction]:
-        tx = Transaction(self.writer)
+    async def _transaction(self, small: bool) -> AsyncIterator[Transaction]:
+        tx = Transaction(self.writer, inline=small)
         self._after_commit = []
         try:
             yield tx
@@ -275,6 +302,8 @@ class Database:
             if isinstance(exc, sqlite3.OperationalError):
                 raise storage_error(exc) from exc
             raise
+        if small:
+            self._wrote()
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
@@ -312,10 +341,28 @@ class Database:
         self._not_inside_own_transaction()
         async with self._lock:
             try:
-                cursor = await self.writer.execute(sql, params)
+                # One short statement: on the event loop, like a small transaction (see `transaction`).
+                cursor = self.writer._conn.execute(sql, params)
             except sqlite3.OperationalError as exc:
                 raise storage_error(exc) from exc
+        self._wrote()
         return cursor.rowcount
+
+    def _wrote(self) -> None:
+        self._writes += 1
+        if self._writes >= CHECKPOINT_EVERY and (self._checkpointing is None or self._checkpointing.done()):
+            self._writes = 0
+            self._checkpointing = asyncio.create_task(self.checkpoint(), name="fieldbot-checkpoint")
+
+    async def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file, on the connection's thread (it syncs to disk)."""
+        async with self._lock:
+            if self._writer is None:
+                return
+            try:
+                await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                log.warning("checkpoint failed (%s); the next one tries again", exc)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction() as tx:

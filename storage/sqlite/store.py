@@ -75,7 +75,7 @@ class Store:
         If the update was recorded before (a redelivery), AlreadyProcessed is raised and nothing is written: the
         change and the record of the update commit together or not at all. Once committed, `settled` is told.
         """
-        async with self.db.transaction() as tx:
+        async with self.db.transaction(small=True) as tx:
             if key is not None:
                 await self.inbox.mark(tx, key, now)
             yield tx
