@@ -111,6 +111,11 @@ class StepRun:
     latencies: list[float]
     steps: int
     seconds: float
+    # Steps finished before the deadline, while every user was still at it: throughput at the stated concurrency.
+    # (Counting the tail too, after the deadline while users finish their flows one by one, measured how evenly a
+    # bot served its users as much as how many steps it served.)
+    in_window: int | None = None
+    window: float | None = None
 
     @property
     def median(self) -> float:
@@ -123,6 +128,8 @@ class StepRun:
 
     @property
     def throughput(self) -> float:
+        if self.in_window is not None and self.window:
+            return self.in_window / self.window
         return self.steps / self.seconds
 
 
@@ -144,6 +151,7 @@ async def drive(
     api.listeners.append(listen)
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
+    finished: list[float] = []
 
     async def person(user: SimUser) -> int:
         done = 0
@@ -160,6 +168,7 @@ async def drive(
                 await asyncio.wait_for(step.done, timeout=60)
                 assert step.first is not None
                 latencies.append(step.first - started)
+                finished.append(time.perf_counter())
                 done += 1
             flows += 1
         return done
@@ -168,7 +177,8 @@ async def drive(
     counts = await asyncio.gather(*(person(u) for u in users))
     elapsed = time.perf_counter() - started
     api.listeners.remove(listen)
-    return StepRun(latencies, sum(counts), elapsed)
+    in_window = sum(1 for moment in finished if moment <= deadline) if rounds is None else None
+    return StepRun(latencies, sum(counts), elapsed, in_window, deadline - started if rounds is None else None)
 
 
 def rss_kb(pid: int) -> int:

@@ -355,14 +355,15 @@ class Database:
             self._checkpointing = asyncio.create_task(self.checkpoint(), name="fieldbot-checkpoint")
 
     async def checkpoint(self) -> None:
-        """Copy the write-ahead log into the database file, on the connection's thread (it syncs to disk)."""
-        async with self._lock:
-            if self._writer is None:
-                return
-            try:
-                await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as exc:
-                log.warning("checkpoint failed (%s); the next one tries again", exc)
+        """Copy the write-ahead log into the database file. On the reader's connection and thread, without the
+        write lock: a passive checkpoint copies what is committed while writers go on (it syncs to disk, which
+        takes long enough that writes must not wait for it)."""
+        if self._reader is None:
+            return
+        try:
+            await self._reader.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            log.warning("checkpoint failed (%s); the next one tries again", exc)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction() as tx:
