@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from core.clock import Clock, parse_utc, utc_iso
+from core.clock import Clock, JumpWatch, parse_utc, utc_iso
 from core.faults import crash_point
 from core.i18n import t
 from core.models import Role, Staff
@@ -129,6 +129,7 @@ class DigestService:
         self.draw = draw  # the chart of a digest (the benchmark of the digest's data and text draws nothing)
         self.reporter = Reporter(store, taxonomy)
         self._installed: datetime | None = None  # written once (set_once), so read once
+        self.watch = JumpWatch(clock)  # a digest waits while the clock has just been set
 
     async def run(self) -> int:
         """Send every digest part that is due and not yet sent; returns how many parts were sent.
@@ -137,7 +138,7 @@ class DigestService:
         attempted to the end costs nothing more. The distinct contents the others need are composed together
         (see _compose), then each recipient's parts go out in order, each claimed before it is sent and marked
         after (see _Claims)."""
-        if self.schedule is None:
+        if self.schedule is None or not self._clock_steady():
             return 0
         now = self.clock.now()
         week, moment = due_week(now, self.tz, self.schedule)
@@ -157,6 +158,16 @@ class DigestService:
         finally:
             await claims.close()
         return sent
+
+    def _clock_steady(self) -> bool:
+        steady, jump = self.watch.steady()
+        if jump is not None:
+            log.warning(
+                "the clock moved %s more than the time that passed; digests wait until it has run steadily for %s",
+                jump,
+                JumpWatch.SETTLE,
+            )
+        return steady
 
     async def _installed_at(self, now: datetime) -> datetime:
         if self._installed is None:

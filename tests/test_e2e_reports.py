@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
 
+from core.clock import JumpWatch, ManualClock
 from core.models import NewFollowUp, Role
 from tests.harness import ADMIN_ID, running
 from tests.seed import consultation, outing
@@ -141,3 +142,44 @@ async def test_a_digest_missed_while_the_bot_was_down_is_sent_at_the_next_start(
         await h.tick()
         digests = [m for m in supervisor.messages[before:] if m.photo is None and "2026年第47週" in m.text]
         assert len(digests) == 1
+
+
+async def test_a_clock_set_a_week_ahead_sends_no_early_digest_and_the_real_one_comes_on_time(tmp_path: Path) -> None:
+    async with running(tmp_path, start=INSTALLED) as h:
+        supervisor = await h.register(SUPERVISOR, Role.SUPERVISOR)
+        await h.register(STAFF)
+        await h.register(OTHER_ZONE, zone="central", area="chuo")
+        await h.tick()
+        h.clock.set(datetime(2026, 11, 18, 3, 0, tzinfo=UTC))  # Wednesday of week 47, at noon in Tokyo
+        await h.tick()
+        before = len(supervisor.messages)
+
+        h.clock.jump(timedelta(days=7))  # set a week ahead by mistake: week 47 looks over
+        assert (await h.tick())["digests"] == 0
+        h.clock.advance(timedelta(hours=1))
+        assert (await h.tick())["digests"] == 0
+        h.clock.jump(timedelta(days=-7))  # set right again
+        assert (await h.tick())["digests"] == 0
+        await seed(h)  # the rest of week 47 happens (the records are dated 17 and 18 November)
+
+        h.clock.set(datetime(2026, 11, 22, 23, 31, tzinfo=UTC))  # Monday 08:31, the real moment
+        await h.tick()
+        digest = "\n".join(m.text for m in supervisor.messages[before:] if m.photo is None)
+        assert digest.count("2026年第47週") == 1
+        assert "・活動記録 2件" in digest
+
+
+def test_the_jump_watch_believes_a_moved_clock_only_once_it_has_run_steadily() -> None:
+    clock = ManualClock(INSTALLED)
+    watch = JumpWatch(clock)
+    assert watch.steady() == (True, None)  # the first look trusts the clock
+    clock.advance(timedelta(days=3))  # time passing is no jump, however long
+    assert watch.steady() == (True, None)
+    clock.jump(timedelta(days=7))
+    assert watch.steady() == (False, timedelta(days=7))
+    clock.advance(JumpWatch.SETTLE - timedelta(seconds=1))
+    assert watch.steady() == (False, None)
+    clock.advance(timedelta(seconds=1))
+    assert watch.steady() == (True, None)
+    clock.jump(timedelta(minutes=4))  # within the tolerance (NTP's small steps)
+    assert watch.steady() == (True, None)
