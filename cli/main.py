@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -18,13 +19,16 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 
 from bot.app import FieldBot
 from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError, load_settings, readable_by_others
+from bot.settings import DEFAULT_API_BASE_URL, Settings, SettingsError, load_settings, readable_by_others
 from cli import admin as admincli
 from cli import report as reportcli
+from cli.common import CommandError, existing_database, settings_for
+from core.clock import Clock, SystemClock
 from core.i18n import t
 from core.models import Role
 from core.taxonomy import TaxonomyError, load_taxonomy
 from demo import DEFAULT_DATA, DemoError
+from storage.sqlite.seal import key_opens
 from storage.types import StorageError
 
 log = logging.getLogger("fieldbot")
@@ -50,10 +54,10 @@ def _why(exc: BaseException, settings: Settings) -> str:
     if isinstance(exc, RetryAfter):
         return f"the Bot API asks to wait {exc.retry_after} s (flood limit); start again later"
     if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest | Forbidden):
-        return (
-            f"cannot reach the Bot API at {settings.telegram_api_base_url} ({type(exc).__name__}); "
-            "check the network, then the setting TELEGRAM_API_BASE_URL"
-        )
+        where = f"cannot reach the Bot API at {settings.telegram_api_base_url} ({type(exc).__name__})"
+        if settings.telegram_api_base_url != DEFAULT_API_BASE_URL:
+            return f"{where}; check the network, then the setting TELEGRAM_API_BASE_URL"
+        return f"{where}; check this machine's network connection"  # the default address is not the problem
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -131,12 +135,26 @@ def _demo_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Commands that run a bot, or touch no data: --demo has no meaning for them.
+NOT_WITH_DEMO = frozenset({"run", "start", "demo", "keygen"})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fieldbot", description="Telegram bot for area staff of a welfare council")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"use the demo's data (./{DEFAULT_DATA}/, made by `make run` without a token) instead of "
+        "DATABASE_PATH, FIELD_ENCRYPTION_KEY and TAXONOMY_FILE: `fieldbot --demo report --fy 2025`",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the bot (long polling)")
     run.set_defaults(func=cmd_run)
-    check = commands.add_parser("check", help="check the settings and the taxonomy file, then exit")
+    check = commands.add_parser(
+        "check",
+        help="check the settings, the taxonomy file, the encryption key and the database, then exit "
+        "(non-zero when something needs attention)",
+    )
     check.set_defaults(func=cmd_check)
     demo_parser = commands.add_parser(
         "demo", help="try the bot without Telegram: a chat in this terminal, with synthetic data"
@@ -154,17 +172,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    reportcli.run(args, _settings())
+    reportcli.run(args, settings_for(args))
 
 
 def cmd_check(args: argparse.Namespace) -> None:
-    settings = _settings()
+    """What is fine on standard output, what needs attention on standard error (one line each), then exit
+    non-zero if anything does: a missing key, a key other than the database's, no database, a readable .env."""
+    settings = settings_for(args)
     taxonomy = load_taxonomy(settings.taxonomy_file)
-    print(f"settings: ok; taxonomy {taxonomy.origin}: {len(taxonomy.zones)} zones, {len(taxonomy.areas())} areas")
+    print(t("cli.check.settings"))
+    print(t("cli.check.taxonomy", origin=taxonomy.origin, zones=len(taxonomy.zones), areas=len(taxonomy.areas())))
+    problems: list[str] = []
+    if settings.field_encryption_key is None:
+        problems.append(t("cli.check.no_key"))
+    try:
+        database = existing_database(args, settings)
+    except CommandError as exc:
+        problems.append(str(exc))
+    else:
+        problem = _key_problem(database, settings)
+        if problem is None and settings.field_encryption_key is not None:
+            print(t("cli.check.database", path=database))
+        elif problem is not None:
+            problems.append(problem)
+    if not args.demo:
+        problems += [t("cli.check.readable", path=path) for path in readable_by_others(Path(".env"))]
+    for problem in problems:
+        print(f"fieldbot: {problem}", file=sys.stderr)
+    if problems:
+        raise SystemExit(1)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _key_problem(database: Path, settings: Settings) -> str | None:
+    """Whether the key opens this database (None: it does, or there is no key to try)."""
+    if settings.field_encryption_key is None:
+        return None
+    try:
+        opens = key_opens(database, settings.sealer())
+    except sqlite3.Error as exc:
+        return t("cli.check.unreadable", path=database, error=exc)
+    return None if opens else t("cli.check.wrong_key", path=database)
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.clock = clock or SystemClock()
     os.umask(0o077)  # the database, its journal, backups and keys: readable by this user only
     code = _dispatch(args)
     _exit_if_stuck(code)
@@ -189,6 +241,8 @@ def _exit_if_stuck(code: int, grace: float = 5.0) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
+        if args.demo and args.command in NOT_WITH_DEMO:
+            raise CommandError(t("cli.demo_not_here", command=args.command))
         args.func(args)
     except (
         StartupError,
@@ -196,7 +250,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         TaxonomyError,
         StorageError,
         reportcli.UsageError,
-        admincli.CommandError,
+        CommandError,
     ) as exc:
         print(f"fieldbot: {exc}", file=sys.stderr)
         return 2

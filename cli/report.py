@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+import unicodedata
 from datetime import date
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from bot.settings import Settings
+from cli.common import clock_of, existing_database
+from core.i18n import t
 from core.periods import Period, PeriodError, date_range, fiscal_year, parse_month, parse_week
 from core.taxonomy import Taxonomy, load_taxonomy
 from reports.charts import comparison_chart, multi_year_chart
 from reports.render_csv import render_csv
 from reports.render_text import render_text
 from reports.render_xlsx import render_xlsx
+from reports.tally import Report
 from services.reporting import Reporter, Scope
 from storage.sqlite.store import Store
 
 FORMATS = ("text", "json", "csv", "xlsx", "png")
+BINARY = ("xlsx", "png")  # never written to a terminal
 CHARTS = ("activity", "destination", "channel", "consulter", "topic", "agency", "multi-year")
 
 
@@ -42,28 +49,50 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=("previous-year", "previous-period"),
         help="default: previous-year for --fy, previous-period otherwise",
     )
-    report.add_argument("--format", choices=FORMATS, default="text")
-    report.add_argument("--chart", choices=CHARTS, default="activity", help="with --format png: what to draw")
-    report.add_argument("--out", type=Path, help="write to this file instead of standard output")
-    report.add_argument("--zone", metavar="CODE", help="only this zone's areas")
+    report.add_argument("--format", choices=FORMATS, help="default: text, or png with --chart")
+    report.add_argument(
+        "--chart", choices=CHARTS, help="draw this chart (a PNG; implies --format png; default with png: activity)"
+    )
+    report.add_argument(
+        "--out", type=Path, help="write to this file instead of standard output (needed for xlsx and png)"
+    )
+    report.add_argument("--zone", metavar="CODE|LABEL", help="only this zone's areas, by its code or its label")
     return report
 
 
-def period_of(args: argparse.Namespace) -> Period:
+def output_format(args: argparse.Namespace) -> tuple[str, str]:
+    """(format, chart): --chart asks for a picture, so it implies png; with another --format it is an error
+    rather than silently ignored."""
+    if args.chart is not None and args.format not in (None, "png"):
+        raise UsageError(t("cli.report.chart_needs_png", format=args.format))
+    fmt = args.format or ("png" if args.chart is not None else "text")
+    return fmt, args.chart or "activity"
+
+
+def day(value: date) -> str:
+    return t("report.period.day", year=value.year, month=value.month, day=value.day)
+
+
+def period_of(args: argparse.Namespace, today: date | None = None) -> Period:
+    """The period asked for; one that has not begun by `today` (local) is refused: it can only read zero."""
     try:
         if args.fy is not None:
             if not 1989 <= args.fy <= 2200:
                 raise UsageError(f"--fy: {args.fy} is not a plausible fiscal year")
-            return fiscal_year(args.fy)
-        if args.week:
-            return parse_week(args.week)
-        if args.month:
-            return parse_month(args.month)
-        if not args.end:
+            period = fiscal_year(args.fy)
+        elif args.week:
+            period = parse_week(args.week)
+        elif args.month:
+            period = parse_month(args.month)
+        elif not args.end:
             raise UsageError("--from needs --to")
-        return date_range(_date("--from", args.start), _date("--to", args.end))
+        else:
+            period = date_range(_date("--from", args.start), _date("--to", args.end))
     except PeriodError as exc:
         raise UsageError(str(exc)) from None
+    if today is not None and period.start > today:
+        raise UsageError(t("cli.report.not_started", period=period.label, start=day(period.start), today=day(today)))
+    return period
 
 
 def _date(option: str, text: str) -> date:
@@ -73,48 +102,97 @@ def _date(option: str, text: str) -> date:
         raise UsageError(f"{option}: {text!r} is not a date like 2026-11-01") from None
 
 
+def _normal(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
+def zone_code(taxonomy: Taxonomy, zone: str) -> str:
+    """A zone given by its code or its label (as in the taxonomy, full-width or not); else an error listing them."""
+    wanted = _normal(zone)
+    for entry in taxonomy.zones:
+        if wanted in (_normal(entry.code), _normal(entry.label)):
+            return entry.code
+    known = t("cli.separator").join(t("cli.report.zone_item", code=z.code, label=z.label) for z in taxonomy.zones)
+    raise UsageError(t("cli.report.unknown_zone", zone=zone, zones=known))
+
+
 def _scope(taxonomy: Taxonomy, zone: str | None) -> Scope:
-    if zone is not None and taxonomy.zone(zone) is None:
-        known = ", ".join(z.code for z in taxonomy.zones)
-        raise UsageError(f"--zone: unknown zone {zone!r} (zones: {known})")
-    return Scope(zone=zone)
+    return Scope(zone=None if zone is None else zone_code(taxonomy, zone))
+
+
+def is_empty(report: Report) -> bool:
+    """No count anywhere: not in the period, not in the one it is compared with (a wrong or a new database)."""
+
+    def counts(node: Any) -> bool:
+        if isinstance(node, dict):
+            if any(node.get(key) not in (None, 0) for key in ("count", "previous")):
+                return True
+            return any(counts(value) for value in node.values())
+        if isinstance(node, list):
+            return any(counts(value) for value in node)
+        return False
+
+    shape = report.model_dump(mode="json")
+    return not counts(shape.get("totals")) and not counts(shape.get("dimensions"))
+
+
+def empty_lines(report: Report, database: Path) -> list[str]:
+    period = report.period
+    return [
+        t("cli.report.empty", period=period.label, start=day(period.start), end=day(period.end)),
+        t("cli.report.database", path=database),
+    ]
 
 
 async def produce(args: argparse.Namespace, settings: Settings) -> bytes:
     taxonomy = load_taxonomy(settings.taxonomy_file)
-    period = period_of(args)
+    fmt, chart = output_format(args)
+    period = period_of(args, clock_of(args).now().astimezone(settings.tz).date())
     scope = _scope(taxonomy, args.zone)
-    store = await Store.open(settings.database_path)
+    database = existing_database(args, settings)
+    store = await Store.open(database)
     try:
         reporter = Reporter(store, taxonomy)
-        if args.format == "png" and args.chart == "multi-year":
+        if fmt == "png" and chart == "multi-year":
             series = await reporter.activity_by_year(period.fiscal_year, 3, scope)
             return multi_year_chart(taxonomy, series)
         report = await reporter.report(period, compare=args.compare, scope=scope)
     finally:
         await store.close()
-    if args.format == "text":
+    empty = is_empty(report)
+    if fmt == "text":
+        if empty:
+            return ("\n".join(empty_lines(report, database)) + "\n").encode("utf-8")
         return ("\n\n".join(render_text(report, limit=10**9)) + "\n").encode("utf-8")
-    if args.format == "json":
-        return (report.model_dump_json(indent=2) + "\n").encode("utf-8")
+    if fmt == "json":
+        # The published shape, plus `empty`: true when no count at all was found (rather than a report of zeros
+        # that reads like a council which did nothing).
+        shape = json.loads(report.model_dump_json())
+        shape["empty"] = empty
+        return (json.dumps(shape, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    if empty:  # the file is still made (its layout is expected), but the admin hears why it is all zeros
+        print("\n".join(empty_lines(report, database)), file=sys.stderr)
     buffer = BytesIO()
-    if args.format == "csv":
+    if fmt == "csv":
         render_csv(report, buffer)
-    elif args.format == "xlsx":
+    elif fmt == "xlsx":
         render_xlsx(report, buffer)
     else:
-        return comparison_chart(report, args.chart)
+        return comparison_chart(report, chart)
     return buffer.getvalue()
 
 
 def run(args: argparse.Namespace, settings: Settings) -> None:
     if args.end and not args.start:
         raise UsageError("--to needs --from")
+    fmt, _ = output_format(args)
+    if args.out is None and fmt in BINARY and sys.stdout.isatty():
+        raise UsageError(t("cli.binary_to_terminal", format=fmt))
     data = asyncio.run(produce(args, settings))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_bytes(data)
-        print(f"wrote {args.out} ({len(data):,} bytes)", file=sys.stderr)
+        print(t("cli.wrote", path=args.out, size=len(data)), file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

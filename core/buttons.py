@@ -299,8 +299,12 @@ class FollowUpDueMenu(Button):
 
 @kind("fp")
 class FollowUpDuePreset(Button):
+    """A due-date preset (1週間後…); `day`: the date its label showed, as yyyymmdd, which the press sets (0 in
+    buttons sent before the label showed a date: counted from the day of the press)."""
+
     followup: int
     preset: DuePreset
+    day: int = 0
 
 
 @kind("fi")
@@ -319,6 +323,15 @@ class FollowUpClose(Button):
     outcome: str
 
 
+@kind("fz")
+class FollowUpReopen(Button):
+    """元に戻す after 完了: reopens the follow-up only if it is still closed by that closing (`closed`: its time in
+    microseconds since the epoch), within the undo window."""
+
+    followup: int
+    closed: int
+
+
 @kind("fr")
 class FollowUpOwnerMenu(Button):
     followup: int
@@ -328,6 +341,14 @@ class FollowUpOwnerMenu(Button):
 class FollowUpOwner(Button):
     followup: int
     staff: int
+
+
+@kind("fw")
+class FollowUpOwnerPage(Button):
+    """A supervisor's list of one person's open follow-ups (sent when that person is deactivated)."""
+
+    staff: int
+    page: int = 0
 
 
 @kind("rp")

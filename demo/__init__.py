@@ -6,6 +6,9 @@ Nothing here is imported by the production bot; `fieldbot demo` and `make run` w
 from pathlib import Path
 
 DEFAULT_DATA = Path("data/demo")
+# In the data folder: the demo's database and its encryption key (`fieldbot --demo ...` reads them too).
+DATABASE = "fieldbot.sqlite3"
+KEY_FILE = "encryption.key"
 
 
 class DemoError(Exception):

@@ -34,7 +34,7 @@ from core.crypto import generate_key
 from core.i18n import t
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy, load_taxonomy
-from demo import DEFAULT_DATA, DemoError
+from demo import DATABASE, DEFAULT_DATA, KEY_FILE, DemoError
 from demo.seed import DEMO_USER_ID, ensure_demo_user, is_empty, is_seeded, seed
 from simulator.botapi import LocalBotApi, SimMessage, SimUser
 from storage.sqlite.lock import WriterLock
@@ -43,8 +43,6 @@ from storage.types import StorageError
 
 log = logging.getLogger(__name__)
 
-DATABASE = "fieldbot.sqlite3"
-KEY_FILE = "encryption.key"
 LOG_FILE = "demo.log"
 FILES = "files"
 MARKER = ".fieldbot-demo"  # written in every folder the demo makes: --reset touches no other folder

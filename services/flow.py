@@ -109,7 +109,7 @@ class FlowService:
         assert state is not None
         title = t("flow.title.visit") if state.kind == "visit" else t("flow.title.consult")
         area = self.deps.taxonomy.area_label(state.area)
-        text = t("flow.resume.offer", title=title, date=dates.short(state.date), area=area)
+        text = t("flow.resume.offer", title=title, date=dates.short_for(state.date, self.deps.today()), area=area)
         go = Choice(t("flow.resume.go"), ResumeDraft(draft.id, draft.version, "go"))
         if then is not None:
             drop = Choice(t("flow.resume.drop_and_start"), ResumeDraft(draft.id, draft.version, then))

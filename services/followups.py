@@ -1,11 +1,11 @@
-"""Follow-ups (要フォロー) as use cases: lists by scope, a card per person, the audited 🔒 details, notes, due
-dates, closing and reassigning; and the typed note or date a button asked for."""
+"""Follow-ups (要フォロー) as use cases: lists by scope (or of one owner), a card per person, the audited 🔒
+details, notes, due dates, closing (and its undo) and reassigning; and the typed note or date a button asked for."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from core import dates, flow
@@ -23,7 +23,9 @@ from core.buttons import (
     FollowUpNote,
     FollowUpOwner,
     FollowUpOwnerMenu,
+    FollowUpOwnerPage,
     FollowUpPage,
+    FollowUpReopen,
 )
 from core.flow.steps.followup import due_problem
 from core.i18n import t
@@ -42,6 +44,10 @@ INPUT_WAIT = timedelta(minutes=30)  # a typed answer to a follow-up button is ex
 # Room for the card (label, area, due date, owner) and the buttons' text within Telegram's 4,096 characters.
 DETAILS_PAGE_CHARS = 3000
 DUE_CHOICES: tuple[DuePreset, ...] = ("1w", "2w", "1m")  # the keys of flow.DUE_PRESETS, in button order
+# 完了 can be undone this long after it was pressed (by the clock, from the stored closing time): the same window
+# as the undo of a saved record, and it holds across restarts and on messengers whose old buttons stay pressable.
+UNDO_WINDOW = timedelta(minutes=10)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def paginate(lines: Sequence[str], limit: int) -> list[list[str]]:
@@ -61,12 +67,17 @@ def paginate(lines: Sequence[str], limit: int) -> list[list[str]]:
 # What a follow-up looks like (lists, cards, reminders): a label and a date, never the reason or the notes.
 
 
+def owner_label(followup: FollowUp) -> str:
+    """The owner's name, marked 【停止中】 when the owner was deactivated (the follow-up waits for a new owner)."""
+    return followup.owner_name if followup.owner_active else t("followup.owner.inactive", name=followup.owner_name)
+
+
 def summary_line(followup: FollowUp, taxonomy: Taxonomy, today: date, *, with_owner: bool) -> str:
     """One line of a list: overdue marked, no reason, no notes."""
     key = "followup.line_overdue" if followup.due < today else "followup.line"
     due = dates.short_for(followup.due, today)
     line = t(key, label=followup.label, area=taxonomy.area_label(followup.area), due=due)
-    return t("followup.line_owner", line=line, owner=followup.owner_name) if with_owner else line
+    return t("followup.line_owner", line=line, owner=owner_label(followup)) if with_owner else line
 
 
 def card_text(followup: FollowUp, taxonomy: Taxonomy, today: date) -> str:
@@ -77,7 +88,7 @@ def card_text(followup: FollowUp, taxonomy: Taxonomy, today: date) -> str:
         area=taxonomy.area_label(followup.area),
         due=dates.long(followup.due),
         overdue=overdue,
-        owner=followup.owner_name,
+        owner=owner_label(followup),
     )
 
 
@@ -110,6 +121,11 @@ def reassign_candidates(staff: Sequence[Staff], followup: FollowUp, taxonomy: Ta
     ]
 
 
+def closing_stamp(closed_at: datetime) -> int:
+    """A closing's time as a number a button carries (microseconds since the epoch: two closings differ)."""
+    return (closed_at - _EPOCH) // timedelta(microseconds=1)
+
+
 def _back(followup: FollowUp) -> Choice:
     return Choice(t("followup.button.back"), FollowUpCard(followup.id))
 
@@ -132,6 +148,8 @@ BUTTON_KINDS: tuple[type[Button], ...] = (
     FollowUpOwnerMenu,
     FollowUpOwner,
     FollowUpDueDate,
+    FollowUpReopen,
+    FollowUpOwnerPage,
 )
 
 
@@ -160,6 +178,8 @@ class FollowUpService:
             FollowUpOwnerMenu: self.owner_menu,
             FollowUpOwner: self.reassign,
             FollowUpDueDate: self.due_date,
+            FollowUpReopen: self.reopen,
+            FollowUpOwnerPage: self.owner_page,
         }
 
     # --- lists and cards ----------------------------------------------------------------------------------------
@@ -170,23 +190,37 @@ class FollowUpService:
     async def page(self, staff: Staff, button: FollowUpPage, press: Press | None = None) -> Reply:
         return Reply(edit=await self._page(staff, button.page))
 
-    async def _page(self, staff: Staff, page: int) -> View:
+    async def owner_page(self, staff: Staff, button: FollowUpOwnerPage, press: Press | None = None) -> Reply:
+        """One person's open follow-ups within the supervisor's scope (the button of a deactivation's note)."""
+        if staff.role not in SUPERVISORS or scope_of(staff).staff_id is not None:
+            return Reply(toast=t("access.not_allowed"))
+        owner = await self.store.staff.get(button.staff)
+        if owner is None:
+            return expired()
+        return Reply(edit=await self._page(staff, button.page, owner))
+
+    async def _page(self, staff: Staff, page: int, owner: Staff | None = None) -> View:
         scope = scope_of(staff)
-        where = FollowUpScope(owner_id=scope.staff_id, areas=scope.areas(self.taxonomy))
+        where = FollowUpScope(owner_id=owner.id if owner else scope.staff_id, areas=scope.areas(self.taxonomy))
         total = await self.store.followups.open_count(where)
         pages = max(1, -(-total // PAGE))
         page = max(0, min(page, pages - 1))
         today = self.deps.today()
         found = await self.store.followups.open_list(where, today, offset=page * PAGE, limit=PAGE)
-        title = t(
-            "followup.list_title", whose=scope_label(staff, self.taxonomy), count=total, page=page + 1, pages=pages
-        )
+        title = t("followup.list_title", whose=self._whose(staff, owner), count=total, page=page + 1, pages=pages)
         with_owner = staff.role is not Role.STAFF
         lines = [title, *(summary_line(f, self.taxonomy, today, with_owner=with_owner) for f in found)]
         if not found:
             lines.append(t("followup.none"))
         opens = [[Choice(t("followup.open_button", label=f.label), FollowUpCard(f.id))] for f in found]
-        return View("\n".join(lines), rows(*opens, pager(page, pages, FollowUpPage)))
+        turn = pager(page, pages, FollowUpOwnerPage, staff=owner.id) if owner else pager(page, pages, FollowUpPage)
+        return View("\n".join(lines), rows(*opens, turn))
+
+    def _whose(self, staff: Staff, owner: Staff | None) -> str:
+        if owner is None:
+            return scope_label(staff, self.taxonomy)
+        name = owner.name if owner.active else t("followup.owner.inactive", name=owner.name)
+        return t("followup.owner.whose", owner=name)
 
     def _card(self, staff: Staff, followup: FollowUp, note: str = "") -> View:
         text = card_text(followup, self.taxonomy, self.deps.today())
@@ -216,10 +250,15 @@ class FollowUpService:
             return found
         detail = await self.store.followups.detail(found.id, staff.id, self.deps.now())
         assert detail is not None
-        tz = self.deps.tz
+        tz, today = self.deps.tz, self.deps.today()
         lines = [t("followup.reason", reason=detail.reason or t("flow.none"))]
         lines += [
-            t("followup.note_line", when=dates.short(n.created_at.astimezone(tz).date()), author=n.author, body=n.body)
+            t(
+                "followup.note_line",
+                when=dates.short_for(n.created_at.astimezone(tz).date(), today),
+                author=n.author,
+                body=n.body,
+            )
             for n in detail.notes
         ] or [t("followup.no_notes")]
         pages = paginate(lines, DETAILS_PAGE_CHARS)
@@ -258,12 +297,21 @@ class FollowUpService:
         found = await self._visible(staff, button.followup)
         if isinstance(found, Reply):
             return found
-        presets = [Choice(t(f"flow.due.{code}"), FollowUpDuePreset(found.id, code)) for code in DUE_CHOICES]
+        today = self.deps.today()
+        # Each preset shows the date it sets (it may be earlier than the current due date) and carries that date.
+        presets = []
+        for code in DUE_CHOICES:
+            day = today + timedelta(days=flow.DUE_PRESETS[code])
+            label = t("followup.due.preset", span=t(f"flow.due.{code}"), date=dates.short_for(day, today))
+            presets.append([Choice(label, FollowUpDuePreset(found.id, code, dates.as_number(day)))])
         typed = Choice(t("flow.due.date"), FollowUpDueTyped(found.id))
-        text = f"{t('followup.ask_due_menu')}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
-        return Reply(edit=View(text, rows(presets, [typed, _back(found)])))
+        text = f"{t('followup.ask_due_menu')}\n\n{card_text(found, self.taxonomy, today)}"
+        return Reply(edit=View(text, rows(*presets, [typed, _back(found)])))
 
     async def due_preset(self, staff: Staff, button: FollowUpDuePreset, press: Press) -> Reply:
+        """The date its label showed; a button sent before labels showed dates counts from today."""
+        if button.day:
+            return await self._set_shown_day(staff, button.followup, button.day, press)
         found = await self._visible(staff, button.followup)
         if isinstance(found, Reply):
             return found
@@ -301,14 +349,50 @@ class FollowUpService:
         outcome = self.taxonomy.outcome.get(button.outcome)
         if outcome is None or outcome.retired:
             return expired()
+        now = self.deps.now()
         try:
-            async with self.store.unit(press.key, self.deps.now()) as tx:
-                await self.store.followups.close(found.id, outcome.code, staff.id, self.deps.now(), tx=tx)
+            async with self.store.unit(press.key, now) as tx:
+                closed = await self.store.followups.close(found.id, outcome.code, staff.id, now, tx=tx)
         except AlreadyProcessed:
             return Reply()
+        if not closed:
+            return Reply(toast=t("followup.already_closed"))
         log.info("staff %s closed follow-up %s (%s)", staff.id, found.id, outcome.code)
-        text = t("followup.closed", label=found.label, outcome=outcome.label)
-        return Reply(edit=View(text, rows([_to_list()])), toast=t("followup.closed_toast"))
+        undo = FollowUpReopen(found.id, closing_stamp(now))
+        return Reply(edit=self._closed(found, outcome.label, undo), toast=t("followup.closed_toast"))
+
+    @staticmethod
+    def _closed(followup: FollowUp, outcome: str, undo: FollowUpReopen | None) -> View:
+        """The message after 完了: with 元に戻す while the undo window lasts."""
+        minutes = UNDO_WINDOW // timedelta(minutes=1)
+        again = [Choice(t("followup.undo.button", minutes=minutes), undo)] if undo else []
+        text = t("followup.closed", label=followup.label, outcome=outcome)
+        return View(text, rows(again, [_to_list()]))
+
+    async def reopen(self, staff: Staff, button: FollowUpReopen, press: Press) -> Reply:
+        """元に戻す: the follow-up is open again, audited. Idempotent: only the closing this button was made for is
+        undone (a second press finds it open; a later closing has another time), and only within UNDO_WINDOW."""
+        found = await self._visible(staff, button.followup, closed_ok=True)
+        if isinstance(found, Reply):
+            return found
+        if found.status == "open":
+            return Reply(toast=t("followup.undo.already"))
+        if found.closed_at is None or closing_stamp(found.closed_at) != button.closed:
+            return expired()
+        now = self.deps.now()
+        if now - found.closed_at > UNDO_WINDOW:
+            label = self.taxonomy.outcome.get(found.outcome or "")
+            closed = self._closed(found, label.label if label else found.outcome or "", None)
+            return Reply(edit=closed, toast=t("followup.undo.too_late", minutes=UNDO_WINDOW // timedelta(minutes=1)))
+        try:
+            async with self.store.unit(press.key, now) as tx:
+                undone = await self.store.followups.reopen(found.id, found.closed_at, staff.id, now, tx=tx)
+        except AlreadyProcessed:
+            return Reply()
+        if undone is None:
+            return expired()
+        log.info("staff %s reopened follow-up %s (was %s)", staff.id, found.id, undone)
+        return await self._after(staff, found.id, t("followup.undo.done"), edit=True)
 
     async def _owners(self, staff: Staff, followup_id: int) -> tuple[FollowUp, list[Staff]] | Reply:
         """The follow-up and who may take it over, if this person may reassign it (else what to answer)."""
@@ -388,11 +472,15 @@ class FollowUpService:
         return await self._set_due(staff, followup, typed.day, key, edit=False)
 
     async def due_date(self, staff: Staff, button: FollowUpDueDate, press: Press) -> Reply:
-        """A due date pressed to confirm the year of a typed one (still checked: it may be pressed days later)."""
-        found = await self._visible(staff, button.followup)
+        """A due date pressed to confirm the year of a typed one."""
+        return await self._set_shown_day(staff, button.followup, button.day, press)
+
+    async def _set_shown_day(self, staff: Staff, followup_id: int, number: int, press: Press) -> Reply:
+        """Set the date a button showed (still checked: it may be pressed days later)."""
+        found = await self._visible(staff, followup_id)
         if isinstance(found, Reply):
             return found
-        day = dates.from_number(button.day)
+        day = dates.from_number(number)
         if day is None:
             return expired()
         hint = due_problem(day, self.deps.today())

@@ -1,5 +1,5 @@
-"""Scheduled jobs: follow-up reminders on the due date (and weekly while overdue), retention erasure of personal
-text, and the expiry of abandoned drafts."""
+"""Scheduled jobs: follow-up reminders on the due date (and weekly while overdue), the notes to supervisors about
+a deactivated person's follow-ups, retention erasure of personal text, and the expiry of abandoned drafts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from core import dates
+from core.buttons import FollowUpOwnerPage
 from core.clock import Clock, parse_utc, utc_iso
 from core.faults import crash_point
 from core.i18n import t
@@ -17,8 +18,9 @@ from core.taxonomy import Taxonomy
 from services.flow import load_state
 from services.followups import card_buttons, card_text
 from services.outbound import DeliveryError, Sender
+from services.screens import Choice, rows
 from storage.interface import Meta, Store
-from storage.types import FAILED, UNKNOWN, Draft, FollowUp
+from storage.types import FAILED, UNKNOWN, Draft, FollowUp, HandoverNote
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,8 @@ class ReminderService:
         return local.date() if local.time() >= self.at else local.date() - timedelta(days=1)
 
     async def run(self) -> int:
+        sent = await self.handovers()
         day = self.reminder_day()
-        sent = 0
         for followup in await self.store.followups.due_for_reminder(day):
             owner = await self.store.staff.get(followup.owner_id)
             if owner is None or not owner.active or owner.telegram_id is None:
@@ -68,6 +70,34 @@ class ReminderService:
                 await self.store.outbox.sent(key, self.clock.now())
                 sent += 1
             await self.store.followups.mark_reminded(followup.id, day)
+        return sent
+
+    async def handovers(self) -> int:
+        """The notes queued when a person with open follow-ups was deactivated: each to a supervisor of the
+        person's zone, once (the outbox), at the first tick after the deactivation committed."""
+        sent = 0
+        for note in await self.store.staff.handover_notes():
+            sent += await self._handover(note)
+        return sent
+
+    async def _handover(self, note: HandoverNote) -> int:
+        if not await self.store.outbox.claim(note.key, "handover", note.chat_id, self.clock.now()):
+            await self.store.staff.handover_note_done(note.key)  # settled by a run that stopped before saying so
+            return 0
+        sent = 0
+        button = Choice(t("followup.owner.handover_button"), FollowUpOwnerPage(note.staff_id))
+        try:
+            await self.sender.text(note.chat_id, note.text, rows([button]))
+        except DeliveryError as exc:
+            log.warning("handover note %s not delivered (%s): %s", note.key, exc.outcome, exc)
+            if exc.outcome == "retry":
+                await self.store.outbox.release(note.key)
+                return 0  # still queued: the next tick tries again
+            await self.store.outbox.give_up(note.key, UNKNOWN if exc.outcome == "unknown" else FAILED, str(exc))
+        else:
+            await self.store.outbox.sent(note.key, self.clock.now())
+            sent = 1
+        await self.store.staff.handover_note_done(note.key)
         return sent
 
 

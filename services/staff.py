@@ -8,7 +8,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core import dates
 from core.buttons import (
@@ -25,13 +25,15 @@ from core.buttons import (
     StaffReactivate,
     StaffReactivateAsk,
 )
+from core.clock import utc_iso
 from core.i18n import t
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy
 from core.text import clean_name
 from services.deps import Deps
 from services.screens import Choice, Reply, View, expired, pager, rows
-from storage.types import AlreadyProcessed, IdempotencyKey
+from storage.interface import Tx
+from storage.types import AlreadyProcessed, FollowUpScope, HandoverNote, IdempotencyKey
 
 log = logging.getLogger(__name__)
 
@@ -304,17 +306,50 @@ class StaffService:
         return Reply(edit=View(t("access.staff_confirm", name=target.name), rows([yes], [back])))
 
     async def deactivate(self, staff: Staff, button: StaffDeactivate, key: IdempotencyKey) -> Reply:
-        """Effective at once: the person's very next tap is refused."""
+        """Effective at once: the person's very next tap is refused. The supervisors of the person's zone are
+        told, in the same transaction (through the outbox, once), how many open follow-ups await a new owner."""
         target = await self._target(staff, button.staff)
         if isinstance(target, Reply):
             return target
+        now = self.deps.now()
+        supervisors = self._zone_supervisors(await self.store.staff.all(), target)
         try:
-            async with self.store.unit(key, self.deps.now()) as tx:
-                await self.store.staff.deactivate(target.id, self.deps.now(), actor_id=staff.id, tx=tx)
+            async with self.store.unit(key, now) as tx:
+                if await self.store.staff.deactivate(target.id, now, actor_id=staff.id, tx=tx):
+                    await self._queue_handover(target, supervisors, now, tx)
         except AlreadyProcessed:
             return Reply()
         log.info("staff %s deactivated staff %s", staff.id, target.id)
         return Reply(edit=await self._staff_list(0, t("access.staff_deactivated", name=target.name)))
+
+    @staticmethod
+    def _zone_supervisors(people: list[Staff], target: Staff) -> list[Staff]:
+        """Who reassigns the follow-ups of `target`: the active supervisors of the same zone (not the person)."""
+        return [
+            p
+            for p in people
+            if p.active
+            and p.role is Role.SUPERVISOR
+            and p.telegram_id is not None
+            and p.zone is not None
+            and p.zone == target.zone
+            and p.id != target.id
+        ]
+
+    async def _queue_handover(self, target: Staff, supervisors: list[Staff], now: datetime, tx: Tx) -> None:
+        """One note per supervisor, counts only (no label, reason or note); none if nothing is open. The key
+        holds the deactivation's time, so a later deactivation (after a reactivation) is told again."""
+        count = await self.store.followups.open_count(FollowUpScope(owner_id=target.id), tx=tx)
+        if count == 0 or not supervisors:
+            return
+        text = t("followup.owner.handover", name=target.name, count=count)
+        notes = [
+            HandoverNote(f"handover:{target.id}:{utc_iso(now)}:{p.id}", p.telegram_id, target.id, text)
+            for p in supervisors
+            if p.telegram_id is not None
+        ]
+        await self.store.staff.queue_handover(tx, notes)
+        log.info("staff %s: %d open follow-up(s), %d supervisor(s) to tell", target.id, count, len(notes))
 
     async def _inactive(self, staff_id: int) -> Staff | Reply:
         target = await self.store.staff.get(staff_id)

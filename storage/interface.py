@@ -23,6 +23,7 @@ from storage.types import (
     FollowUp,
     FollowUpDetail,
     FollowUpScope,
+    HandoverNote,
     IdempotencyKey,
     ImportInfo,
     PendingInput,
@@ -105,6 +106,12 @@ class StaffMembers(Protocol):
     async def change_role(
         self, staff_id: int, role: Role, zone: str | None, now: datetime, *, actor_id: int | None = None, tx: Tx = None
     ) -> bool: ...
+    async def queue_handover(self, tx: Tx, notes: Sequence[HandoverNote]) -> None:
+        """Queue notes about a deactivation in its transaction, to be sent once through the outbox."""
+        ...
+
+    async def handover_notes(self) -> list[HandoverNote]: ...
+    async def handover_note_done(self, key: str) -> None: ...
 
 
 class Invites(Protocol):
@@ -138,7 +145,7 @@ class FollowUps(Protocol):
     async def open_list(
         self, scope: FollowUpScope, today: date, *, offset: int = 0, limit: int = 50
     ) -> list[FollowUp]: ...
-    async def open_count(self, scope: FollowUpScope) -> int: ...
+    async def open_count(self, scope: FollowUpScope, *, tx: Tx = None) -> int: ...
     async def get(self, followup_id: int) -> FollowUp | None: ...
     async def detail(self, followup_id: int, actor_id: int | None, now: datetime) -> FollowUpDetail | None:
         """The reason and notes, opened; the reading is recorded in the audit log."""
@@ -147,6 +154,13 @@ class FollowUps(Protocol):
     async def add_note(self, followup_id: int, author_id: int, body: str, now: datetime, *, tx: Tx = None) -> bool: ...
     async def set_due(self, followup_id: int, due: date, actor_id: int, now: datetime, *, tx: Tx = None) -> bool: ...
     async def close(self, followup_id: int, outcome: str, actor_id: int, now: datetime, *, tx: Tx = None) -> bool: ...
+    async def reopen(
+        self, followup_id: int, closed_at: datetime, actor_id: int, now: datetime, *, tx: Tx = None
+    ) -> str | None:
+        """Undo the closing made at `closed_at` if the follow-up is still closed by it; the outcome undone, or
+        None (nothing changed). Audited."""
+        ...
+
     async def reassign(
         self, followup_id: int, owner_id: int, actor_id: int, now: datetime, *, tx: Tx = None
     ) -> bool: ...

@@ -78,6 +78,18 @@ class FollowUp:
     closed_at: datetime | None
     erased: bool
     reminded_on: date | None
+    owner_active: bool = True  # False: the owner was deactivated (a supervisor should reassign it)
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverNote:
+    """A note to a supervisor that a person with open follow-ups was deactivated, queued in the deactivation's
+    transaction and sent once through the outbox. Counts only: never a label, reason or note."""
+
+    key: str  # its outbox key
+    chat_id: int
+    staff_id: int  # the deactivated person (the note's button lists their follow-ups)
+    text: str
 
 
 @dataclass(frozen=True, slots=True)

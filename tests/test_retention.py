@@ -17,6 +17,7 @@ from core import flow
 from core.clock import ManualClock, utc_iso
 from core.crypto import Sealer
 from core.flow import FlowContext
+from core.i18n import t
 from core.models import NewOuting, Role, Submission
 from core.periods import fiscal_year
 from core.taxonomy import Taxonomy, load_taxonomy
@@ -382,15 +383,15 @@ async def test_purge_lists_and_erases_old_follow_up_text_and_memos_by_the_clock_
     dry = fieldbot(tmp_path, "purge", "--dry-run", **env)
     assert dry.returncode == 0, dry.stderr
     lines = dry.stdout.splitlines()
-    assert lines[0].startswith("by the clock ") and lines[0].endswith("the last nightly run: never)")
-    assert lines[1] == "would erase the reason and notes of 0 follow-up(s) closed more than 365 days ago"
-    assert lines[2] == "would erase the memo of 1 record(s) saved more than 365 days ago"
-    assert lines[3] == f"  submission #1  saved {long_ago.astimezone(TOKYO):%Y-%m-%d}"
+    assert lines[0].startswith("この端末の時計 ") and lines[0].endswith("（前回の夜間処理：なし）")
+    assert lines[1] == t("cli.purge.followups_dry", days=365, count=0)
+    assert lines[2] == t("cli.purge.memos_dry", days=365, count=1)
+    assert lines[3] == t("cli.purge.memo_line", id=1, saved=f"{long_ago.astimezone(TOKYO):%Y-%m-%d}")
     assert SECRET_MEMO not in dry.stdout + dry.stderr
 
     done = fieldbot(tmp_path, "purge", **env)
     assert done.returncode == 0, done.stderr
-    assert "erased the memo of 1 record(s) saved more than 365 days ago" in done.stdout
+    assert t("cli.purge.memos_done", days=365, count=1) in done.stdout.splitlines()
     with sqlite3.connect(database) as connection:
         rows = connection.execute("SELECT id, memo IS NULL FROM submissions ORDER BY id").fetchall()
         assert rows == [(1, 1), (2, 0)]
@@ -401,4 +402,4 @@ async def test_purge_lists_and_erases_old_follow_up_text_and_memos_by_the_clock_
         connection.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (RetentionService.WATCH, tomorrow))
     refused = fieldbot(tmp_path, "purge", **env)
     assert refused.returncode == 2
-    assert "is behind the last nightly run" in refused.stderr and "nothing erased" in refused.stderr
+    assert "前回の夜間処理" in refused.stderr and "何も消していません" in refused.stderr

@@ -27,7 +27,8 @@ def _scope_where(scope: FollowUpScope) -> tuple[str, list[Any]]:
 
 _SELECT = (
     "SELECT f.id, f.owner_id, s.name AS owner_name, f.area, f.label, f.due_date, f.status, f.outcome, "
-    "f.created_at, f.closed_at, f.erased_at, f.reminded_on FROM followups f JOIN staff s ON s.id = f.owner_id"
+    "f.created_at, f.closed_at, f.erased_at, f.reminded_on, s.active AS owner_active "
+    "FROM followups f JOIN staff s ON s.id = f.owner_id"
 )
 
 
@@ -45,6 +46,7 @@ def _followup(row: Row) -> FollowUp:
         closed_at=parse_utc(row["closed_at"]) if row["closed_at"] else None,
         erased=row["erased_at"] is not None,
         reminded_on=date.fromisoformat(row["reminded_on"]) if row["reminded_on"] else None,
+        owner_active=bool(row["owner_active"]),
     )
 
 
@@ -64,9 +66,11 @@ class FollowUpRepository:
         )
         return [_followup(r) for r in rows]
 
-    async def open_count(self, scope: FollowUpScope) -> int:
+    async def open_count(self, scope: FollowUpScope, *, tx: Transaction | None = None) -> int:
+        """How many open follow-ups the scope has (in the caller's transaction when given)."""
         where, params = _scope_where(scope)
-        row = await self.db.fetchone(f"SELECT count(*) FROM followups f WHERE f.status = 'open' AND {where}", params)
+        sql = f"SELECT count(*) FROM followups f WHERE f.status = 'open' AND {where}"
+        row = (await tx.execute(sql, params)).one() if tx is not None else await self.db.fetchone(sql, params)
         return int(row[0]) if row else 0
 
     async def get(self, followup_id: int) -> FollowUp | None:
@@ -137,6 +141,29 @@ class FollowUpRepository:
             )
             await self.audit.record(conn, actor_id, "followup.close", f"followup:{followup_id}", outcome, now)
         return True
+
+    async def reopen(
+        self, followup_id: int, closed_at: datetime, actor_id: int, now: datetime, *, tx: Transaction | None = None
+    ) -> str | None:
+        """Undo one closing: the follow-up is open again only if it is still closed by the closing made at
+        `closed_at` (and its text not erased); returns the outcome undone, audited, or None (nothing changed)."""
+        async with self.db.within(tx) as conn:
+            row = (
+                await conn.execute(
+                    "SELECT outcome FROM followups WHERE id = ? AND status = 'closed' AND closed_at = ? "
+                    "AND erased_at IS NULL",
+                    (followup_id, utc_iso(closed_at)),
+                )
+            ).one()
+            if row is None:
+                return None
+            await conn.execute(
+                "UPDATE followups SET status = 'open', outcome = NULL, closed_at = NULL, updated_at = ? WHERE id = ?",
+                (utc_iso(now), followup_id),
+            )
+            outcome = str(row[0])
+            await self.audit.record(conn, actor_id, "followup.reopen", f"followup:{followup_id}", outcome, now)
+        return outcome
 
     async def reassign(
         self, followup_id: int, owner_id: int, actor_id: int, now: datetime, *, tx: Transaction | None = None

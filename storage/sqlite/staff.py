@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from core.clock import parse_utc, utc_iso
 from core.models import Invite, Role, Staff
 from storage.sqlite.db import Database, Row, Transaction
+from storage.types import HandoverNote
 
 _COLUMNS = "id, telegram_id, name, role, zone, area, active, imported"
 
@@ -146,6 +149,37 @@ class StaffRepository:
                 await _audit(conn, actor_id, action, f"staff:{staff_id}", "", now)
             self.db.on_commit(self.cache.clear)
         return cursor.rowcount > 0
+
+    HANDOVER_NOTE = "handover-note:"  # meta keys of queued handover notes: this prefix, then the outbox key
+
+    async def queue_handover(self, tx: Transaction, notes: Sequence[HandoverNote]) -> None:
+        """Queue notes to supervisors in the caller's transaction (the deactivation's). They wait in `meta` (no
+        schema change) until `handover_note_done`, so a process stopped before sending them sends them after
+        the restart, and the outbox key makes each go once."""
+        for note in notes:
+            value = json.dumps({"chat": note.chat_id, "staff": note.staff_id, "text": note.text}, ensure_ascii=False)
+            await tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (self.HANDOVER_NOTE + note.key, value),
+            )
+
+    async def handover_notes(self) -> list[HandoverNote]:
+        """The queued handover notes not yet settled, in the order of their keys."""
+        prefix = self.HANDOVER_NOTE
+        rows = await self.db.fetchall(
+            "SELECT key, value FROM meta WHERE key > ? AND key < ? ORDER BY key",
+            (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)),
+        )
+        notes = []
+        for row in rows:
+            value = json.loads(str(row[1]))
+            key = str(row[0]).removeprefix(prefix)
+            notes.append(HandoverNote(key, int(value["chat"]), int(value["staff"]), str(value["text"])))
+        return notes
+
+    async def handover_note_done(self, key: str) -> None:
+        """The note went out, or never will (its outbox entry says which): it is no longer queued."""
+        await self.db.execute("DELETE FROM meta WHERE key = ?", (self.HANDOVER_NOTE + key,))
 
     async def imported(self, tx: Transaction, name: str, now: datetime) -> int:
         """The id of a staff member known only from imported records (no Telegram account, no access)."""

@@ -1,0 +1,50 @@
+"""What every `fieldbot` command shares: its settings (the council's, or the demo's with --demo), the clock, and
+the rule that a command which only reads never creates a database."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bot.settings import Settings, load_settings
+from core.clock import Clock, SystemClock
+from core.i18n import t
+from demo import DATABASE, DEFAULT_DATA, KEY_FILE
+
+
+class CommandError(ValueError):
+    """A wrong input for a command, or a state it cannot work in: printed as one line."""
+
+
+def clock_of(args: argparse.Namespace) -> Clock:
+    """The clock `main` put on the arguments (tests inject theirs), else the system's."""
+    clock: Clock = getattr(args, "clock", None) or SystemClock()
+    return clock
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The settings from the environment and .env; with --demo, those of the demo (`make run` without a token):
+    its database and key under ./data/demo/, the built-in taxonomy, and no .env (as the demo itself)."""
+    if not getattr(args, "demo", False):
+        return load_settings()
+    key_file = DEFAULT_DATA / KEY_FILE
+    key = key_file.read_text(encoding="ascii").strip() if key_file.is_file() else None
+    return load_settings(
+        database_path=DEFAULT_DATA / DATABASE,
+        field_encryption_key=key,
+        taxonomy_file=None,
+        _env_file=None,
+    )
+
+
+def existing_database(args: argparse.Namespace, settings: Settings) -> Path:
+    """The database path, which must exist: a command that only reads (report, export, audit, check, purge...)
+    would otherwise create an empty one and answer from it, as if the council had no records."""
+    path = settings.database_path
+    if path.is_file():
+        return path
+    if getattr(args, "demo", False):
+        raise CommandError(t("cli.no_demo_database", path=path))
+    if (DEFAULT_DATA / DATABASE).is_file():  # after `make run`: the data the admin has seen is the demo's
+        raise CommandError(t("cli.no_database_demo", path=path, command=args.command))
+    raise CommandError(t("cli.no_database", path=path))
