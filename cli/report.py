@@ -147,7 +147,8 @@ def empty_lines(report: Report, database: Path) -> list[str]:
 async def produce(args: argparse.Namespace, settings: Settings) -> bytes:
     taxonomy = load_taxonomy(settings.taxonomy_file)
     fmt, chart = output_format(args)
-    period = period_of(args, clock_of(args).now().astimezone(settings.tz).date())
+    today = clock_of(args).now().astimezone(settings.tz).date()
+    period = period_of(args, today)
     scope = _scope(taxonomy, args.zone)
     database = existing_database(args, settings)
     store = await Store.open(database)
@@ -156,7 +157,8 @@ async def produce(args: argparse.Namespace, settings: Settings) -> bytes:
         if fmt == "png" and chart == "multi-year":
             series = await reporter.activity_by_year(period.fiscal_year, 3, scope)
             return multi_year_chart(taxonomy, series)
-        report = await reporter.report(period, compare=args.compare, scope=scope)
+        # A period still running is compared up to the same day (前年同期), as in the bot and every export.
+        report = await reporter.report(period, compare=args.compare, scope=scope, today=today)
     finally:
         await store.close()
     empty = is_empty(report)

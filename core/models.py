@@ -54,6 +54,9 @@ class NewFollowUp:
 
 @dataclass(frozen=True, slots=True)
 class NewConsultation:
+    """One consultation. `from_agency` and `topic` are given for the group that came from an agency (the agency
+    that consulted, and about what); `agencies` are the referrals (つないだ先), for any group."""
+
     channel: str
     consulter: str
     consulter_category: str | None
@@ -61,6 +64,7 @@ class NewConsultation:
     agencies: tuple[str, ...]
     at_outing: bool
     followup: NewFollowUp | None = None
+    from_agency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core.counts import UNKNOWN
+from core.i18n import t
+
 # Codes travel in callback data (64 bytes at most, shared with a prefix and ids), in CSV files and in the
 # database, so they are short ASCII words that never change once used.
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,23}$")
 LABEL_MAX = 64
 
-DimensionName = Literal["activity", "destination", "channel", "consulter", "topic", "agency", "outcome"]
-# The dimensions that reports count, in the order a report shows them.
+DimensionName = Literal["activity", "destination", "channel", "consulter", "topic", "agency", "referral", "outcome"]
+# The dimensions that reports count, in the order a report shows them. `agency` and `topic` describe the
+# consultations of the group that came from an agency (who consulted, about what); `referral` is the agencies
+# a consultation of any group was connected to (the same list of agencies).
 REPORT_DIMENSIONS: tuple[DimensionName, ...] = (
     "activity",
     "destination",
@@ -26,6 +31,7 @@ REPORT_DIMENSIONS: tuple[DimensionName, ...] = (
     "consulter",
     "topic",
     "agency",
+    "referral",
 )
 ALL_DIMENSIONS: tuple[DimensionName, ...] = (*REPORT_DIMENSIONS, "outcome")
 
@@ -41,6 +47,10 @@ class _Entry(BaseModel):
     label: str
     order: int | None = None
     retired: bool = False
+    # Lineage (see ../shared/DOMAIN.md): a category split out of another of the same list, counted from the
+    # fiscal year `counted_since` on (a split needs that year: it says which comparisons straddle the split).
+    split_from: str | None = None
+    counted_since: int | None = Field(default=None, ge=1989, le=2200)
 
     @field_validator("code")
     @classmethod
@@ -69,6 +79,8 @@ class CategoryEntry(_Entry):
 
 class ConsulterEntry(_Entry):
     categories: list[CategoryEntry] = Field(default_factory=list)
+    # The group of consultations that came from an agency: each names the agency that consulted and its topic.
+    from_agency: bool = False
 
 
 class AreaEntry(_Entry):
@@ -104,11 +116,15 @@ class TaxonomyFile(BaseModel):
         for name in ("activity", "destination", "channel", "topic", "agency", "outcome"):
             _flat_list(name, getattr(self, name))
         _unique("consulter", self.consulter)
+        _lineage("consulter", self.consulter)
         for group in self.consulter:
             _unique(f"consulter {group.code!r} categories", group.categories)
+            _lineage(f"consulter {group.code!r} categories", group.categories)
             if any(c.at_outing for c in group.categories):
                 raise ValueError(f"consulter {group.code!r}: at_outing is only allowed in [[channel]]")
         outing_channels = [c.code for c in self.channel if c.at_outing]
+        if sum(g.from_agency for g in self.consulter) > 1:
+            raise ValueError("consulter: at most one group may have from_agency = true")
         if len(outing_channels) != 1:
             raise ValueError(
                 "channel: exactly one channel must have at_outing = true (the channel for consultations "
@@ -125,8 +141,21 @@ def _unique(kind: str, entries: Iterable[_Entry]) -> None:
         seen.add(entry.code)
 
 
+def _lineage(kind: str, entries: Iterable[_Entry]) -> None:
+    entries = list(entries)
+    codes = {e.code for e in entries}
+    for entry in entries:
+        if entry.split_from is None:
+            continue
+        if entry.split_from == entry.code or entry.split_from not in codes:
+            raise ValueError(f"{kind}: {entry.code!r} is split_from {entry.split_from!r}, not another code of the list")
+        if entry.counted_since is None:
+            raise ValueError(f"{kind}: {entry.code!r} has split_from but no counted_since (the year of the split)")
+
+
 def _flat_list(name: str, entries: list[CategoryEntry]) -> None:
     _unique(name, entries)
+    _lineage(name, entries)
     if not any(not e.retired for e in entries):
         raise ValueError(f"{name}: at least one category must not be retired")
     if name != "channel" and any(e.at_outing for e in entries):
@@ -141,6 +170,8 @@ class Category:
     label: str
     order: int
     retired: bool = False
+    split_from: str | None = None
+    counted_since: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +214,11 @@ class Dimension:
         return self._by_code.get(code)
 
     def label(self, code: str) -> str:
-        """The current label of a code; an unknown code (removed from the file) shows as itself."""
+        """The current label of a code; a code removed from the file shows as itself, UNKNOWN as 不明."""
         found = self._by_code.get(code)
-        return found.label if found else code
+        if found:
+            return found.label
+        return t("report.misc.unknown") if code == UNKNOWN else code
 
     def order_of(self, code: str) -> int:
         """Position used to break ties; unknown codes sort after every known one."""
@@ -211,7 +244,9 @@ class Taxonomy:
 
         def ordered(entries: list[CategoryEntry] | list[ConsulterEntry]) -> list[Category]:
             return [
-                Category(e.code, e.label, e.order if e.order is not None else i, e.retired)
+                Category(
+                    e.code, e.label, e.order if e.order is not None else i, e.retired, e.split_from, e.counted_since
+                )
                 for i, e in enumerate(entries)
             ]
 
@@ -252,11 +287,14 @@ class Taxonomy:
         self.consulter = Dimension("consulter", ordered(source.consulter))
         self.topic = Dimension("topic", ordered(source.topic))
         self.agency = Dimension("agency", ordered(source.agency))
+        self.referral = Dimension("referral", ordered(source.agency))  # the same agencies, referred to
         self.outcome = Dimension("outcome", ordered(source.outcome))
         self.consulter_categories: dict[str, Dimension] = {
             g.code: Dimension(f"consulter:{g.code}", ordered(g.categories)) for g in source.consulter
         }
         self.outing_channel: str = next(c.code for c in source.channel if c.at_outing)
+        # The group whose consultations name the agency that consulted and a topic (None: no such group).
+        self.agency_group: str | None = next((g.code for g in source.consulter if g.from_agency), None)
 
     def dimension(self, name: str) -> Dimension:
         if name not in ALL_DIMENSIONS:

@@ -57,7 +57,7 @@ def render_digest(
     sections.append(totals)
     for dimension in DIGEST_DIMENSIONS:
         year_counts = year_ago.dimension(dimension)
-        rows = [r for r in versus_week.dimensions.rows(dimension) if r.count > 0 and r.rank <= TOP]
+        rows = [r for r in versus_week.dimensions.rows(dimension) if r.count > 0 and (r.rank or 0) <= TOP]
         lines = [_line(r.label, r.count, _both(r, r.against(year_counts.get(r.code, 0))), r.rank) for r in rows]
         sections.append(
             [t("digest.top", dimension=t(f"report.dimension.{dimension}"), top=TOP), *(lines or [t("report.empty")])]

@@ -40,7 +40,7 @@ def _row(section: str, row: Row) -> list[Cell]:
         row.count,
         _number(row.previous),
         _number(row.delta),
-        row.rank,
+        _number(row.rank),
         t("report.column.new_mark") if row.new else "",
     ]
 

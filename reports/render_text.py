@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from core.counts import DIMENSIONS
 from core.i18n import t
-from reports.tally import GroupRow, Report, Row, Total
+from reports.tally import GroupRow, Report, Row, Total, basis_word
 
 # Telegram's limit for one message's text, counted in UTF-16 code units.
 TELEGRAM_LIMIT = 4096
@@ -50,20 +50,22 @@ def dimension_lines(rows: Sequence[Row], ranked: bool, *, top: int | None = None
     With `top`, only rows with a positive count and a rank up to `top` (ties at the boundary included).
     """
     if top is not None:
-        rows = [row for row in rows if row.count > 0 and row.rank <= top]
+        rows = [row for row in rows if row.count > 0 and (row.rank is None or row.rank <= top)]
     if ranked:
         return [_line("ranked_line", row, rank=row.rank) for row in rows]
     return [_line("list_line", row) for row in rows]
 
 
 def group_lines(groups: Sequence[GroupRow], *, top: int | None = None) -> list[str]:
-    """`■ group 24件（+5件）` then its ranked sub-categories, for each consulter group."""
+    """`■ group 24件（+5件）` then its ranked sub-categories and the group's notes, for each consulter group (in
+    their configured order; with `top`, groups with a count)."""
     lines: list[str] = []
     for group in groups:
-        if top is not None and not (group.count > 0 and group.rank <= top):
+        if top is not None and group.count == 0:
             continue
         lines.append(_line("group_line", group))
         lines.extend(dimension_lines(group.categories, ranked=True, top=top))
+        lines.extend(group.notes)
     return lines
 
 
@@ -83,9 +85,12 @@ def section_title(dimension: str) -> str:
 
 
 def footnote(report: Report) -> str:
-    """※ () 内は前年度比 / 前週比 / 前月比 / 前期間比 / 前年同月比 …; "" without a comparison."""
+    """※ () 内は前年度比 / 前週比 / 前月比 / 前期間比 / 前年同月比 …; "" without a comparison; when the comparison
+    period has no data, ※比較できる前年度のデータがありません."""
     if report.compare is None or report.basis is None:
         return ""
+    if not report.comparable:
+        return t("report.no_earlier_data", basis=basis_word(report.period_kind, report.basis, report.compare.label))
     if report.basis == "custom":
         return t("report.footnote.custom", compare=report.compare.label)
     suffix = "year" if report.basis == "previous-year" else "previous"
@@ -142,6 +147,7 @@ def section_lines(report: Report, dimension: str, *, top: int | None = None) -> 
         body = group_lines(report.dimensions.consulter, top=top)
     else:
         body = dimension_lines(report.dimensions.rows(dimension), ranked=False, top=top)
+        body += report.notes.get(dimension, []) if body else []
     return [section_title(dimension), *(body or [t("report.empty")])]
 
 

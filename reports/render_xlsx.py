@@ -101,7 +101,8 @@ def _write_header(sheet: Worksheet, columns: Sequence[str], formats: _Formats) -
 def _write_row(
     sheet: Worksheet, row: int, item: Row, formats: _Formats, *, group: bool = False, sub: bool = False
 ) -> None:
-    sheet.write_number(row, 0, item.rank, formats.group_rank if group else formats.rank)
+    if item.rank is not None:  # consulter groups are published in their order, without a rank
+        sheet.write_number(row, 0, item.rank, formats.group_rank if group else formats.rank)
     label_format = formats.group_label if group else formats.sub_label if sub else formats.label
     _text(sheet, row, 1, item.label, label_format)
     count_format = formats.group_count if group else formats.count

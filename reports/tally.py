@@ -9,10 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from core.counts import DIMENSIONS, Counts
+from core.i18n import t
 from core.periods import Basis, Period, PeriodKind, basis_of
 from core.taxonomy import Dimension, Taxonomy
 
-DimensionName = Literal["activity", "destination", "channel", "consulter", "topic", "agency"]
+DimensionName = Literal["activity", "destination", "channel", "consulter", "topic", "agency", "referral"]
 
 
 class _Model(BaseModel):
@@ -32,9 +33,11 @@ class PeriodInfo(_Model):
 class Row(_Model):
     """One line of a published table.
 
-    `previous` and `delta` are None when the report has no comparison period. `new` is True when the category
-    had no count in the comparison period but has one now; `delta` is still the difference then (it equals
-    `count`), but tables write 新 instead of it.
+    `previous` and `delta` are None when the report has no comparison period, when the comparison period has no
+    data at all, and for the categories of a split that the compared periods straddle (their combined change is a
+    note of the list). `new` is True when the category had no count in the comparison period but has one now;
+    `delta` is still the difference then (it equals `count`), but tables write 新 instead of it. `rank` is None
+    for consulter groups, which are published in their configured order.
     """
 
     code: str
@@ -42,7 +45,7 @@ class Row(_Model):
     count: int
     previous: int | None
     delta: int | None
-    rank: int
+    rank: int | None
     new: bool
 
     def against(self, previous: int) -> Row:
@@ -52,9 +55,10 @@ class Row(_Model):
 
 
 class GroupRow(Row):
-    """A consulter group with its sub-categories, ranked among themselves."""
+    """A consulter group with its sub-categories, ranked among themselves, and the notes of that list."""
 
     categories: list[Row]
+    notes: list[str] = []
 
 
 class Total(_Model):
@@ -73,7 +77,7 @@ class Totals(_Model):
     outings: Total
     consultations: Total
     at_outing: Total  # consultations received at outings
-    agency_links: Total  # consultation–agency pairs
+    agency_links: Total  # consultation–agency pairs of referrals (つなぎ先)
 
 
 def headline(counts: Counts) -> dict[str, int]:
@@ -82,7 +86,7 @@ def headline(counts: Counts) -> dict[str, int]:
         "outings": counts.outings,
         "consultations": counts.consultations,
         "at_outing": counts.at_outing,
-        "agency_links": sum(counts.agency.values()),
+        "agency_links": sum(counts.referral.values()),
     }
 
 
@@ -98,6 +102,7 @@ class Dimensions(_Model):
     consulter: list[GroupRow]
     topic: list[Row]
     agency: list[Row]
+    referral: list[Row] = []
 
     def rows(self, name: str) -> list[Row]:
         """The rows of one dimension by its JSON name (consulter groups included as rows)."""
@@ -112,15 +117,20 @@ class Report(_Model):
 
     Beside the required keys (period, compare, outing_share, dimensions) it carries `period_kind` and `basis`
     (which footnote applies: 前年度比, 前週比, …) and `totals`, so that a report read back from JSON renders the same.
+    `comparable` is False when the comparison period has no data at all (no records, no imported totals): then
+    no row has a delta or 新. `notes` holds the footnotes of flat lists by dimension (a consulter group's are in
+    the group).
     """
 
     period: PeriodInfo
     period_kind: PeriodKind
     compare: PeriodInfo | None
     basis: Basis | None
+    comparable: bool = True
     outing_share: float | None
     totals: Totals
     dimensions: Dimensions
+    notes: dict[str, list[str]] = {}
 
     def previous_outing_share(self) -> float | None:
         """The share of consultations received at outings in the comparison period."""
@@ -169,8 +179,10 @@ def _ranked(
     previous: Mapping[str, int] | None,
     *,
     keep: Collection[str] = (),
+    ranked: bool = True,
 ) -> list[dict[str, Any]]:
-    """`rank_rows` as plain values: a whole report is validated into its models at once (see build_report)."""
+    """`rank_rows` as plain values: a whole report is validated into its models at once (see build_report).
+    Without `ranked`, the rows keep the configured order and have no rank (consulter groups)."""
     _check_counts(dimension.name, current)
     if previous is not None:
         _check_counts(dimension.name, previous)
@@ -180,7 +192,7 @@ def _ranked(
 
     def order(code: str) -> tuple[int, int, int, str]:
         known = dimension.get(code)
-        return (-current.get(code, 0), 0 if known else 1, known.order if known else 0, code)
+        return (-current.get(code, 0) if ranked else 0, 0 if known else 1, known.order if known else 0, code)
 
     rows: list[dict[str, Any]] = []
     larger = 0  # rows with a strictly larger count than the current one
@@ -197,50 +209,121 @@ def _ranked(
                 "count": count,
                 "previous": before,
                 "delta": None if before is None else count - before,
-                "rank": larger + 1,
+                "rank": larger + 1 if ranked else None,
                 "new": before == 0 and count > 0,
             }
         )
     return rows
 
 
-def rank_consulter(
-    taxonomy: Taxonomy,
-    current: Mapping[str, int],
-    current_categories: Mapping[tuple[str, str], int],
-    previous: Mapping[str, int] | None,
-    previous_categories: Mapping[tuple[str, str], int] | None,
-) -> list[GroupRow]:
-    """Consulter groups ranked like any dimension, each with its sub-categories ranked within the group.
+class Lineage:
+    """Which categories' comparisons a split makes meaningless, and the note that gives their combined change.
 
-    A group that only has sub-category counts (inconsistent input) still shows, with its own count as given
-    (possibly 0), so that no sub-category count is lost.
+    A category with `split_from` was split out of another in its `counted_since` fiscal year: when the compared
+    periods straddle that year (the earlier one before it, the later one in or after it), neither category has
+    a delta, and the list gets `※「3位：近況報告など」と「5位：その他」の合計7件は前年度比－6件`.
     """
-    ranked = _ranked_consulter(taxonomy, current, current_categories, previous, previous_categories)
-    return [GroupRow.model_validate(row) for row in ranked]
+
+    def __init__(self, period: Period, compare: Period | None, basis: Basis | None) -> None:
+        self.now = period.fiscal_year
+        self.then = None if compare is None else compare.fiscal_year
+        self.kind = period.kind
+        self.basis = basis
+        self.compare_label = "" if compare is None else compare.label
+
+    def apply(self, dimension: Dimension, rows: list[dict[str, Any]]) -> list[str]:
+        """Clear the comparison of split pairs in `rows` (in place); returns the notes of the list."""
+        if self.then is None:
+            return []
+        by_code = {row["code"]: row for row in rows}
+        notes = []
+        for category in dimension:
+            since = category.counted_since
+            if category.split_from is None or since is None or not self.then < since <= self.now:
+                continue
+            pair = [by_code[code] for code in (category.code, category.split_from) if code in by_code]
+            if len(pair) == 2 and all(row["previous"] is not None for row in pair):
+                notes.append(self._note(pair))
+            for row in pair:
+                row.update(previous=None, delta=None, new=False)
+        return notes
+
+    def _note(self, pair: list[dict[str, Any]]) -> str:
+        first, second = pair if (pair[0]["rank"] or 0) <= (pair[1]["rank"] or 0) else pair[::-1]
+        count = first["count"] + second["count"]
+        change = count - first["previous"] - second["previous"]
+        return t(
+            "report.note.split",
+            first=_named(first),
+            second=_named(second),
+            count=count,
+            basis=basis_word(self.kind, self.basis, self.compare_label),
+            delta=signed(change),
+        )
+
+
+def _named(row: dict[str, Any]) -> str:
+    """A row as the published notes name it: 3位：近況報告など (a group without rank: its label)."""
+    if row["rank"] is None:
+        return str(row["label"])
+    return t("report.note.ranked", rank=row["rank"], label=row["label"])
+
+
+def signed(change: int) -> str:
+    """＋6件, －6件, ±0件: a change as written inside the published notes (full-width signs)."""
+    if change > 0:
+        return t("report.note.up", delta=change)
+    if change < 0:
+        return t("report.note.down", delta=-change)
+    return t("report.delta_zero")
+
+
+def basis_word(kind: PeriodKind, basis: Basis | None, compare_label: str) -> str:
+    """What a comparison is with, the word before 比: 前年度, 前年同期, 前週, 前月 … (as in the footnote)."""
+    if basis is None or basis == "custom":
+        return compare_label
+    return t(f"report.basis.{kind}_{'year' if basis == 'previous-year' else 'previous'}")
 
 
 def _ranked_consulter(
     taxonomy: Taxonomy,
-    current: Mapping[str, int],
-    current_categories: Mapping[tuple[str, str], int],
-    previous: Mapping[str, int] | None,
-    previous_categories: Mapping[tuple[str, str], int] | None,
+    counts: Counts,
+    before: Counts | None,
+    lineage: Lineage,
 ) -> list[dict[str, Any]]:
+    """Consulter groups in their configured order (published so: 市民社協の事業 → 個人 → … → 関係機関), each with
+    its sub-categories ranked within the group and the group's notes.
+
+    A group that only has sub-category counts (inconsistent input) still shows, with its own count as given
+    (possibly 0), so that no sub-category count is lost.
+    """
+
     def of_group(source: Mapping[tuple[str, str], int], group: str) -> dict[str, int]:
         return {category: value for (g, category), value in source.items() if g == group}
 
-    groups = {g for (g, _), value in current_categories.items() if value > 0}
-    if previous_categories is not None:
-        groups |= {g for (g, _), value in previous_categories.items() if value > 0}
-    ranked = _ranked(taxonomy.consulter, current, previous, keep=groups)
-    for row in ranked:
+    groups = {g for (g, _), value in counts.consulter_category.items() if value > 0}
+    if before is not None:
+        groups |= {g for (g, _), value in before.consulter_category.items() if value > 0}
+    previous = None if before is None else before.consulter
+    rows = _ranked(taxonomy.consulter, counts.consulter, previous, keep=groups, ranked=False)
+    lineage.apply(taxonomy.consulter, rows)
+    for row in rows:
+        dimension = taxonomy.categories_of(row["code"])
         row["categories"] = _ranked(
-            taxonomy.categories_of(row["code"]),
-            of_group(current_categories, row["code"]),
-            None if previous_categories is None else of_group(previous_categories, row["code"]),
+            dimension,
+            of_group(counts.consulter_category, row["code"]),
+            None if before is None else of_group(before.consulter_category, row["code"]),
         )
-    return ranked
+        row["notes"] = lineage.apply(dimension, row["categories"])
+    return rows
+
+
+def rank_consulter(
+    taxonomy: Taxonomy, period: Period, counts: Counts, compare: Period | None = None, before: Counts | None = None
+) -> list[GroupRow]:
+    """The consulter groups of `counts` as a report shows them (see _ranked_consulter)."""
+    lineage = Lineage(period, compare, None if compare is None else basis_of(period, compare))
+    return [GroupRow.model_validate(row) for row in _ranked_consulter(taxonomy, counts, before, lineage)]
 
 
 def _total(count: int, previous: int | None) -> dict[str, int | None]:
@@ -249,6 +332,11 @@ def _total(count: int, previous: int | None) -> dict[str, int | None]:
 
 def _period(period: Period) -> dict[str, Any]:
     return {"start": period.start, "end": period.end, "label": period.label}
+
+
+def has_data(counts: Counts) -> bool:
+    """Whether a period has anything to compare with: a record or an imported total of any dimension."""
+    return bool(counts.outings or counts.consultations or any(counts.dimension(name) for name in DIMENSIONS))
 
 
 def build_report(
@@ -260,40 +348,38 @@ def build_report(
 ) -> Report:
     """Rank every dimension of `counts`, against `compare_counts` when a comparison period is given.
 
-    The report is assembled as plain values and validated into its models in one call: model by model, the
-    validation cost more than the ranking itself."""
+    When the comparison period has no data at all, the report says so (`comparable` False) and no row has a
+    delta or 新. The report is assembled as plain values and validated into its models in one call: model by
+    model, the validation cost more than the ranking itself."""
     if (compare_period is None) != (compare_counts is None):
         raise ValueError("a comparison needs both its period and its counts")
-    before = compare_counts
+    comparable = compare_counts is None or has_data(compare_counts)
+    before = compare_counts if comparable else None
+    basis = None if compare_period is None else basis_of(period, compare_period)
+    lineage = Lineage(period, compare_period if comparable else None, basis)
+    notes: dict[str, list[str]] = {}
 
     def ranked(name: DimensionName) -> list[dict[str, Any]]:
-        return _ranked(
-            taxonomy.dimension(name), counts.dimension(name), None if before is None else before.dimension(name)
-        )
+        dimension = taxonomy.dimension(name)
+        rows = _ranked(dimension, counts.dimension(name), None if before is None else before.dimension(name))
+        if found := lineage.apply(dimension, rows):
+            notes[name] = found
+        return rows
 
     now, then = headline(counts), None if before is None else headline(before)
-
+    flat: tuple[DimensionName, ...] = ("activity", "destination", "channel", "topic", "agency", "referral")
+    dimensions = {name: ranked(name) for name in flat}
+    dimensions["consulter"] = _ranked_consulter(taxonomy, counts, before, lineage)
     return Report.model_validate(
         {
             "period": _period(period),
             "period_kind": period.kind,
             "compare": None if compare_period is None else _period(compare_period),
-            "basis": None if compare_period is None else basis_of(period, compare_period),
+            "basis": basis,
+            "comparable": comparable,
             "outing_share": outing_share(counts),
             "totals": {name: _total(count, None if then is None else then[name]) for name, count in now.items()},
-            "dimensions": {
-                "activity": ranked("activity"),
-                "destination": ranked("destination"),
-                "channel": ranked("channel"),
-                "consulter": _ranked_consulter(
-                    taxonomy,
-                    counts.consulter,
-                    counts.consulter_category,
-                    None if before is None else before.consulter,
-                    None if before is None else before.consulter_category,
-                ),
-                "topic": ranked("topic"),
-                "agency": ranked("agency"),
-            },
+            "dimensions": dimensions,
+            "notes": notes,
         }
     )

@@ -68,7 +68,10 @@ class Reporter:
     async def counts_of(self, periods: Sequence[Period], scope: Scope = COUNCIL) -> list[Counts]:
         """The counts of each period of one scope, in the order given, from one statement for all of them."""
         found = await self.store.tallies.counts_of_spans(
-            [(p.start, p.end) for p in periods], areas=scope.areas(self.taxonomy), staff_id=scope.staff_id
+            [(p.start, p.end) for p in periods],
+            areas=scope.areas(self.taxonomy),
+            staff_id=scope.staff_id,
+            agency_group=self.taxonomy.agency_group,
         )
         return await self._with_baseline(periods, scope, found)
 
@@ -79,7 +82,9 @@ class Reporter:
             raise ValueError("counts by scope are of zones or the council, not of a staff member")
         unique = list(dict.fromkeys(scopes))
         found = await self.store.tallies.counts_by_areas(
-            [(p.start, p.end) for p in periods], [scope.areas(self.taxonomy) for scope in unique]
+            [(p.start, p.end) for p in periods],
+            [scope.areas(self.taxonomy) for scope in unique],
+            agency_group=self.taxonomy.agency_group,
         )
         pairs = zip(unique, found, strict=True)
         return {scope: await self._with_baseline(periods, scope, counts) for scope, counts in pairs}
@@ -100,8 +105,15 @@ class Reporter:
         scope: Scope = COUNCIL,
         with_compare: bool = True,
         against: Period | None = None,
+        today: date | None = None,
     ) -> Report:
-        """`period` counted, against `against` when given, else the comparison period `compare` names."""
+        """`period` counted, against `against` when given, else the comparison period `compare` names.
+
+        With `today`, a period still running is counted up to today and compared with the same span of its
+        comparison period (前年同期, labelled 「令和8年度（12/1まで）」): the one rule of the bot, the terminal and
+        every export."""
+        if today is not None and against is None and period.start <= today < period.end:
+            period, against = so_far(period, today, compare)
         if not with_compare:
             return build_report(self.taxonomy, period, await self.counts(period, scope))
         before = against or comparison_period(period, compare)
@@ -154,8 +166,7 @@ class ReportService:
         if period is None:
             return expired()
         # A period still running (this week, month, fiscal year) is compared up to the same day, not a whole one.
-        current, against = so_far(period, today)
-        report = await self.reporter.report(current, scope=scope_of(staff), against=against)
+        report = await self.reporter.report(period, scope=scope_of(staff), today=today)
         texts = render_text(report)
         chart = await render_off_loop(lambda: comparison_chart(report, "activity"))
         caption = t("report.misc.chart_caption", period=report.period.label)
@@ -168,8 +179,7 @@ class ReportService:
     async def mine(self, staff: Staff) -> Reply:
         """A staff member's own week so far, compared with last week up to the same day."""
         today = self.deps.today()
-        current, against = so_far(week_containing(today), today)
-        report = await self.reporter.report(current, scope=Scope(staff_id=staff.id), against=against)
+        report = await self.reporter.report(week_containing(today), scope=Scope(staff_id=staff.id), today=today)
         return Reply(send=[View(text) for text in render_text(report)])
 
     def export_menu(self) -> Reply:
@@ -184,7 +194,7 @@ class ReportService:
         if not current - EXPORT_YEARS < button.fiscal_year <= current:
             return expired()
         period = fiscal_year(button.fiscal_year)
-        report = await self.reporter.report(period)
+        report = await self.reporter.report(period, today=self.deps.today())
 
         def spreadsheet() -> bytes:
             buffer = BytesIO()

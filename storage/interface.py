@@ -172,16 +172,31 @@ class FollowUps(Protocol):
 
 class Tallies(Protocol):
     async def counts(
-        self, start: date, end: date, *, areas: Sequence[str] | None = None, staff_id: int | None = None
+        self,
+        start: date,
+        end: date,
+        *,
+        areas: Sequence[str] | None = None,
+        staff_id: int | None = None,
+        agency_group: str | None = None,
     ) -> Counts: ...
     async def counts_of_spans(
-        self, spans: Sequence[tuple[date, date]], *, areas: Sequence[str] | None = None, staff_id: int | None = None
+        self,
+        spans: Sequence[tuple[date, date]],
+        *,
+        areas: Sequence[str] | None = None,
+        staff_id: int | None = None,
+        agency_group: str | None = None,
     ) -> list[Counts]:
         """`counts` of each span (first and last day, inclusive), in the order given, from one statement."""
         ...
 
     async def counts_by_areas(
-        self, spans: Sequence[tuple[date, date]], groups: Sequence[Sequence[str] | None]
+        self,
+        spans: Sequence[tuple[date, date]],
+        groups: Sequence[Sequence[str] | None],
+        *,
+        agency_group: str | None = None,
     ) -> list[list[Counts]]:
         """For each group of areas (None: every area), `counts_of_spans(spans, areas=group)`, from one scan of
         each table for all the groups."""

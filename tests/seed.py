@@ -32,8 +32,9 @@ def consultation(
     channel: str = "outing",
     topic: str | None = None,
     followup: NewFollowUp | None = None,
+    from_agency: str | None = None,
 ) -> NewConsultation:
-    return NewConsultation(channel, consulter, category, topic, agencies, channel == "outing", followup)
+    return NewConsultation(channel, consulter, category, topic, agencies, channel == "outing", followup, from_agency)
 
 
 async def consult_only(store: Store, staff_id: int, day: date, area: str, *items: NewConsultation) -> None:

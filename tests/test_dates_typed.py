@@ -17,7 +17,7 @@ from storage.types import FollowUp
 from tests.conftest import TODAY
 from tests.harness import ADMIN_ID, running
 
-TO_DUE = ("p:outing", "p:salon-elderly", "x", "p:yes", "p:council", "x", "t:-", "p:flag", "p:suggested", "x")
+TO_DUE = ("p:outing", "p:salon-elderly", "x", "p:yes", "p:council", "t:-", "p:flag", "p:suggested", "x")
 CONFIRM = t("flow.ask.confirm_year")
 
 
@@ -293,7 +293,6 @@ async def test_a_follow_up_due_date_typed_for_next_year_is_confirmed_and_listed_
             "あった",
             "ニーズを抱えている個人の相談",
             "福祉サービス、相談機関の紹介",
-            "スキップ",
             "なし（つないでいない）",
             "🚩 要フォローあり",
             "「境南町 1123-A」にする",

@@ -45,12 +45,15 @@ async def test_a_supervisor_gets_their_zones_report_as_text_and_a_chart(tmp_path
         await h.register(STAFF)
         await h.register(OTHER_ZONE, zone="central", area="chuo")
         await seed(h)
+        me = await h.store.staff.by_telegram_id(STAFF)
+        assert me is not None
+        await outing(h.store, me.id, date(2026, 11, 10))  # the week before (2026-W46)
         await supervisor.send("/report")
         assert "西部圏域" in supervisor.last.text  # type: ignore[union-attr]
         await supervisor.press("先週")
         text = "\n".join(m.text for m in supervisor.messages if m.photo is None)
         assert "【集計】2026年第47週（11/16〜11/22）" in text
-        assert "・活動記録 2件 (+2件)" in text  # the central zone's outing is not counted
+        assert "・活動記録 2件 (+1件)" in text  # the central zone's outing is not counted
         assert "・高齢者支援課 1件 (新)" in text
         assert "※ () 内は前週比" in text
         chart = supervisor.last
@@ -110,7 +113,8 @@ async def test_the_weekly_digest_is_sent_once_per_recipient_across_a_restart(tmp
         await h.tick()
         digest = "\n".join(m.text for m in supervisor.messages[sent_before:])
         assert "週間ダイジェスト｜2026年第47週（11/16〜11/22）｜西部圏域" in digest
-        assert "・活動記録 2件（前週比 +2件／前年同週比 +1件）" in digest
+        # The week before has no record at all: nothing to compare with, so no change is claimed.
+        assert "・活動記録 2件（前週比 －／前年同週比 +1件）" in digest
         assert "・対応中 1件（うち期日超過 1件）" in digest
         assert "職員3012" in digest and "職員3002" not in digest.split("<この週に記録のなかった職員>")[1]
         assert supervisor.last is not None and supervisor.last.photo is not None

@@ -38,11 +38,12 @@ ONE_CONSULTATION = (
     "p:yes",
     "p:individual",
     "p:services",
-    "p:case",
     "t:elderly",
     "k",
     "p:done",
 )
+# A consultation from an agency: which agency consulted, and its topic (asked of that group only).
+FROM_AGENCY = ("p:outing", "p:salon-elderly", "x", "p:yes", "p:agency", "p:children", "p:case", "t:-", "p:done")
 
 
 def test_a_new_outing_starts_today_in_the_home_area_at_the_activity_question(ctx: FlowContext) -> None:
@@ -67,18 +68,36 @@ def test_a_plain_outing_reaches_the_summary_card_in_four_presses(ctx: FlowContex
     assert submission.consultations == ()
 
 
-def test_one_consultation_with_one_agency_reaches_the_summary_in_ten_presses(ctx: FlowContext) -> None:
+def test_one_consultation_with_one_agency_reaches_the_summary_in_nine_presses(ctx: FlowContext) -> None:
     state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION)
-    assert state.step == "summary"
+    assert state.step == "summary" and len(ONE_CONSULTATION) == 9
     (consultation,) = flow.to_submission(state, ctx, 1).consultations
     assert consultation.channel == "outing" and consultation.at_outing
+    # The topic is not asked of a group other than the agencies': its sub-category says what it was about.
     assert (consultation.consulter, consultation.consulter_category, consultation.topic) == (
         "individual",
         "services",
-        "case",
+        None,
     )
-    assert consultation.agencies == ("elderly",)
+    assert consultation.agencies == ("elderly",) and consultation.from_agency is None
     assert consultation.followup is None
+
+
+def test_a_consultation_from_an_agency_asks_which_agency_and_its_topic_both_required(ctx: FlowContext) -> None:
+    state = press(flow.start("visit", ctx, "kyonan"), ctx, *FROM_AGENCY[:5])
+    assert state.step == "from_agency.0"
+    assert "スキップ" not in buttons(state, ctx)
+    state = press(state, ctx, "p:children")
+    assert state.step == "topic.0" and "スキップ" not in buttons(state, ctx)
+    assert not flow.apply(state, ctx, action="s").changed  # no skipping the topic
+    state = press(state, ctx, *FROM_AGENCY[6:])
+    (consultation,) = flow.to_submission(state, ctx, 1).consultations
+    assert (consultation.consulter, consultation.from_agency, consultation.topic) == ("agency", "children", "case")
+    assert consultation.agencies == ()  # referred nowhere: a separate question
+    # Another group forgets the agency and the topic it no longer has.
+    state = press(state, ctx, "e:cons.0", "p:consulter", "p:council")
+    (consultation,) = flow.to_submission(state, ctx, 1).consultations
+    assert (consultation.consulter, consultation.from_agency, consultation.topic) == ("council", None, None)
 
 
 def test_back_returns_to_the_previous_question_with_the_answer_kept(ctx: FlowContext) -> None:
@@ -152,7 +171,7 @@ def test_negative_enormous_or_wordy_headcounts_are_refused(ctx: FlowContext, typ
 
 
 def test_agencies_toggle_and_none_is_exclusive(ctx: FlowContext) -> None:
-    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:7])
+    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:6])
     assert state.step == "agencies.0"
     state = press(state, ctx, "t:health", "t:children", "t:health")
     assert state.consultations[0].agencies == ["children"]
@@ -162,26 +181,25 @@ def test_agencies_toggle_and_none_is_exclusive(ctx: FlowContext) -> None:
 
 
 def test_confirming_agencies_with_nothing_chosen_asks_for_none(ctx: FlowContext) -> None:
-    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:7])
+    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:6])
     outcome = flow.apply(state, ctx, action="k")
     assert not outcome.changed and outcome.hint
 
 
 def test_agencies_are_kept_in_taxonomy_order(ctx: FlowContext) -> None:
-    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:7], "t:corporate", "t:children", "k")
+    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:6], "t:corporate", "t:children", "k")
     assert state.consultations[0].agencies == ["children", "corporate"]
 
 
 def test_a_group_without_sub_categories_skips_that_question(ctx: FlowContext) -> None:
     state = press(flow.start("visit", ctx, "kyonan"), ctx, "p:outing", "p:agency", "x", "p:yes", "p:agency")
-    assert state.step == "topic.0"
-    assert (
-        flow.to_submission(press(state, ctx, "x", "t:-", "p:done"), ctx, 1).consultations[0].consulter_category is None
-    )
+    assert state.step == "from_agency.0"
+    state = press(state, ctx, "p:health", "p:case", "t:-", "p:done")
+    assert flow.to_submission(state, ctx, 1).consultations[0].consulter_category is None
 
 
 def test_follow_up_with_suggested_label_and_due_in_two_weeks(ctx: FlowContext) -> None:
-    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:9], "p:flag", "p:suggested", "x", "p:2w")
+    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:8], "p:flag", "p:suggested", "x", "p:2w")
     assert state.step == "after_fu.0"
     state = press(state, ctx, "p:done")
     followup = flow.to_submission(state, ctx, 1).consultations[0].followup
@@ -191,7 +209,7 @@ def test_follow_up_with_suggested_label_and_due_in_two_weeks(ctx: FlowContext) -
 
 
 def test_follow_up_label_is_length_limited_and_the_limit_is_said(ctx: FlowContext) -> None:
-    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:9], "p:flag")
+    state = press(flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:8], "p:flag")
     outcome = type_text(state, ctx, "あ" * 31)
     assert not outcome.changed and outcome.hint and "30文字" in outcome.hint and "31文字" in outcome.hint
     outcome = type_text(state, ctx, "境南町 80代女性 A")
@@ -203,7 +221,7 @@ def test_follow_up_label_is_length_limited_and_the_limit_is_said(ctx: FlowContex
 
 def test_follow_up_due_date_can_be_typed_and_must_not_be_past(ctx: FlowContext) -> None:
     state = press(
-        flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:9], "p:flag", "p:suggested", "x", "p:date"
+        flow.start("visit", ctx, "kyonan"), ctx, *ONE_CONSULTATION[:8], "p:flag", "p:suggested", "x", "p:date"
     )
     assert state.step == "fu_date.0"
     past = type_text(state, ctx, "2026-11-01")
@@ -218,11 +236,10 @@ def test_two_consultations_then_done(ctx: FlowContext) -> None:
     state = press(
         flow.start("visit", ctx, "kyonan"),
         ctx,
-        *ONE_CONSULTATION[:9],
+        *ONE_CONSULTATION[:8],
         "p:more",
         "p:volunteer",
         "p:donate",
-        "x",
         "t:kosha",
         "t:civic",
         "k",
@@ -251,7 +268,7 @@ def test_changing_the_consulter_group_asks_its_sub_category_then_returns(ctx: Fl
 def test_a_consultation_can_be_added_and_deleted_from_the_summary(ctx: FlowContext) -> None:
     state = press(flow.start("visit", ctx, "kyonan"), ctx, *PLAIN, "e:add_consultation")
     assert state.step == "consulter.0" and state.has_consultations
-    state = press(state, ctx, "p:council", "x", "t:-", "p:done")
+    state = press(state, ctx, "p:council", "t:-", "p:done")
     assert state.step == "summary" and len(state.consultations) == 1
     state = press(state, ctx, "e:cons.0", "p:delete")
     assert state.step == "summary" and state.consultations == [] and state.has_consultations is False
@@ -269,16 +286,16 @@ def test_typed_text_on_the_summary_becomes_the_memo(ctx: FlowContext) -> None:
 def test_a_consultation_record_asks_the_channel_first_and_is_not_at_an_outing(ctx: FlowContext) -> None:
     state = flow.start("consult", ctx, "kyonan")
     assert state.step == "channel.0"
-    state = press(state, ctx, "p:phone", "p:individual", "p:news", "x", "t:-", "p:more")
+    state = press(state, ctx, "p:phone", "p:individual", "p:news", "t:-", "p:more")
     assert state.step == "consulter.1" and state.consultations[1].channel == "phone"
-    state = press(state, ctx, "p:council", "x", "t:-", "p:done")
+    state = press(state, ctx, "p:council", "t:-", "p:done")
     submission = flow.to_submission(state, ctx, 1)
     assert submission.outing is None
     assert [c.at_outing for c in submission.consultations] == [False, False]
 
 
 def test_the_last_consultation_of_a_consultation_record_cannot_be_deleted(ctx: FlowContext) -> None:
-    state = press(flow.start("consult", ctx, "kyonan"), ctx, "p:phone", "p:council", "x", "t:-", "p:done")
+    state = press(flow.start("consult", ctx, "kyonan"), ctx, "p:phone", "p:council", "t:-", "p:done")
     outcome = flow.apply(press(state, ctx, "e:cons.0"), ctx, action="p:delete")
     assert not outcome.changed and outcome.hint
 
@@ -344,8 +361,8 @@ def test_any_sequence_of_presses_and_texts_keeps_a_renderable_consistent_draft(
 def test_a_record_holds_at_most_fifteen_consultations(ctx: FlowContext) -> None:
     state = press(flow.start("consult", ctx, "kyonan"), ctx, "p:phone")
     for _ in range(flow.CONSULTATIONS_MAX - 1):
-        state = press(state, ctx, "p:council", "x", "t:-", "p:more")
-    state = press(state, ctx, "p:council", "x", "t:-")
+        state = press(state, ctx, "p:council", "t:-", "p:more")
+    state = press(state, ctx, "p:council", "t:-")
     assert len(state.consultations) == flow.CONSULTATIONS_MAX
     assert "p:more" not in buttons(state, ctx).values()
     refused = flow.apply(state, ctx, action="p:more")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,6 @@ OLD_VISIT_PRESSES = (
     "p:yes",
     "p:individual",
     "p:services",
-    "x",
     "t:elderly",
     "k",
     "p:flag",
@@ -51,19 +51,17 @@ OLD_CONSULT = (
 OLD_CONSULT_PRESSES = (
     "p:phone",
     "p:council",
-    "x",
     "t:-",
     "p:more",
     "p:individual",
     "p:services",
-    "p:case",
     "t:health",
     "t:children",
 )
 
 
 PLAIN_TO_CONSULT = ("p:outing", "p:salon-elderly", "x", "p:yes")
-TO_FOLLOW_UP = (*PLAIN_TO_CONSULT, "p:council", "x", "t:-", "p:flag")
+TO_FOLLOW_UP = (*PLAIN_TO_CONSULT, "p:council", "t:-", "p:flag")
 
 
 def press(state: DraftState, ctx: FlowContext, *actions: str) -> DraftState:
@@ -72,6 +70,14 @@ def press(state: DraftState, ctx: FlowContext, *actions: str) -> DraftState:
         assert outcome.hint is None, f"{action} at {state.step}: {outcome.hint}"
         state = outcome.state
     return state
+
+
+def same_answers(old: DraftState, new: DraftState) -> bool:
+    """An old draft and one answered today alike: the same answers and the same step on screen. The topic was
+    then asked (optionally) of every group, so the old one has a topic, and its step in the stack, where a
+    draft of today has neither (see ../shared/DOMAIN.md: only consultations from an agency have a topic)."""
+    without: Any = {"stack": True, "consultations": {"__all__": {"topic"}}}
+    return old.step == new.step and old.model_dump(exclude=without) == new.model_dump(exclude=without)
 
 
 def actions(screen: flow.Screen) -> list[list[str]]:
@@ -89,7 +95,7 @@ def test_an_old_outing_draft_resumes_at_the_same_step_with_the_same_answers(ctx:
     c = state.consultations[0]
     assert (c.topic, c.agencies, c.agency_answer) == (SKIPPED, ["elderly"], ["elderly"])
     assert c.followup == FollowUpAnswer(label="境南町 1123-A", reason=SKIPPED)
-    assert state == press(flow.start("visit", ctx, "kyonan"), ctx, *OLD_VISIT_PRESSES)
+    assert same_answers(state, press(flow.start("visit", ctx, "kyonan"), ctx, *OLD_VISIT_PRESSES))
     screen = flow.render(state, ctx)
     assert screen.text.endswith("【相談 1件目】\n次に対応する期日は？（日付を送信しても選べます：例 12/7）")
     assert actions(screen) == [["p:1w", "p:2w", "p:1m", "p:date"], ["b"]]
@@ -111,7 +117,7 @@ def test_an_old_consultation_draft_keeps_its_unconfirmed_ticks(ctx: FlowContext)
     first, second = state.consultations
     assert (first.agency_answer, first.followup, first.more) == ([], SKIPPED, True)
     assert second.agency_answer == Ticking(ticked=["children", "health"]) and second.followup is None
-    assert state == press(flow.start("consult", ctx, "kyonan"), ctx, *OLD_CONSULT_PRESSES)
+    assert same_answers(state, press(flow.start("consult", ctx, "kyonan"), ctx, *OLD_CONSULT_PRESSES))
     labels = [b.label for row in flow.render(state, ctx).keyboard for b in row]
     assert "✅ 子ども政策課" in labels and "決定（2件）" in labels
 
@@ -230,7 +236,7 @@ def test_a_step_that_takes_no_text_hints_at_the_buttons(ctx: FlowContext) -> Non
 
 
 def test_back_after_deleting_a_consultation_reaches_no_screen_of_it(ctx: FlowContext) -> None:
-    one = ("p:council", "x", "t:-")
+    one = ("p:council", "t:-")
     state = press(flow.start("visit", ctx, "kyonan"), ctx, *PLAIN_TO_CONSULT, *one, "p:more", *one, "p:done")
     assert len(state.consultations) == 2
     state = press(state, ctx, "e:cons.1", "p:delete")
@@ -243,7 +249,7 @@ def test_back_after_deleting_a_consultation_reaches_no_screen_of_it(ctx: FlowCon
 
 
 def test_deleting_the_first_of_two_consultations_leaves_the_summary_on_top(ctx: FlowContext) -> None:
-    one = ("p:council", "x", "t:-")
+    one = ("p:council", "t:-")
     state = press(flow.start("consult", ctx, "kyonan"), ctx, "p:phone", *one, "p:more", *one, "p:done")
     state = press(state, ctx, "e:cons.0", "p:delete")
     assert state.stack == ["summary"] and len(state.consultations) == 1
@@ -253,7 +259,7 @@ def test_deleting_the_first_of_two_consultations_leaves_the_summary_on_top(ctx: 
 def test_a_follow_up_question_left_on_the_stack_after_the_follow_up_is_removed_takes_no_text(
     ctx: FlowContext,
 ) -> None:
-    flagged = ("p:council", "x", "t:-", "p:flag", "p:suggested", "x", "p:1w", "p:done")
+    flagged = ("p:council", "t:-", "p:flag", "p:suggested", "x", "p:1w", "p:done")
     state = press(flow.start("visit", ctx, "kyonan"), ctx, *PLAIN_TO_CONSULT, *flagged)
     state = press(state, ctx, "e:cons.0", "p:fu_edit", "p:remove", "b")
     assert state.step == "summary" and state.consultations[0].followup == SKIPPED
@@ -266,7 +272,7 @@ def test_a_follow_up_question_left_on_the_stack_after_the_follow_up_is_removed_t
 
 def test_none_after_choosing_agencies_says_which_it_dropped(ctx: FlowContext) -> None:
     state = flow.start("visit", ctx, "kyonan")
-    for action in ("p:outing", "p:salon-elderly", "x", "p:yes", "p:individual", "p:services", "x", "t:children"):
+    for action in ("p:outing", "p:salon-elderly", "x", "p:yes", "p:individual", "p:services", "t:children"):
         state = flow.apply(state, ctx, action=action).state
     outcome = flow.apply(state, ctx, action="t:-")
     assert outcome.state.consultations[0].agencies == [] and outcome.state.step == "next.0"

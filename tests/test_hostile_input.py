@@ -79,7 +79,6 @@ TO_FOLLOWUP_LABEL = [
     t("flow.button.consult_yes"),
     "ニーズを抱えている個人の相談",
     "福祉サービス、相談機関の紹介",
-    t("flow.button.skip"),
     t("flow.button.no_agency"),
     t("flow.button.flag_followup"),
 ]

@@ -24,7 +24,7 @@ async def outing_with_follow_up(h: Harness) -> None:
     await staff.send("/visit")
     for button in ("活動先への出向き・参加", "高齢者サロン", "スキップ", "あった", "ニーズを抱えている個人の相談"):
         await staff.press(button)
-    for button in ("福祉サービス、相談機関の紹介", "スキップ", "なし（つないでいない）", "🚩 要フォローあり"):
+    for button in ("福祉サービス、相談機関の紹介", "なし（つないでいない）", "🚩 要フォローあり"):
         await staff.press(button)
     await staff.send(LABEL)
     await staff.send(REASON)

@@ -27,7 +27,7 @@ def edited_taxonomy(*changes: tuple[str, str]) -> Taxonomy:
     return parse_taxonomy(text, "edited")
 
 
-def table(rows: list[Row]) -> list[tuple[str, int, int | None, int | None, int, bool]]:
+def table(rows: list[Row]) -> list[tuple[str, int, int | None, int | None, int | None, bool]]:
     return [(r.code, r.count, r.previous, r.delta, r.rank, r.new) for r in rows]
 
 
@@ -109,7 +109,7 @@ def test_negative_counts_are_refused() -> None:
         rank_rows(TAXONOMY.agency, {"children": -1}, None)
 
 
-def test_consulter_groups_carry_their_sub_categories_ranked_within_the_group() -> None:
+def test_consulter_groups_keep_their_configured_order_and_rank_their_sub_categories_within_the_group() -> None:
     counts = Counts(
         consulter={"volunteer": 24, "council": 24},
         consulter_category={
@@ -126,12 +126,13 @@ def test_consulter_groups_carry_their_sub_categories_ranked_within_the_group() -
     )
     report = build_report(TAXONOMY, fiscal_year(2020), counts, fiscal_year(2019), before)
     groups = report.dimensions.consulter
+    # Published in the configured order (市民社協の事業 → 個人 → ボランティア …), not ranked by count.
     assert [(g.code, g.count, g.rank, g.new) for g in groups] == [
-        ("council", 24, 1, True),
-        ("volunteer", 24, 1, False),
-        ("individual", 0, 3, False),
+        ("council", 24, None, True),
+        ("individual", 0, None, False),
+        ("volunteer", 24, None, False),
     ]
-    volunteer = groups[1]
+    volunteer = groups[2]
     assert (volunteer.delta, volunteer.label) == (5, "ボランティア希望（活動）者からの相談")
     assert table(volunteer.categories) == [
         ("donate", 10, 6, 4, 1, False),
@@ -139,7 +140,7 @@ def test_consulter_groups_carry_their_sub_categories_ranked_within_the_group() -
         ("worries", 6, 8, -2, 2, False),
         ("other", 2, 0, 2, 4, True),
     ]
-    assert groups[0].categories == [] and [c.code for c in groups[2].categories] == ["other"]
+    assert groups[0].categories == [] and [c.code for c in groups[1].categories] == ["other"]
 
 
 def test_the_json_has_the_published_shape() -> None:
@@ -163,7 +164,7 @@ def test_the_json_has_the_published_shape() -> None:
     row_keys = {"code", "label", "count", "previous", "delta", "rank", "new"}
     for name in DIMENSIONS:
         for row in data["dimensions"][name]:
-            expected = row_keys | {"categories"} if name == "consulter" else row_keys
+            expected = row_keys | {"categories", "notes"} if name == "consulter" else row_keys
             assert set(row) == expected
     assert data["dimensions"]["agency"] == [
         {"code": "children", "label": "子ども政策課", "count": 2, "previous": 1, "delta": 1, "rank": 1, "new": False}
@@ -208,7 +209,8 @@ def test_ranking_invariants(current: dict[str, int], previous: dict[str, int] | 
     assert set(codes) == expected
     # Ranks are consistent: non-decreasing in display order, counts non-increasing, rank = 1 + rows above.
     assert [r.count for r in rows] == sorted((r.count for r in rows), reverse=True)
-    assert [r.rank for r in rows] == sorted(r.rank for r in rows)
+    ranks = [r.rank or 0 for r in rows]  # flat lists are ranked: never None here
+    assert ranks == sorted(ranks) and all(r.rank is not None for r in rows)
     for row in rows:
         assert row.rank == 1 + sum(1 for other in rows if other.count > row.count)
         if previous is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.crypto import Sealer, generate_key
-from core.models import NewConsultation, NewFollowUp, NewOuting, Role, Submission
+from core.models import NewConsultation, NewFollowUp, NewOuting, Role, SavedSubmission, Submission
 from storage.sqlite import db as db_module
 from storage.sqlite.seal import Seal
 from storage.sqlite.store import Store
@@ -187,6 +187,40 @@ async def test_a_draft_sealed_with_another_key_is_dropped_instead_of_failing_eve
     assert row is not None and row[0] == 0
 
 
+async def old_submission(store: Store, staff_id: int) -> SavedSubmission:
+    """`submission` as the code of schema 7 saved it (today's code writes columns that schema has not)."""
+    stamp = NOW.isoformat()
+    async with store.db.transaction() as tx:
+        made = await tx.execute(
+            "INSERT INTO submissions (staff_id, kind, created_at) VALUES (?, 'visit', ?)", (staff_id, stamp)
+        )
+        assert made.lastrowid is not None
+        outing = await tx.execute(
+            "INSERT INTO outings (submission_id, staff_id, date, area, activity, destination, headcount, created_at) "
+            "VALUES (?, ?, '2026-11-23', 'kyonan', 'outing', 'salon-elderly', 12, ?)",
+            (made.lastrowid, staff_id, stamp),
+        )
+        ids = []
+        for consulter, category, topic, agencies in (
+            ("individual", "services", "case", ("elderly", "health")),
+            ("volunteer", "donate", None, ()),
+        ):
+            saved = await tx.execute(
+                "INSERT INTO consultations (submission_id, outing_id, staff_id, date, area, channel, consulter, "
+                "consulter_category, topic, at_outing, created_at) "
+                "VALUES (?, ?, ?, '2026-11-23', 'kyonan', 'outing', ?, ?, ?, 1, ?)",
+                (made.lastrowid, outing.lastrowid, staff_id, consulter, category, topic, stamp),
+            )
+            assert saved.lastrowid is not None
+            ids.append(saved.lastrowid)
+            for agency in agencies:
+                await tx.execute(
+                    "INSERT INTO consultation_agencies (consultation_id, agency) VALUES (?, ?)",
+                    (saved.lastrowid, agency),
+                )
+    return SavedSubmission(made.lastrowid, staff_id, NOW, outing.lastrowid, tuple(ids))
+
+
 async def test_an_older_database_is_rebuilt_with_ids_never_reused_and_keeps_every_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,9 +230,7 @@ async def test_an_older_database_is_rebuilt_with_ids_never_reused_and_keeps_ever
     monkeypatch.setattr(db_module, "migrations", lambda: every[:7])  # a database made before schema 8
     store = await Store.open(path, key)
     admin = await store.staff.ensure_admin(100, NOW)
-    async with store.db.transaction() as tx:
-        first = await store.records.save_submission(tx, submission(admin.id), "visit", NOW)
-        second = await store.records.save_submission(tx, submission(admin.id), "visit", NOW)
+    first, second = await old_submission(store, admin.id), await old_submission(store, admin.id)
     await store.close()
     monkeypatch.setattr(db_module, "migrations", lambda: every)
     store = await Store.open(path, key)

@@ -31,19 +31,28 @@ async def test_counts_fold_every_dimension_from_outings_consultations_and_agency
     await consult_only(
         store, me, day, "chuo", consultation("group", "funds", ("children",), channel="phone", topic="case")
     )
-    counts = await store.tallies.counts(date(2026, 11, 16), date(2026, 11, 22))
+    agency = consultation("agency", None, ("elderly",), channel="phone", topic="salon", from_agency="children")
+    older = consultation("agency", None, ("health",), channel="phone")  # saved before the agency was asked
+    await consult_only(store, me, day, "chuo", agency, older)
+    week = (date(2026, 11, 16), date(2026, 11, 22))
+    counts = await store.tallies.counts(*week, agency_group="agency")
     assert counts.activity == {"outing": 1, "meeting": 1}
     assert counts.destination == {"salon-elderly": 1, "area-council": 1}
-    assert counts.consulter == {"individual": 1, "volunteer": 1, "group": 1}
+    assert counts.consulter == {"individual": 1, "volunteer": 1, "group": 1, "agency": 2}
     assert counts.consulter_category == {
         ("individual", "services"): 1,
         ("volunteer", "donate"): 1,
         ("group", "funds"): 1,
     }
-    assert counts.channel == {"outing": 2, "phone": 1}
-    assert counts.topic == {"case": 1}
-    assert counts.agency == {"elderly": 1, "health": 1, "children": 1}
-    assert (counts.outings, counts.consultations, counts.at_outing) == (2, 3, 2)
+    assert counts.channel == {"outing": 2, "phone": 3}
+    # Who consulted and about what: only the agency group's consultations, 不明 ("?") where a record does not
+    # say; both add up to the group's count. A topic on another group's consultation is not counted.
+    assert counts.agency == {"children": 1, "?": 1} and counts.topic == {"salon": 1, "?": 1}
+    # Referrals: every group's consultation-agency pairs.
+    assert counts.referral == {"elderly": 2, "health": 2, "children": 1}
+    assert (counts.outings, counts.consultations, counts.at_outing) == (2, 5, 2)
+    plain = await store.tallies.counts(*week)  # a taxonomy without an agency group
+    assert plain.agency == {} and plain.topic == {} and plain.referral == counts.referral
 
 
 async def test_counts_respect_the_period_edges_the_zone_and_the_person(store: Store, taxonomy: Taxonomy) -> None:
@@ -124,7 +133,7 @@ async def test_counts_of_several_spans_are_each_span_s_own_from_one_statement_pe
     assert len(statements) == 1
     assert [c.outings for c in found] == [1, 1, 0, 2]
     assert [c.consultations for c in found] == [1, 0, 1, 1]
-    assert found[0].agency == {"elderly": 1, "health": 1} and found[2].agency == {"children": 1}
+    assert found[0].referral == {"elderly": 1, "health": 1} and found[2].referral == {"children": 1}
     assert found[2].channel == {"phone": 1} and found[2].consulter_category == {("group", "funds"): 1}
     for areas, staff_id in ((None, None), (["kyonan"], None), (["chuo", "kyonan"], other), ([], None)):
         one_by_one = [await store.tallies.counts(a, b, areas=areas, staff_id=staff_id) for a, b in spans]
@@ -138,17 +147,19 @@ async def test_counts_by_areas_are_each_group_s_counts_from_one_scan(store: Stor
     await outing(store, me, week.start, consultations=(consultation(agencies=("elderly",)),))  # kyonan, west
     await outing(store, me, week.end, area="chuo")  # central
     await outing(store, me, week.end, area="retired-area")  # in no zone any more: the council's only
-    await consult_only(store, me, last_year.start, "sakaino", consultation(channel="phone", topic="case"))
+    agency = consultation("agency", None, channel="phone", topic="case", from_agency="health")
+    await consult_only(store, me, last_year.start, "sakaino", agency)
     spans = [(week.start, week.end), (last_year.start, last_year.end)]
     west, central = (Scope(zone=z).areas(taxonomy) for z in ("west", "central"))
     groups = [west, central, [], None]
     statements = counted_statements(store)
-    found = await store.tallies.counts_by_areas(spans, groups)
+    found = await store.tallies.counts_by_areas(spans, groups, agency_group="agency")
     assert len(statements) == 1
-    assert found == [await store.tallies.counts_of_spans(spans, areas=group) for group in groups]
+    one_by_one = [await store.tallies.counts_of_spans(spans, areas=g, agency_group="agency") for g in groups]
+    assert found == one_by_one
     assert [[c.outings for c in group] for group in found] == [[1, 0], [1, 0], [0, 0], [3, 0]]
     assert found[0][1].topic == {"case": 1} and found[3][1].channel == {"phone": 1}
-    assert await store.tallies.counts_by_areas(spans, [west]) == [found[0]]  # zones only: their areas are read
+    assert await store.tallies.counts_by_areas(spans, [west], agency_group="agency") == [found[0]]  # zones only
     reporter = Reporter(store, taxonomy)
     scoped = await reporter.counts_by_scope([week, last_year], [Scope(zone="west"), Scope()])
     assert scoped == {

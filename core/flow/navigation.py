@@ -11,6 +11,7 @@ CONSULTATION_QUESTIONS = (
     "channel",
     "consulter",
     "category",
+    "from_agency",
     "topic",
     "agencies",
     "next",

@@ -78,8 +78,11 @@ class ConsultationAnswer(BaseModel):
     channel: str | None = None
     consulter: str | None = None
     category: str | None = None
+    # Asked of the group that came from an agency only: the agency that consulted, and about what (a topic
+    # SKIPPED is from drafts saved when the topic was optional and asked of every group).
+    from_agency: str | None = None
     topic: str | Skipped | None = None
-    # The agencies: ticks while the question is open, then the confirmed list ([] for なし).
+    # The referrals (つないだ先): ticks while the question is open, then the confirmed list ([] for なし).
     agency_answer: Ticking | list[str] = Field(default_factory=Ticking)
     # The answer to "follow-up?": a follow-up being entered, or SKIPPED for none.
     followup: Annotated[Skipped | FollowUpAnswer | None, Field(union_mode="left_to_right")] = None

@@ -26,8 +26,11 @@ def consultation_summary(state: DraftState, ctx: FlowContext, i: int) -> str:
     if state.kind == "consult" and c.channel:
         lines.append(t("flow.summary.channel", channel=tax.channel.label(c.channel)))
     lines.append(t("flow.summary.consulter", consulter=_who(state, ctx, i)))
-    topic = given(c.topic)
-    lines.append(t("flow.summary.topic", topic=tax.topic.label(topic) if topic else t("flow.none")))
+    if c.consulter is not None and c.consulter == tax.agency_group:
+        agency = tax.agency.label(c.from_agency) if c.from_agency else t("flow.unanswered")
+        lines.append(t("flow.summary.from_agency", agency=agency))
+        topic = given(c.topic)
+        lines.append(t("flow.summary.topic", topic=tax.topic.label(topic) if topic else t("flow.none")))
     agencies = t("flow.list_separator").join(tax.agency.label(a) for a in c.agencies) if c.agencies else t("flow.none")
     lines.append(t("flow.summary.agencies", agencies=agencies))
     followup = c.flagged
@@ -72,6 +75,7 @@ def to_submission(state: DraftState, ctx: FlowContext, staff_id: int) -> Submiss
         assert c.consulter is not None
         channel = ctx.taxonomy.outing_channel if state.kind == "visit" else c.channel
         assert channel is not None
+        agency_group = c.consulter == ctx.taxonomy.agency_group  # only its consultations name an agency and topic
         followup = None
         if c.flagged is not None:
             assert c.flagged.label and c.flagged.due
@@ -81,10 +85,11 @@ def to_submission(state: DraftState, ctx: FlowContext, staff_id: int) -> Submiss
                 channel=channel,
                 consulter=c.consulter,
                 consulter_category=c.category,
-                topic=given(c.topic),
+                topic=given(c.topic) if agency_group else None,
                 agencies=tuple(c.agencies),
                 at_outing=channel == ctx.taxonomy.outing_channel,
                 followup=followup,
+                from_agency=c.from_agency if agency_group else None,
             )
         )
     return Submission(

@@ -58,7 +58,8 @@ class RecordRepository:
         for consultation in submission.consultations:
             cursor = await tx.execute(
                 "INSERT INTO consultations (submission_id, outing_id, staff_id, date, area, channel, consulter, "
-                "consulter_category, topic, at_outing, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "consulter_category, topic, from_agency, at_outing, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     submission_id,
                     outing_id,
@@ -69,6 +70,7 @@ class RecordRepository:
                     consultation.consulter,
                     consultation.consulter_category,
                     consultation.topic,
+                    consultation.from_agency,
                     int(consultation.at_outing),
                     stamp,
                 ),

@@ -30,7 +30,9 @@ def _where(
 
 # One span's grouped scan of each table, as rows of one shape: (span, table, area, up to five categories,
 # count). {i}: the span's number; {where}: its dates and the scope; {area} and {group}: the area, when grouped by
-# area, else NULL and nothing. The alias is that of the table whose date and area are filtered.
+# area, else NULL and nothing. The alias is that of the table whose date and area are filtered. The last scan,
+# of the group whose consultations came from an agency (its code the scan's last parameter), runs only when the
+# taxonomy has such a group: who consulted and about what, '?' where a record does not say (不明).
 _SCANS = (
     (
         "",
@@ -39,21 +41,31 @@ _SCANS = (
     ),
     (
         "",
-        "SELECT {i}, 'consultation', {area}, channel, consulter, consulter_category, topic, at_outing, count(*) "
-        "FROM consultations WHERE {where} GROUP BY {group}channel, consulter, consulter_category, topic, at_outing",
+        "SELECT {i}, 'consultation', {area}, channel, consulter, consulter_category, NULL, at_outing, count(*) "
+        "FROM consultations WHERE {where} GROUP BY {group}channel, consulter, consulter_category, at_outing",
     ),
     (
         "c",
-        "SELECT {i}, 'agency', {area}, a.agency, NULL, NULL, NULL, NULL, count(*) FROM consultations c "
+        "SELECT {i}, 'referral', {area}, a.agency, NULL, NULL, NULL, NULL, count(*) FROM consultations c "
         "JOIN consultation_agencies a ON a.consultation_id = c.id WHERE {where} GROUP BY {group}a.agency",
     ),
+)
+_FROM_AGENCY = (
+    "",
+    "SELECT {i}, 'from_agency', {area}, coalesce(from_agency, '?'), coalesce(topic, '?'), NULL, NULL, NULL, "
+    "count(*) FROM consultations WHERE {where} AND consulter = ? GROUP BY {group}from_agency, topic",
 )
 
 
 def _scan_sql(
-    spans: Sequence[Span], areas: Sequence[str] | None, staff_id: int | None, *, by_area: bool
+    spans: Sequence[Span],
+    areas: Sequence[str] | None,
+    staff_id: int | None,
+    *,
+    by_area: bool,
+    agency_group: str | None = None,
 ) -> tuple[str, list[Any]]:
-    """The three grouped scans of every span as one statement (UNION ALL): each is the same range search of an
+    """The grouped scans of every span as one statement (UNION ALL): each is the same range search of an
     index as a query of its own would be, and all of them together cost one trip to the database thread.
 
     The rows come back as one JSON array, in one row: SQLite computes all of it in one step on the database
@@ -61,13 +73,16 @@ def _scan_sql(
     folds and renders while the next query runs)."""
     parts: list[str] = []
     params: list[Any] = []
+    scans = _SCANS if agency_group is None else (*_SCANS, _FROM_AGENCY)
     for i, (start, end) in enumerate(spans):
-        for alias, select in _SCANS:
+        for alias, select in scans:
             prefix = f"{alias}." if alias else ""
             area, group = (f"{prefix}area", f"{prefix}area, ") if by_area else ("NULL", "")
             where, more = _where(start, end, areas, staff_id, alias)
             parts.append(select.format(i=i, area=area, where=where, group=group))
             params += more
+            if select is _FROM_AGENCY[1]:
+                params.append(agency_group)
     rows = " UNION ALL ".join(parts)
     return (
         f"WITH scanned (span, tbl, area, a, b, c, d, e, n) AS ({rows}) "
@@ -82,18 +97,19 @@ def _fold(counts: Counts, table: str, a: Any, b: Any, c: Any, d: Any, e: Any, n:
         counts.activity[a] = counts.activity.get(a, 0) + n
         counts.destination[b] = counts.destination.get(b, 0) + n
         counts.outings += n
-    elif table == "consultation":  # a: channel, b: consulter, c: consulter category, d: topic, e: at an outing
+    elif table == "consultation":  # a: channel, b: consulter, c: consulter category, e: at an outing
         counts.channel[a] = counts.channel.get(a, 0) + n
         counts.consulter[b] = counts.consulter.get(b, 0) + n
         if c is not None:
             counts.consulter_category[b, c] = counts.consulter_category.get((b, c), 0) + n
-        if d is not None:
-            counts.topic[d] = counts.topic.get(d, 0) + n
         counts.consultations += n
         if e:
             counts.at_outing += n
-    else:  # a: agency
+    elif table == "from_agency":  # a: the agency that consulted, b: the topic
         counts.agency[a] = counts.agency.get(a, 0) + n
+        counts.topic[b] = counts.topic.get(b, 0) + n
+    else:  # a: an agency referred to
+        counts.referral[a] = counts.referral.get(a, 0) + n
 
 
 # Where a row of span i (and area, when grouped by area) is counted.
@@ -105,23 +121,39 @@ class TallyRepository:
         self.db = db
 
     async def counts(
-        self, start: date, end: date, *, areas: Sequence[str] | None = None, staff_id: int | None = None
+        self,
+        start: date,
+        end: date,
+        *,
+        areas: Sequence[str] | None = None,
+        staff_id: int | None = None,
+        agency_group: str | None = None,
     ) -> Counts:
-        """Counts of records dated start..end (inclusive), optionally of some areas or one staff member."""
-        return (await self.counts_of_spans([(start, end)], areas=areas, staff_id=staff_id))[0]
+        """Counts of records dated start..end (inclusive), optionally of some areas or one staff member.
+
+        `agency_group`: the consulter group whose consultations came from an agency; only its consultations
+        are counted by the agency that consulted (`agency`) and by topic (`topic`). Without it both stay empty."""
+        spans = [(start, end)]
+        return (await self.counts_of_spans(spans, areas=areas, staff_id=staff_id, agency_group=agency_group))[0]
 
     async def counts_of_spans(
-        self, spans: Sequence[Span], *, areas: Sequence[str] | None = None, staff_id: int | None = None
+        self,
+        spans: Sequence[Span],
+        *,
+        areas: Sequence[str] | None = None,
+        staff_id: int | None = None,
+        agency_group: str | None = None,
     ) -> list[Counts]:
         """The counts of each span of days (first..last, inclusive), in the order given, optionally of some areas
         or one staff member."""
         found = [Counts() for _ in spans]
         if spans and (areas is None or areas):
-            await self._scan(spans, areas, staff_id, by_area=False, into=lambda i, _: (found[i],))
+            into: Into = lambda i, _: (found[i],)  # noqa: E731
+            await self._scan(spans, areas, staff_id, by_area=False, into=into, agency_group=agency_group)
         return found
 
     async def counts_by_areas(
-        self, spans: Sequence[Span], groups: Sequence[Sequence[str] | None]
+        self, spans: Sequence[Span], groups: Sequence[Sequence[str] | None], *, agency_group: str | None = None
     ) -> list[list[Counts]]:
         """For each group of areas (None: every area, the whole council), the counts of each span: what
         `counts_of_spans(spans, areas=group)` returns for each group, from one scan of each table grouped by area
@@ -141,15 +173,22 @@ class TallyRepository:
                 )
             return targets[i, area]
 
-        await self._scan(spans, scanned, None, by_area=True, into=into)
+        await self._scan(spans, scanned, None, by_area=True, into=into, agency_group=agency_group)
         return found
 
     async def _scan(
-        self, spans: Sequence[Span], areas: Sequence[str] | None, staff_id: int | None, *, by_area: bool, into: Into
+        self,
+        spans: Sequence[Span],
+        areas: Sequence[str] | None,
+        staff_id: int | None,
+        *,
+        by_area: bool,
+        into: Into,
+        agency_group: str | None,
     ) -> None:
         """Grouped scans of outings, consultations and agency links, each span a range of an index, folded into
         every dimension here rather than one query per dimension."""
-        row = await self.db.fetchone(*_scan_sql(spans, areas, staff_id, by_area=by_area))
+        row = await self.db.fetchone(*_scan_sql(spans, areas, staff_id, by_area=by_area, agency_group=agency_group))
         assert row is not None
         for i, table, area, a, b, c, d, e, n in json.loads(row[0]):
             for counts in into(i, area):

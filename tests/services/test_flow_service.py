@@ -112,7 +112,7 @@ async def test_a_typed_reason_is_kept_sealed_and_removed_from_the_chat(world: Wo
     staff = await world.person(2001)
     reply = await begin(world, staff, "consult")
     reply = await walk(world, staff, reply, "電話", "ニーズを抱えている個人の相談", "近況報告など")
-    reply = await walk(world, staff, reply, "スキップ", "なし（つないでいない）", "🚩 要フォローあり")
+    reply = await walk(world, staff, reply, "なし（つないでいない）", "🚩 要フォローあり")
     reply = await walk(world, staff, reply, next(c.label for row in screen(reply).rows for c in row))
     assert screen(reply).personal_text
     typed = await world.flows.type_text(staff, "毎朝の見送りが必要", world.key())

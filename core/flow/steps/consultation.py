@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from core.flow.navigation import answered_here
-from core.flow.screen import Screen, choices, consultation_heading, date_area_row, nav, skip_button
-from core.flow.state import SKIPPED, DraftState, FlowContext, given
+from core.flow.screen import Screen, choices, consultation_heading, date_area_row, nav
+from core.flow.state import DraftState, FlowContext, given
 from core.flow.step import Outcome, Step, refuse, register, valid
 from core.i18n import t
 from core.taxonomy import Taxonomy
@@ -13,6 +13,11 @@ from core.taxonomy import Taxonomy
 def has_categories(taxonomy: Taxonomy, consulter: str | None) -> bool:
     """Whether the consulter group has sub-categories to ask about."""
     return consulter is not None and len(taxonomy.categories_of(consulter).active()) > 0
+
+
+def from_agency(taxonomy: Taxonomy, consulter: str | None) -> bool:
+    """Whether the consultation came from an agency: then the agency that consulted and its topic are asked."""
+    return consulter is not None and consulter == taxonomy.agency_group
 
 
 @register
@@ -53,6 +58,7 @@ class Consulter(Step):
         c = state.consultations[i]
         if c.consulter != code:
             c.category = None  # another group's sub-category: asked next
+            c.from_agency, c.topic = None, None  # asked again if the new group came from an agency
         c.consulter = code
         return answered_here(state, ctx)
 
@@ -92,25 +98,46 @@ class Category(Step):
 
 
 @register
+class FromAgency(Step):
+    """Which agency consulted (関係機関別): one, required, for the group that came from an agency."""
+
+    name = "from_agency"
+
+    def asked(self, state: DraftState, ctx: FlowContext, i: int) -> bool:
+        return from_agency(ctx.taxonomy, state.consultations[i].consulter)
+
+    def answered(self, state: DraftState, ctx: FlowContext, i: int) -> bool:
+        return not self.asked(state, ctx, i) or state.consultations[i].from_agency is not None
+
+    def on_pick(self, state: DraftState, ctx: FlowContext, i: int, code: str) -> Outcome:
+        if not self.asked(state, ctx, i) or not valid(ctx.taxonomy.agency, code):
+            return refuse(state)
+        state.consultations[i].from_agency = code
+        return answered_here(state, ctx)
+
+    def screen(self, state: DraftState, ctx: FlowContext, i: int) -> Screen:
+        rows = choices(ctx.taxonomy.agency.active(), state.consultations[i].from_agency)
+        return Screen(f"{consultation_heading(i)}\n{t('flow.ask.from_agency')}", [*rows, nav(state)])
+
+
+@register
 class Topic(Step):
-    """What the consultation was about: optional."""
+    """What a consultation from an agency was about (相談内容別): one, required."""
 
     name = "topic"
 
+    def asked(self, state: DraftState, ctx: FlowContext, i: int) -> bool:
+        return from_agency(ctx.taxonomy, state.consultations[i].consulter)
+
     def answered(self, state: DraftState, ctx: FlowContext, i: int) -> bool:
-        return state.consultations[i].topic is not None
+        return not self.asked(state, ctx, i) or state.consultations[i].topic is not None
 
     def on_pick(self, state: DraftState, ctx: FlowContext, i: int, code: str) -> Outcome:
-        if not valid(ctx.taxonomy.topic, code):
+        if not self.asked(state, ctx, i) or not valid(ctx.taxonomy.topic, code):
             return refuse(state)
         state.consultations[i].topic = code
         return answered_here(state, ctx)
 
-    def on_skip(self, state: DraftState, ctx: FlowContext, i: int) -> Outcome:
-        state.consultations[i].topic = SKIPPED
-        return answered_here(state, ctx)
-
     def screen(self, state: DraftState, ctx: FlowContext, i: int) -> Screen:
         rows = choices(ctx.taxonomy.topic.active(), given(state.consultations[i].topic))
-        rows.append(nav(state, skip_button()))
-        return Screen(f"{consultation_heading(i)}\n{t('flow.ask.topic')}", rows)
+        return Screen(f"{consultation_heading(i)}\n{t('flow.ask.topic')}", [*rows, nav(state)])

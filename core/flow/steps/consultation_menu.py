@@ -5,11 +5,11 @@ from __future__ import annotations
 from core.flow.screen import PICK, Button, Screen, consultation_heading, grid, nav
 from core.flow.state import DraftState, FlowContext
 from core.flow.step import Outcome, Step, parse_id, refuse, register
-from core.flow.steps.consultation import has_categories
+from core.flow.steps.consultation import from_agency, has_categories
 from core.flow.summary import consultation_summary
 from core.i18n import t
 
-FIELDS = ("channel", "consulter", "category", "topic", "agencies", "fu_edit")  # the steps it opens
+FIELDS = ("channel", "consulter", "category", "from_agency", "topic", "agencies", "fu_edit")  # the steps it opens
 
 
 def _delete(state: DraftState, i: int) -> Outcome:
@@ -35,7 +35,10 @@ class ConsultationMenu(Step):
             return _delete(state, i)
         if code not in FIELDS or (code == "channel" and state.kind != "consult"):
             return refuse(state)
-        if code == "category" and not has_categories(ctx.taxonomy, state.consultations[i].consulter):
+        consulter = state.consultations[i].consulter
+        if code == "category" and not has_categories(ctx.taxonomy, consulter):
+            return refuse(state)
+        if code in ("from_agency", "topic") and not from_agency(ctx.taxonomy, consulter):
             return refuse(state)
         state.stack.append(f"{code}.{i}")
         return Outcome(state)
@@ -48,8 +51,10 @@ class ConsultationMenu(Step):
         fields.append(Button(t("flow.field.consulter"), f"{PICK}:consulter"))
         if has_categories(ctx.taxonomy, c.consulter):
             fields.append(Button(t("flow.field.category"), f"{PICK}:category"))
+        if from_agency(ctx.taxonomy, c.consulter):
+            fields.append(Button(t("flow.field.from_agency"), f"{PICK}:from_agency"))
+            fields.append(Button(t("flow.field.topic"), f"{PICK}:topic"))
         fields += [
-            Button(t("flow.field.topic"), f"{PICK}:topic"),
             Button(t("flow.field.agencies"), f"{PICK}:agencies"),
             Button(t("flow.field.followup"), f"{PICK}:fu_edit"),
         ]
