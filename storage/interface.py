@@ -203,6 +203,17 @@ class Tallies(Protocol):
         ...
 
     async def baseline(self, fiscal_year: int, outing_channel: str) -> Counts: ...
+    async def counts_by_staff(
+        self, start: date, end: date, *, areas: Sequence[str] | None = None
+    ) -> dict[int, tuple[int, int]]:
+        """(outings, consultations) dated start..end of each staff member who recorded any, optionally in some
+        areas (担当者別, the digest's per-staff counts)."""
+        ...
+
+    async def last_outing_by_area(self, until: date, *, areas: Sequence[str] | None = None) -> dict[str, date]:
+        """The date of the last outing on or before `until` in each area that had one (地域別, areas not visited)."""
+        ...
+
     async def staff_with_records(self, start: date, end: date, staff_ids: Sequence[int] | None = None) -> set[int]:
         """Which of these staff members (without `staff_ids`: of everyone) recorded anything dated start..end."""
         ...

@@ -190,3 +190,18 @@ def counted_statements(store: Store) -> list[str]:
 
     store.db.fetchall = fetchall  # type: ignore[method-assign]
     return seen
+
+
+async def test_counts_by_staff_and_the_last_outing_of_each_area(store: Store) -> None:
+    me, other = await staff(store, 1), await staff(store, 2)
+    await outing(store, me, date(2026, 11, 17), consultations=(consultation(), consultation("volunteer", "donate")))
+    await outing(store, me, date(2026, 11, 18), area="chuo")
+    await consult_only(store, other, date(2026, 11, 18), "kyonan", consultation(channel="phone"))
+    await outing(store, other, date(2026, 11, 30))  # after the span, and after `until` below
+    span = (date(2026, 11, 16), date(2026, 11, 22))
+    assert await store.tallies.counts_by_staff(*span) == {me: (2, 2), other: (0, 1)}
+    assert await store.tallies.counts_by_staff(*span, areas=["chuo"]) == {me: (1, 0)}
+    assert await store.tallies.counts_by_staff(*span, areas=[]) == {}
+    until = date(2026, 11, 29)
+    assert await store.tallies.last_outing_by_area(until) == {"kyonan": date(2026, 11, 17), "chuo": date(2026, 11, 18)}
+    assert await store.tallies.last_outing_by_area(until, areas=["chuo", "sakaino"]) == {"chuo": date(2026, 11, 18)}

@@ -231,6 +231,38 @@ class TallyRepository:
         assert row is not None
         return {int(i) for i in json.loads(row[0])}
 
+    async def counts_by_staff(
+        self, start: date, end: date, *, areas: Sequence[str] | None = None
+    ) -> dict[int, tuple[int, int]]:
+        """(outings, consultations) dated start..end of each staff member who recorded any, optionally in some
+        areas: the 担当者別 table and the digest's per-staff counts. One grouped scan of each table."""
+        if areas is not None and not areas:
+            return {}
+        found: dict[int, tuple[int, int]] = {}
+        for index, table in enumerate(("outings", "consultations")):
+            where, params = _where(start, end, areas, None)
+            rows = await self.db.fetchall(
+                f"SELECT staff_id, count(*) FROM {table} WHERE {where} GROUP BY staff_id", params
+            )
+            for staff_id, n in rows:
+                counts = list(found.get(int(staff_id), (0, 0)))
+                counts[index] = int(n)
+                found[int(staff_id)] = (counts[0], counts[1])
+        return found
+
+    async def last_outing_by_area(self, until: date, *, areas: Sequence[str] | None = None) -> dict[str, date]:
+        """The date of the last outing on or before `until` in each area that had one (optionally of some areas):
+        the 地域別 table's last outing and the digest's areas not visited lately."""
+        if areas is not None and not areas:
+            return {}
+        where = "date <= ?"
+        params: list[Any] = [until.isoformat()]
+        if areas is not None:
+            where += f" AND area IN ({', '.join('?' * len(areas))})"
+            params += list(areas)
+        rows = await self.db.fetchall(f"SELECT area, max(date) FROM outings WHERE {where} GROUP BY area", params)
+        return {str(area): date.fromisoformat(last) for area, last in rows}
+
     async def followup_numbers(self, today: date, areas: Sequence[str] | None = None) -> tuple[int, int]:
         """(open, overdue) follow-ups, optionally of some areas: numbers only, for digests and group chats."""
         where = ""
