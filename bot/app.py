@@ -22,13 +22,14 @@ from bot.settings import Settings
 from core.clock import Clock, SystemClock, utc_iso
 from core.i18n import t
 from core.taxonomy import Taxonomy, load_taxonomy
-from handlers import access, errors, followups, menu, reports, visit
+from handlers import access, errors, followups, menu, places, reports, visit
 from handlers.common import BotData, Context, Services
 from handlers.delivery import TelegramSender
 from services.deps import Deps
 from services.digest import DigestService
 from services.flow import FlowService
 from services.followups import FollowUpService
+from services.places import PlaceService
 from services.reminders import DraftExpiryService, ReminderService, RetentionService
 from services.reporting import ReportService
 from services.staff import StaffService
@@ -37,7 +38,7 @@ from storage.sqlite.store import Store
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("visit", "consult", "followups", "cancel", "mine", "report", "export", "area", "help")
+COMMANDS = ("visit", "consult", "followups", "cancel", "mine", "report", "places", "export", "area", "help")
 
 
 # The PTB Application with fieldbot's typed context (PTB's ContextTypes).
@@ -54,6 +55,7 @@ def register_handlers(application: FieldApplication) -> None:
     application.add_handlers(visit.handlers())
     application.add_handlers(followups.handlers())
     application.add_handlers(reports.handlers())
+    application.add_handlers(places.handlers())
     application.add_handlers(menu.handlers())
     application.add_handlers(visit.text_handlers())
     application.add_handlers(access.fallback_handlers())
@@ -66,6 +68,7 @@ def build_services(deps: Deps, boot_id: str, bot_id: int, admin_ids: frozenset[i
         followups=FollowUpService(deps),
         reports=ReportService(deps),
         staff=StaffService(deps, admin_ids),
+        places=PlaceService(deps),
         bot_id=bot_id,
     )
 

@@ -21,6 +21,7 @@ from bot.app import FieldBot
 from bot.logs import configure_logging
 from bot.settings import DEFAULT_API_BASE_URL, Settings, SettingsError, load_settings, readable_by_others
 from cli import admin as admincli
+from cli import places as placescli
 from cli import report as reportcli
 from cli.common import CommandError, existing_database, settings_for
 from core.clock import Clock, SystemClock
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.set_defaults(func=cmd_start)
     reportcli.add_parser(commands).set_defaults(func=cmd_report)
     admincli.add_parsers(commands)
+    placescli.add_parser(commands)
     return parser
 
 

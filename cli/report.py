@@ -19,9 +19,12 @@ from core.periods import Period, PeriodError, date_range, fiscal_year, parse_mon
 from core.taxonomy import Taxonomy, load_taxonomy
 from reports.charts import comparison_chart, multi_year_chart
 from reports.render_csv import render_csv
+from reports.render_tables import render_table_csv, render_table_text, render_table_xlsx
 from reports.render_text import render_text
 from reports.render_xlsx import render_xlsx
+from reports.tables import TABLE_NAMES, NamedTable
 from reports.tally import Report
+from services.report_tables import DEFAULT_YEARS, ReportTables
 from services.reporting import Reporter, Scope
 from storage.sqlite.store import Store
 
@@ -57,6 +60,14 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--out", type=Path, help="write to this file instead of standard output (needed for xlsx and png)"
     )
     report.add_argument("--zone", metavar="CODE|LABEL", help="only this zone's areas, by its code or its label")
+    report.add_argument(
+        "--table",
+        choices=TABLE_NAMES,
+        help="one of the supervisors' tables instead (years, month, staff, area, cross, headcount, outcomes)",
+    )
+    report.add_argument(
+        "--years", type=int, metavar="N", help=f"with --table years: how many fiscal years (default {DEFAULT_YEARS})"
+    )
     return report
 
 
@@ -65,6 +76,8 @@ def output_format(args: argparse.Namespace) -> tuple[str, str]:
     rather than silently ignored."""
     if args.chart is not None and args.format not in (None, "png"):
         raise UsageError(t("cli.report.chart_needs_png", format=args.format))
+    if getattr(args, "table", None) is not None and (args.chart is not None or args.format == "png"):
+        raise UsageError(t("report.table.cli.no_png"))
     fmt = args.format or ("png" if args.chart is not None else "text")
     return fmt, args.chart or "activity"
 
@@ -150,6 +163,7 @@ async def produce(args: argparse.Namespace, settings: Settings) -> bytes:
     today = clock_of(args).now().astimezone(settings.tz).date()
     period = period_of(args, today)
     scope = _scope(taxonomy, args.zone)
+    years = years_of(args)
     database = existing_database(args, settings)
     store = await Store.open(database)
     try:
@@ -159,6 +173,12 @@ async def produce(args: argparse.Namespace, settings: Settings) -> bytes:
             return multi_year_chart(taxonomy, series)
         # A period still running is compared up to the same day (前年同期), as in the bot and every export.
         report = await reporter.report(period, compare=args.compare, scope=scope, today=today)
+        tables = ReportTables(reporter, settings.tz)
+        if args.table is not None:
+            table = await tables.table(args.table, period, scope=scope, today=today, years=years)
+            return table_output(fmt, report, table)
+        # The workbook carries every supervisors' table of the same period and scope, a sheet each.
+        sheets = await tables.every_table(period, scope=scope, today=today) if fmt == "xlsx" else []
     finally:
         await store.close()
     empty = is_empty(report)
@@ -176,11 +196,39 @@ async def produce(args: argparse.Namespace, settings: Settings) -> bytes:
         print("\n".join(empty_lines(report, database)), file=sys.stderr)
     buffer = BytesIO()
     if fmt == "csv":
-        render_csv(report, buffer)
+        render_csv(report, buffer, council=taxonomy.council)
     elif fmt == "xlsx":
-        render_xlsx(report, buffer)
+        render_xlsx(report, buffer, council=taxonomy.council, tables=sheets)
     else:
         return comparison_chart(report, chart)
+    return buffer.getvalue()
+
+
+def years_of(args: argparse.Namespace) -> int:
+    """--years: only with --table years, 1 to 20."""
+    if args.years is None:
+        return DEFAULT_YEARS
+    if args.table != "years":
+        raise UsageError(t("report.table.cli.years_needs_table"))
+    if not 1 <= args.years <= 20:
+        raise UsageError(t("report.table.cli.years_range", years=args.years))
+    return int(args.years)
+
+
+def table_output(fmt: str, report: Report, table: NamedTable) -> bytes:
+    """A table in the format asked for; its JSON is the report's with the table in `tables` (by its name)."""
+    if fmt == "text":
+        return ("\n\n".join(render_table_text(table, limit=10**9)) + "\n").encode("utf-8")
+    if fmt == "json":
+        shape = json.loads(report.model_dump_json())
+        shape["empty"] = is_empty(report)
+        shape["tables"] = {table.name: table.table.model_dump(mode="json", exclude_none=True)}
+        return (json.dumps(shape, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    buffer = BytesIO()
+    if fmt == "csv":
+        render_table_csv(table, buffer)
+    else:
+        render_table_xlsx(table, buffer)
     return buffer.getvalue()
 
 

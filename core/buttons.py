@@ -173,6 +173,7 @@ YesNo = Literal["yes", "no"]
 RoleName = Literal["staff", "supervisor", "admin"]
 DuePreset = Literal["1w", "2w", "1m"]
 PeriodKey = Literal["week", "lastweek", "month", "fy", "lastfy"]
+TableKey = Literal["staff", "area", "month", "places"]
 
 
 @kind("f")
@@ -269,6 +270,29 @@ class StaffReactivate(Button):
     staff: int
 
 
+@kind("pp")
+class PlacePage(Button):
+    page: int
+
+
+@kind("pc")
+class PlaceCard(Button):
+    place: int
+
+
+@kind("ps")
+class PlaceStatusSet(Button):
+    """A place's status changed from its card (confirming a place added during an outing keeps its status)."""
+
+    place: int
+    status: str
+
+
+@kind("pk")
+class PlaceConfirm(Button):
+    place: int
+
+
 @kind("fl")
 class FollowUpPage(Button):
     page: int
@@ -354,6 +378,14 @@ class FollowUpOwnerPage(Button):
 @kind("rp")
 class ReportPeriod(Button):
     period: PeriodKey
+
+
+@kind("rt")
+class ReportTable(Button):
+    """A supervisors' table of /report (担当者別, 地域別, 月別) for a period (default: this fiscal year)."""
+
+    table: TableKey
+    period: PeriodKey = "fy"
 
 
 @kind("ex")

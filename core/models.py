@@ -45,6 +45,32 @@ class Invite:
     used_at: datetime | None
 
 
+class PlaceStatus(StrEnum):
+    PREPARING = "preparing"  # 準備中
+    ACTIVE = "active"  # 活動中
+    PAUSED = "paused"  # 休止
+    ENDED = "ended"  # 終了
+
+
+@dataclass(frozen=True, slots=True)
+class NewPlace:
+    """A place (活動先) as a council registers it: public, never personal. `kind` is a destination code."""
+
+    name: str
+    kind: str
+    area: str
+    organiser: str | None = None
+    status: PlaceStatus = PlaceStatus.ACTIVE
+    started_on: date | None = None
+    ended_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Place(NewPlace):
+    id: int = 0
+    confirmed: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class NewFollowUp:
     label: str
@@ -72,6 +98,8 @@ class NewOuting:
     activity: str
     destination: str
     headcount: int | None
+    place_id: int | None = None  # the registered place (活動先) gone to; its kind is `destination`
+    new_place: str | None = None  # a place named during the outing: registered at save, to be confirmed
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,8 @@ class _Entry(BaseModel):
 class CategoryEntry(_Entry):
     # Only meaningful for the channel dimension: the channel that means "received at an outing".
     at_outing: bool = False
+    # Only for the activity dimension: the activity that is the council's 働きかけ (counted per place).
+    outreach: bool = False
 
 
 class ConsulterEntry(_Entry):
@@ -97,6 +99,9 @@ class TaxonomyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     council: str = ""
+    # The council's name as it starts the names of the files it is sent (市民社協_令和7年度_集計.xlsx); default:
+    # the full name.
+    council_short: str = Field(default="", max_length=LABEL_MAX)
     zones: list[ZoneEntry]
     activity: list[CategoryEntry]
     destination: list[CategoryEntry]
@@ -123,6 +128,11 @@ class TaxonomyFile(BaseModel):
             if any(c.at_outing for c in group.categories):
                 raise ValueError(f"consulter {group.code!r}: at_outing is only allowed in [[channel]]")
         outing_channels = [c.code for c in self.channel if c.at_outing]
+        others = ("destination", "channel", "topic", "agency", "outcome")
+        if any(e.outreach for name in others for e in getattr(self, name)):
+            raise ValueError("outreach is only allowed in [[activity]]")
+        if sum(e.outreach for e in self.activity) > 1:
+            raise ValueError("activity: at most one activity may have outreach = true")
         if sum(g.from_agency for g in self.consulter) > 1:
             raise ValueError("consulter: at most one group may have from_agency = true")
         if len(outing_channels) != 1:
@@ -241,6 +251,7 @@ class Taxonomy:
     def __init__(self, source: TaxonomyFile, origin: str) -> None:
         self.origin = origin
         self.council = source.council
+        self.council_short = source.council_short.strip() or source.council.strip()
 
         def ordered(entries: list[CategoryEntry] | list[ConsulterEntry]) -> list[Category]:
             return [
@@ -295,6 +306,8 @@ class Taxonomy:
         self.outing_channel: str = next(c.code for c in source.channel if c.at_outing)
         # The group whose consultations name the agency that consulted and a topic (None: no such group).
         self.agency_group: str | None = next((g.code for g in source.consulter if g.from_agency), None)
+        # The activity counted as 働きかけ at each place (None: the council does not count one).
+        self.outreach_activity: str | None = next((a.code for a in source.activity if a.outreach), None)
 
     def dimension(self, name: str) -> Dimension:
         if name not in ALL_DIMENSIONS:
@@ -309,8 +322,11 @@ class Taxonomy:
         return self._areas.get(code)
 
     def area_label(self, code: str) -> str:
+        """The current label of an area; a code removed from the file shows as itself, UNKNOWN as 不明."""
         area = self._areas.get(code)
-        return area.label if area else code
+        if area:
+            return area.label
+        return t("report.misc.unknown") if code == UNKNOWN else code
 
     def zone_label(self, code: str) -> str:
         zone = self._zones.get(code)

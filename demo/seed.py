@@ -144,14 +144,21 @@ CATEGORY: Mapping[str, Weights] = {
         "covid": 1,
     },
 }
-TOPIC: Mapping[str, Weights] = {
-    "individual": {"case": 8, "ibasho": 2, "care-meeting": 1, "tenmillion": 1, "other": 1},
-    "group": {"area-council": 5, "ibasho": 4, "kodomo-shokudo": 3, "foodbank": 2, "tenmillion": 2, "other": 2},
-    "volunteer": {"donation": 4, "ibasho": 2, "kodomo-shokudo": 2, "foodbank": 2, "other": 2},
-    "agency": {"care-meeting": 4, "case": 4, "other": 1},
-    "council": {"area-council": 3, "other": 2, "donation": 1},
+# The topics of consultations from agencies (関係機関からの相談); no other group is asked one.
+AGENCY_TOPIC: Weights = {
+    "case": 8,
+    "care-meeting": 6,
+    "area-council": 3,
+    "ibasho": 3,
+    "tenmillion": 2,
+    "kodomo-shokudo": 2,
+    "foodbank": 1,
+    "donation": 1,
+    "other": 2,
 }
-AGENCY_CHANCE: Mapping[str, float] = {"individual": 0.45, "agency": 0.95, "group": 0.2, "volunteer": 0.1}
+# How often a consultation is connected to an agency (a referral, つなぎ先), by group; an agency that consulted
+# is seldom referred on.
+REFERRAL_CHANCE: Mapping[str, float] = {"individual": 0.45, "agency": 0.15, "group": 0.2, "volunteer": 0.1}
 AGENCY: Mapping[str, Weights] = {
     "individual": {
         "houkatsu": 10,
@@ -311,14 +318,16 @@ class Generator:
         consulter = self.pick(CONSULTER_AT_OUTING if at_outing else CONSULTER_ELSEWHERE, taxonomy.consulter.active())
         categories = taxonomy.categories_of(consulter).active()
         category = self.pick(CATEGORY.get(consulter, {}), categories) if categories else None
-        topic = None
-        if self.rng.random() < 0.65:
-            topic = self.pick(TOPIC.get(consulter, {"other": 1}), taxonomy.topic.active())
+        topic = from_agency = None
+        if consulter == taxonomy.agency_group:
+            # Who consulted (the agencies that consult most: 包括, 高齢者支援課, 子ども政策課 …) and about what.
+            from_agency = self.pick(AGENCY["agency"], taxonomy.agency.active())
+            topic = self.pick(AGENCY_TOPIC, taxonomy.topic.active())
         agencies: list[str] = []
-        if self.rng.random() < AGENCY_CHANCE.get(consulter, 0.1):
+        if self.rng.random() < REFERRAL_CHANCE.get(consulter, 0.1):
             wanted = 1 if self.rng.random() < 0.75 else (2 if self.rng.random() < 0.8 else 3)
             weights = AGENCY.get(consulter, AGENCY["other"])
-            offered = list(taxonomy.agency.active())
+            offered = [c for c in taxonomy.agency.active() if c.code != from_agency]
             while offered and len(agencies) < wanted:
                 chosen = self.pick(weights, offered)
                 agencies.append(chosen)
@@ -329,7 +338,9 @@ class Generator:
             chance = 0.08 if not recent else (0.4 if staff_id == self.demo_id else 0.2)
             if self.rng.random() < chance:
                 followup = self.followup(staff_id, area, day)
-        return NewConsultation(channel, consulter, category, topic, tuple(agencies), at_outing, followup)
+        return NewConsultation(
+            channel, consulter, category, topic, tuple(agencies), at_outing, followup, from_agency=from_agency
+        )
 
     def followup(self, staff_id: int, area: str, day: date) -> NewFollowUp:
         number = self._letters.get(area, 0)

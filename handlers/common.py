@@ -29,6 +29,7 @@ from core.models import Role, Staff
 from services.access import refusal
 from services.flow import FlowService
 from services.followups import FollowUpService
+from services.places import PlaceService
 from services.reporting import ReportService
 from services.screens import Attachment, Reply, Rows, View, expired
 from services.staff import StaffService
@@ -45,6 +46,7 @@ class Services:
     followups: FollowUpService
     reports: ReportService
     staff: StaffService
+    places: PlaceService
     bot_id: int
 
 

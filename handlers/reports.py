@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from core.buttons import ExportYear, ReportPeriod, decode_as, pattern
+from core.buttons import ExportYear, ReportPeriod, ReportTable, decode_as, pattern
 from core.models import Staff
 from handlers.common import Context, registered
 from services.access import ADMINS, SUPERVISORS
@@ -25,6 +25,12 @@ async def cmd_report(update: Update, context: Context, staff: Staff) -> Reply:
 async def on_report(update: Update, context: Context, staff: Staff) -> Reply:
     button = decode_as(_data(update), ReportPeriod)
     return expired() if button is None else await context.services.reports.report(staff, button)
+
+
+@registered(*SUPERVISORS)
+async def on_report_table(update: Update, context: Context, staff: Staff) -> Reply:
+    button = decode_as(_data(update), ReportTable)
+    return expired() if button is None else await context.services.reports.table(staff, button)
 
 
 @registered()
@@ -50,5 +56,6 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
         CommandHandler("mine", cmd_mine, filters=private),
         CommandHandler("export", cmd_export, filters=private),
         CallbackQueryHandler(on_report, pattern=pattern(ReportPeriod)),
+        CallbackQueryHandler(on_report_table, pattern=pattern(ReportTable)),
         CallbackQueryHandler(on_export, pattern=pattern(ExportYear)),
     ]

@@ -10,6 +10,7 @@ from typing import BinaryIO
 from core.counts import DIMENSIONS
 from core.i18n import t
 from reports.cells import safe_cell
+from reports.export_titles import compare_headers, report_title
 from reports.render_text import dimension_title, format_share, section_name
 from reports.tally import PeriodInfo, Report, Row, Total
 
@@ -50,18 +51,22 @@ def _total_row(section: str, code: str, total: Total) -> list[Cell]:
     return [section, code, label, total.count, _number(total.previous), _number(total.delta), "", ""]
 
 
-def csv_rows(report: Report) -> Iterator[list[Cell]]:
-    """The rows of the CSV: period, comparison and share first, a blank row, then the table with its header.
+def csv_rows(report: Report, *, council: str = "") -> Iterator[list[Cell]]:
+    """The rows of the CSV: the title (the council's name when given, 集計表, the period), period, comparison and
+    share, a blank row, then the table with its header (the comparison columns named 前年度 and 前年度比, or
+    前年同期 and 前年同期比 …; codes in their own column, for re-import).
 
     Numbers are ints and deltas signed numbers (3, -2, 0) so that Excel can sum them; 新 is in its own column;
     text is written through `reports.cells` (a label never becomes a formula). Consulter
     sub-categories carry their group in the first column: 相談者種別/ボランティア希望（活動）者からの相談.
     """
+    yield [report_title(report, council)]
     yield _period_row("period", report.period)
     yield _period_row("compare", report.compare)
     yield [t("report.total.outing_share"), format_share(report.outing_share)]
     yield []
-    yield [t(f"report.column.{name}") for name in COLUMNS]
+    named = compare_headers(report)
+    yield [named.get(name) or t(f"report.column.{name}") for name in COLUMNS]
     totals_section = section_name("totals")
     totals = report.totals
     yield _total_row(totals_section, "outings", totals.outings)
@@ -81,20 +86,20 @@ def csv_rows(report: Report) -> Iterator[list[Cell]]:
                 yield _row(group_section, category)
 
 
-def render_csv(report: Report, out: BinaryIO) -> None:
+def render_csv(report: Report, out: BinaryIO, *, council: str = "") -> None:
     """Write the CSV to a binary stream, row by row; the stream is left open."""
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     try:
         text.write(BOM)
         writer = csv.writer(text, lineterminator="\r\n")
-        for row in csv_rows(report):
+        for row in csv_rows(report, council=council):
             writer.writerow([safe_cell(cell) for cell in row])
         text.flush()
     finally:
         text.detach()
 
 
-def render_csv_bytes(report: Report) -> bytes:
+def render_csv_bytes(report: Report, *, council: str = "") -> bytes:
     buffer = io.BytesIO()
-    render_csv(report, buffer)
+    render_csv(report, buffer, council=council)
     return buffer.getvalue()

@@ -16,7 +16,10 @@ from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
 from core.counts import DIMENSIONS
 from core.i18n import t
 from reports.cells import safe_text
+from reports.export_titles import compare_headers
+from reports.render_tables import add_table_sheets
 from reports.render_text import dimension_title, footnote, section_name
+from reports.tables import NamedTable
 from reports.tally import PeriodInfo, Report, Row, Total
 
 SHEET_NAME_MAX = 31
@@ -82,9 +85,16 @@ def _write_period(sheet: Worksheet, row: int, key: str, period: PeriodInfo | Non
     sheet.write_datetime(row, 3, period.end, formats.date)
 
 
-def _write_head(sheet: Worksheet, report: Report, title: str, formats: _Formats) -> None:
-    """Rows 0-3: the title, the period, the comparison and the footnote (row 4 stays blank)."""
-    _text(sheet, 0, 0, t("report.xlsx.title", title=title, period=report.period.label), formats.title)
+def _write_head(sheet: Worksheet, report: Report, title: str, formats: _Formats, council: str) -> None:
+    """Rows 0-3: the title (with the council's name when known), the period, the comparison and the footnote
+    (row 4 stays blank)."""
+    period = report.period.label
+    heading = (
+        t("report.xlsx.council_title", council=council, title=title, period=period)
+        if council
+        else t("report.xlsx.title", title=title, period=period)
+    )
+    _text(sheet, 0, 0, heading, formats.title)
     _write_period(sheet, 1, "period", report.period, formats)
     _write_period(sheet, 2, "compare", report.compare, formats)
     note = footnote(report)
@@ -92,9 +102,11 @@ def _write_head(sheet: Worksheet, report: Report, title: str, formats: _Formats)
         _text(sheet, 3, 0, note, formats.note)
 
 
-def _write_header(sheet: Worksheet, columns: Sequence[str], formats: _Formats) -> None:
+def _write_header(sheet: Worksheet, report: Report, columns: Sequence[str], formats: _Formats) -> None:
+    """The table's header: the comparison columns named by what they compare with (前年度, 前年度比, 前年同期 …)."""
+    named = compare_headers(report)
     for col, name in enumerate(columns):
-        _text(sheet, HEADER_ROW, col, t(f"report.column.{name}"), formats.header)
+        _text(sheet, HEADER_ROW, col, named.get(name) or t(f"report.column.{name}"), formats.header)
     sheet.freeze_panes(HEADER_ROW + 1, 0)
 
 
@@ -125,13 +137,13 @@ def _set_widths(sheet: Worksheet, labels: Iterable[str], *, first: float = 8) ->
     sheet.set_column(2, 4, 12)
 
 
-def _summary_sheet(book: Workbook, report: Report, formats: _Formats) -> None:
+def _summary_sheet(book: Workbook, report: Report, formats: _Formats, council: str) -> None:
     sheet = book.add_worksheet(sheet_name(t("report.xlsx.summary_sheet")))
     labels = [t(f"report.total.{name}") for name in ("outings", "consultations", "at_outing", "agency_links")]
     share_label = t("report.total.outing_share")
     _set_widths(sheet, [*labels, share_label, report.period.label], first=10)
-    _write_head(sheet, report, section_name("totals"), formats)
-    _write_header(sheet, ("label", "count", "previous", "delta"), formats)
+    _write_head(sheet, report, section_name("totals"), formats, council)
+    _write_header(sheet, report, ("label", "count", "previous", "delta"), formats)
     totals = report.totals
     items: list[tuple[str, Total]] = list(
         zip(labels, (totals.outings, totals.consultations, totals.at_outing, totals.agency_links), strict=True)
@@ -154,7 +166,7 @@ def _summary_sheet(book: Workbook, report: Report, formats: _Formats) -> None:
             sheet.write_number(row, 3, round(report.outing_share - before, 4), formats.points)
 
 
-def _dimension_sheet(book: Workbook, report: Report, name: str, formats: _Formats) -> None:
+def _dimension_sheet(book: Workbook, report: Report, name: str, formats: _Formats, council: str) -> None:
     title = dimension_title(name)
     sheet = book.add_worksheet(sheet_name(title))
     rows = report.dimensions.rows(name)
@@ -162,8 +174,8 @@ def _dimension_sheet(book: Workbook, report: Report, name: str, formats: _Format
     if name == "consulter":
         labels += [f"  {c.label}" for group in report.dimensions.consulter for c in group.categories]
     _set_widths(sheet, [*labels, report.period.label])
-    _write_head(sheet, report, section_name(name), formats)
-    _write_header(sheet, TABLE_COLUMNS, formats)
+    _write_head(sheet, report, section_name(name), formats, council)
+    _write_header(sheet, report, TABLE_COLUMNS, formats)
     row = HEADER_ROW + 1
     if name != "consulter":
         for item in rows:
@@ -178,19 +190,55 @@ def _dimension_sheet(book: Workbook, report: Report, name: str, formats: _Format
             row += 1
 
 
-def render_xlsx(report: Report, out: BinaryIO | str | PathLike[str]) -> None:
+def _codes_sheet(book: Workbook, report: Report, formats: _Formats) -> None:
+    """Every row of every table with its code (the consulter sub-categories as group/category), for re-import
+    and for joining with other files; the other sheets show labels only."""
+    sheet = book.add_worksheet(sheet_name(t("report.xlsx.codes_sheet")))
+    columns = ("section", "code", "label")
+    for col, name in enumerate(columns):
+        _text(sheet, 0, col, t(f"report.column.{name}"), formats.header)
+    sheet.freeze_panes(1, 0)
+    row = 1
+    labels: list[str] = []
+    for name in DIMENSIONS:
+        section = dimension_title(name)
+        entries = [(section, item.code, item.label) for item in report.dimensions.rows(name) if name != "consulter"]
+        if name == "consulter":
+            for group in report.dimensions.consulter:
+                entries.append((section, group.code, group.label))
+                path = t("report.column.group_path", dimension=section, group=group.label)
+                entries += [(path, f"{group.code}/{c.code}", c.label) for c in group.categories]
+        for values in entries:
+            for col, value in enumerate(values):
+                _text(sheet, row, col, value)
+            labels.append(values[0])
+            row += 1
+    widest = max((display_width(label) for label in labels), default=10)
+    sheet.set_column(0, 0, min(max(widest + 2, 12), 60))
+    sheet.set_column(1, 1, 24)
+    sheet.set_column(2, 2, 40)
+
+
+def render_xlsx(
+    report: Report, out: BinaryIO | str | PathLike[str], *, council: str = "", tables: Sequence[NamedTable] = ()
+) -> None:
     """Write the workbook to a binary stream or a path.
 
-    Sheets: 概要 (totals and the share of consultations at outings), then one per dimension in report order. Each
-    sheet: title, period and comparison rows, the footnote, then a frozen header (順位, 項目, 件数, 前期, 増減) and
-    the rows; the consulter sheet shows each group (bold) followed by its indented sub-categories. Rows are
-    written in order in constant_memory mode, so memory stays flat however long the tables are.
+    Sheets: 概要 (totals and the share of consultations at outings), then one per dimension in report order, then
+    コード (the code of every row). Each sheet: title (the council's name, when given, the table and the period),
+    period and comparison rows (dates as date cells), the footnote, then a frozen header (順位, 項目, 件数, then
+    the comparison as the published tables name it: 前年度 and 前年度比, or 前年同期 and 前年同期比) and the rows;
+    the consulter sheet shows each group (bold) followed by its indented sub-categories. Rows are written in
+    order in constant_memory mode, so memory stays flat however long the tables are. `tables` (the supervisors'
+    tables of the same period and scope) follow as sheets of their own.
     """
     book = Workbook(out, {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
     try:
         formats = _Formats(book)
-        _summary_sheet(book, report, formats)
+        _summary_sheet(book, report, formats, council)
         for name in DIMENSIONS:
-            _dimension_sheet(book, report, name, formats)
+            _dimension_sheet(book, report, name, formats, council)
+        _codes_sheet(book, report, formats)
+        add_table_sheets(book, tables)
     finally:
         book.close()

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -14,17 +14,29 @@ from core.clock import Clock, JumpWatch, parse_utc, utc_iso
 from core.faults import crash_point
 from core.i18n import t
 from core.models import Role, Staff
-from core.periods import Period, previous_period, same_period_last_year, week_containing
+from core.periods import Period, fiscal_year_of, previous_period, same_period_last_year, so_far, week_containing
 from core.schedule import DigestSchedule
-from core.taxonomy import Taxonomy
+from core.taxonomy import Area, Taxonomy
 from reports.charts import comparison_chart
-from reports.digest import render_digest
+from reports.digest import (
+    OVERDUE_SHOWN,
+    QUIET_DAYS,
+    DigestContent,
+    Figures,
+    OverdueFollowUp,
+    QuietArea,
+    StaffCounts,
+    YearToDate,
+    render_digest,
+    week_label,
+)
 from reports.tally import Report, build_report
 from services.access import Scope
+from services.followups import owner_label
 from services.outbound import DeliveryError, Sender
 from services.reporting import Reporter, render_off_loop
 from storage.interface import Outbox, Store
-from storage.types import FAILED, UNKNOWN
+from storage.types import FAILED, UNKNOWN, FollowUpScope
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +44,12 @@ log = logging.getLogger(__name__)
 def due_week(now: datetime, tz: ZoneInfo, schedule: DigestSchedule) -> tuple[Period, datetime]:
     """The week whose digest is due now (the last full week before the latest scheduled moment), and that moment."""
     moment = schedule.latest(now, tz)
-    return previous_period(week_containing(moment.date())), moment
+    return _named(previous_period(week_containing(moment.date()))), moment
+
+
+def _named(week: Period) -> Period:
+    """The week labelled as an office names it, 11/16(月)〜11/22(日) (its key stays the ISO week's)."""
+    return Period(week.kind, week.start, week.end, label=week_label(week))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +76,14 @@ def recipients(staff: Sequence[Staff], taxonomy: Taxonomy, group_chat: int | Non
 
 
 def idle_staff(staff: Sequence[Staff], scope: Scope, recorded: set[int]) -> list[Staff]:
-    """Staff in the scope who recorded nothing (admins are not expected to record)."""
+    """Area staff in the scope who recorded nothing. Supervisors and admins read the digest and are not expected
+    to record (one who did is among the staff with counts)."""
     return [
         p
         for p in staff
         if p.active
         and not p.imported
-        and p.role is not Role.ADMIN
+        and p.role is Role.STAFF
         and (scope.zone is None or p.zone == scope.zone)
         and p.id not in recorded
     ]
@@ -209,36 +227,98 @@ class DigestService:
         self, due: list[Recipient], week: Period, staff: Sequence[Staff]
     ) -> dict[tuple[Scope, bool], Content]:
         """The content of each distinct digest `due` needs (recipients of one zone share one). The queries go to
-        the database thread together: the counts of the three weeks for all the scopes (one statement), the
-        follow-up numbers of each scope, and who recorded in the week (once, for the names of idle staff)."""
+        the database thread together: the counts of the week and of the same week a year earlier for all the
+        scopes (one statement), the years to date of all the scopes (one statement, headline figures only), the
+        counts of each staff member in the week for all the scopes (one statement), the last outing of every area
+        concerned (one statement), who recorded anything in the week, and of each scope its follow-up numbers and,
+        for private digests only, its overdue follow-ups."""
         distinct = {_content_of(r): r for r in due}
         scopes = list(dict.fromkeys(r.scope for r in due))
-        weeks = [week, previous_period(week), same_period_last_year(week)]
+        private = list(dict.fromkeys(r.scope for r in due if r.private))
+        year_ago = _named(same_period_last_year(week))
+        ytd, ytd_before = so_far(fiscal_year_of(week.end), week.end)
         today = self.clock.now().astimezone(self.tz).date()
-        counts, followups, recorded = await asyncio.gather(
-            self.reporter.counts_by_scope(weeks, scopes),
-            asyncio.gather(*(self.store.tallies.followup_numbers(today, s.areas(self.taxonomy)) for s in scopes)),
-            self._recorded(week, any(r.private for r in due)),
+        areas = {s: s.areas(self.taxonomy) for s in scopes}
+        active = {s: self._active_areas(s) for s in scopes}
+        tallies = self.store.tallies
+        every_area = list(dict.fromkeys(a.code for s in scopes for a in active[s]))
+        groups = list(areas.values())
+        each_scope = asyncio.gather(
+            asyncio.gather(*(tallies.followup_numbers(today, areas[s]) for s in scopes)),
+            asyncio.gather(*(self._overdue(areas[s], today) for s in private)),
         )
-        numbers = dict(zip(scopes, followups, strict=True))
+        counts, ytd_figures, by_staff, last_outing, recorded, (followups, overdue) = await asyncio.gather(
+            self.reporter.counts_by_scope([week, year_ago], scopes),
+            tallies.totals_by_areas([(ytd.start, ytd.end), (ytd_before.start, ytd_before.end)], groups),
+            tallies.staff_counts_by_areas(week.start, week.end, groups),
+            tallies.last_outing_by_area(week.end, areas=every_area),
+            tallies.staff_with_records(week.start, week.end),
+            each_scope,
+        )
+        per_scope = {
+            s: (figures, numbers, people)
+            for s, figures, numbers, people in zip(scopes, ytd_figures, followups, by_staff, strict=True)
+        }
+        overdue_of = dict(zip(private, overdue, strict=True))
+        names = {p.id: p.name for p in staff}
+        names |= await self._names_of({i for people in by_staff for i in people} - set(names))
         texts: dict[tuple[Scope, bool], list[str]] = {}
         charted: dict[tuple[Scope, bool], Report] = {}
         for key, recipient in distinct.items():
-            current, previous, year_ago = counts[recipient.scope]
-            versus_week = build_report(self.taxonomy, week, current, weeks[1], previous)
-            idle_names = None  # group chats get counts only
-            if recipient.private:
-                idle_names = [p.name for p in idle_staff(staff, recipient.scope, recorded)]
-            texts[key] = render_digest(
-                recipient.scope_label, versus_week, year_ago, numbers[recipient.scope], idle_names
+            scope = recipient.scope
+            current, before = counts[scope]
+            (now_ytd, before_ytd), numbers, people = per_scope[scope]
+            versus_year = build_report(self.taxonomy, week, current, year_ago, before)
+            content = DigestContent(
+                scope_label=recipient.scope_label,
+                week=versus_year,
+                year_to_date=YearToDate(ytd, Figures(*now_ytd), Figures(*before_ytd)),
+                staff=_staff_counts(people, names),
+                idle=[p.name for p in idle_staff(staff, scope, recorded)],
+                quiet_areas=quiet_areas(active[scope], last_outing, week.end),
+                followups=numbers,
+                overdue=overdue_of[scope] if recipient.private else None,
+                today=today,
+                private=recipient.private,
             )
-            charted[key] = versus_week
+            texts[key] = render_digest(content)
+            # The chart draws the year-earlier bars only when that week has data (else they would read as zeros).
+            charted[key] = versus_year if versus_year.comparable else build_report(self.taxonomy, week, current)
         charts = await asyncio.gather(*(render_off_loop(partial(self.draw, r, "activity")) for r in charted.values()))
         return {key: (texts[key], chart) for key, chart in zip(charted, charts, strict=True)}
 
-    async def _recorded(self, week: Period, needed: bool) -> set[int]:
-        """Who recorded anything in the week (only private digests name idle staff)."""
-        return await self.store.tallies.staff_with_records(week.start, week.end) if needed else set()
+    def _active_areas(self, scope: Scope) -> list[Area]:
+        """The areas of a scope still in use (a retired area is not expected to be visited)."""
+        zones = [z for z in self.taxonomy.zones if not z.retired and scope.zone in (None, z.code)]
+        return [a for z in zones for a in z.areas if not a.retired]
+
+    async def _names_of(self, ids: set[int]) -> dict[int, str]:
+        """The names of staff the list of everyone leaves out (imported history's), from the staff repository."""
+        found = await asyncio.gather(*(self.store.staff.get(i) for i in sorted(ids)))
+        return {p.id: p.name for p in found if p is not None}
+
+    async def _overdue(self, areas: list[str] | None, today: date) -> list[OverdueFollowUp]:
+        """The overdue follow-ups of a scope, oldest due first: label, area, due date and owner, nothing else."""
+        found = await self.store.followups.open_list(FollowUpScope(areas=areas), today, limit=OVERDUE_SHOWN)
+        return [
+            OverdueFollowUp(f.label, self.taxonomy.area_label(f.area), f.due, owner_label(f))
+            for f in found
+            if f.due < today
+        ]
+
+
+def _staff_counts(people: dict[int, tuple[int, int]], names: dict[int, str]) -> list[StaffCounts]:
+    """Each staff member with a record in the scope, the most records first (then by registration)."""
+    ordered = sorted(people.items(), key=lambda item: (-sum(item[1]), item[0]))
+    return [StaffCounts(names.get(i) or t("report.misc.unknown"), o, c) for i, (o, c) in ordered]
+
+
+def quiet_areas(areas: Sequence[Area], last_outing: dict[str, date], until: date) -> list[QuietArea]:
+    """The areas without an outing in the QUIET_DAYS up to `until`: never visited first, then the longest ago
+    (then in the configured order)."""
+    since = until - timedelta(days=QUIET_DAYS - 1)
+    quiet = [(last_outing.get(a.code, date.min), i, a) for i, a in enumerate(areas)]
+    return [QuietArea(a.label, last_outing.get(a.code)) for last, _, a in sorted(quiet) if last < since]
 
 
 def _prefix(week: Period) -> str:

@@ -8,7 +8,7 @@ also carries the draft's version, so a press delivered twice, or pressed on an o
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from pydantic import ValidationError
@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from core import dates, flow
 from core.buttons import CancelDraft, FlowPress, ResumeDraft, UndoSubmission
 from core.faults import crash_point
-from core.flow import DraftState, FlowContext, FlowKind, Screen
+from core.flow import DraftState, FlowContext, FlowKind, PlaceChoice, Repeat, Screen
 from core.i18n import t
-from core.models import Staff
+from core.models import Place, Staff
 from services.deps import Deps
 from services.screens import Choice, Reply, View, expired, rows
 from storage.interface import Tx
@@ -27,6 +27,14 @@ from storage.types import AlreadyProcessed, Draft, DraftConflict, IdempotencyKey
 log = logging.getLogger(__name__)
 
 UNDO_WINDOW = timedelta(minutes=10)
+# The steps whose screens offer places or repeats (the card too: its place can be changed), and how many.
+PLACE_STEPS = frozenset({"activity", "place", "place_search", "summary", "date", "area"})
+RECENT_PLACES = 6
+REPEATS = 3
+
+
+def _choice(place: Place) -> PlaceChoice:
+    return PlaceChoice(place.id, place.name, place.kind, place.area)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,25 @@ class FlowService:
     def context(self, staff: Staff) -> FlowContext:
         return FlowContext(self.deps.taxonomy, self.deps.today(), staff.zone)
 
+    async def _context(self, staff: Staff, state: DraftState) -> FlowContext:
+        """The context of an input or screen; at the outing's first questions (and its card, whose place can be
+        changed) also the places to offer and the last outings to repeat: two reads, only there."""
+        basic = self.context(staff)
+        step = state.step.partition(".")[0]
+        if state.kind != "visit" or step not in PLACE_STEPS or (step == "summary" and state.place is None):
+            return basic
+        areas = [a.code for a in self.deps.taxonomy.areas_of(staff.zone)] if staff.zone else None
+        offered = await self.store.places.offered(staff.id, areas, RECENT_PLACES)
+        recent, others = ([_choice(p) for p in found] for found in offered)
+        repeats = []
+        if state.step == "activity" and state.activity is None:
+            places = {p.id: p for p in (*recent, *others)}
+            for last in await self.store.records.recent_outings(staff.id, REPEATS):
+                place = places.get(last.place_id) if last.place_id is not None else None
+                if last.place_id is None or place is not None:  # an ended place is not offered again
+                    repeats.append(Repeat(last.activity, last.destination, last.area, last.headcount, place))
+        return replace(basic, recent_places=tuple(recent), other_places=tuple(others), repeats=tuple(repeats))
+
     # --- starting, resuming, cancelling ------------------------------------------------------------------------
 
     async def begin(self, staff: Staff, kind: FlowKind, chat_id: int, key: IdempotencyKey) -> Reply:
@@ -72,7 +99,7 @@ class FlowService:
             draft, state = await self._create(staff, kind, chat_id, key)
         except AlreadyProcessed:
             return Reply()
-        return Reply(send=[self._screen(draft, state, staff)], track=draft.id)
+        return Reply(send=[await self._screen(draft, state, staff)], track=draft.id)
 
     async def _create(
         self, staff: Staff, kind: FlowKind, chat_id: int, key: IdempotencyKey
@@ -151,10 +178,10 @@ class FlowService:
         except (AlreadyProcessed, DraftConflict):
             return Reply()
         if choice == "go":
-            return Reply(edit=self._screen(fresh, pressed.state, staff), retire=draft.message_id, track=fresh.id)
+            return Reply(edit=await self._screen(fresh, pressed.state, staff), retire=draft.message_id, track=fresh.id)
         reply = Reply(edit=View(t("flow.cancel.done")), retire=draft.message_id)
         if started is not None:
-            reply.send.append(self._screen(started[0], started[1], staff))
+            reply.send.append(await self._screen(started[0], started[1], staff))
             reply.track = started[0].id
         return reply
 
@@ -165,7 +192,7 @@ class FlowService:
         draft = pressed.draft
         stale = draft.message_id if draft.message_id != message_id else None
         if button.answer == "no":
-            return Reply(edit=self._screen(draft, pressed.state, staff), retire=stale, track=draft.id)
+            return Reply(edit=await self._screen(draft, pressed.state, staff), retire=stale, track=draft.id)
         try:
             async with self.store.unit(key, self.deps.now()) as tx:
                 await self.store.drafts.delete(tx, draft.id, version=draft.version)
@@ -186,7 +213,8 @@ class FlowService:
             return await self._save(staff, pressed, key)
         if button.action == flow.DISCARD:
             return Reply(edit=self._cancel_question(pressed.draft))
-        outcome = flow.apply(pressed.state, self.context(staff), action=button.action)
+        ctx = await self._context(staff, pressed.state)
+        outcome = flow.apply(pressed.state, ctx, action=button.action)
         if not outcome.changed:
             return Reply(toast=outcome.hint)
         try:
@@ -194,7 +222,7 @@ class FlowService:
         except (AlreadyProcessed, DraftConflict):
             return expired()
         crash_point("answer.committed")
-        screen = self._screen(draft, outcome.state, staff)
+        screen = await self._screen(draft, outcome.state, staff, ctx=ctx)
         if outcome.notes:  # what the answer changed besides itself, said on the next screen
             screen = View("\n".join([*outcome.notes, "", screen.text]), screen.rows, screen.personal_text)
         return Reply(edit=screen, track=draft.id)
@@ -210,10 +238,11 @@ class FlowService:
             return Reply(send=[self._resume_offer(draft)], retire=draft.message_id)
         if draft.message_id is None:
             # The last question never arrived (the messenger failed): show it rather than guess what this answers.
-            screen = self._screen(draft, state, staff, t("flow.hint.not_delivered"))
+            screen = await self._screen(draft, state, staff, t("flow.hint.not_delivered"))
             return Reply(send=[screen], track=draft.id)
-        personal = flow.render(state, self.context(staff)).personal_text
-        outcome = flow.apply(state, self.context(staff), text=text)
+        ctx = await self._context(staff, state)
+        personal = flow.render(state, ctx).personal_text
+        outcome = flow.apply(state, ctx, text=text)
         shown_before = draft.message_id
         if outcome.changed:
             try:
@@ -221,7 +250,7 @@ class FlowService:
             except (AlreadyProcessed, DraftConflict):
                 return Reply()
         crash_point("answer.committed")
-        screen = self._screen(draft, outcome.state, staff, outcome.hint)
+        screen = await self._screen(draft, outcome.state, staff, outcome.hint, ctx=ctx)
         if not (personal and outcome.changed):
             return Reply(send=[screen], retire=shown_before, track=draft.id)
         # Personal text (a label, a reason, a memo) is kept sealed in the draft; the copy in the chat is removed,
@@ -303,7 +332,7 @@ class FlowService:
         state = load_state(draft)
         if state is None:
             return expired()
-        return Reply(edit=self._screen(draft, state, staff), track=draft.id, toast=t("flow.hint.not_delivered"))
+        return Reply(edit=await self._screen(draft, state, staff), track=draft.id, toast=t("flow.hint.not_delivered"))
 
     async def _pressed(self, staff: Staff, draft_id: int, version: int) -> Pressed | None:
         draft = await self.store.drafts.get(draft_id)
@@ -312,5 +341,8 @@ class FlowService:
         state = load_state(draft)
         return Pressed(draft, state) if state is not None else None
 
-    def _screen(self, draft: Draft, state: DraftState, staff: Staff, hint: str | None = None) -> View:
-        return view_of(flow.render(state, self.context(staff), hint), draft)
+    async def _screen(
+        self, draft: Draft, state: DraftState, staff: Staff, hint: str | None = None, ctx: FlowContext | None = None
+    ) -> View:
+        ctx = ctx or await self._context(staff, state)
+        return view_of(flow.render(state, ctx, hint), draft)

@@ -11,7 +11,7 @@ from datetime import date
 from io import BytesIO
 from typing import TypeVar
 
-from core.buttons import ExportYear, PeriodKey, ReportPeriod
+from core.buttons import ExportYear, PeriodKey, ReportPeriod, ReportTable, TableKey
 from core.counts import Counts
 from core.i18n import t
 from core.models import Staff
@@ -28,13 +28,16 @@ from core.periods import (
 )
 from core.taxonomy import Taxonomy
 from reports.charts import comparison_chart
+from reports.export_titles import report_caption, report_file_name
 from reports.render_csv import render_csv_bytes
+from reports.render_tables import render_table_text
 from reports.render_text import render_text
 from reports.render_xlsx import render_xlsx
 from reports.tally import Report, build_report
 from services.access import Scope, scope_label, scope_of
 from services.deps import Deps
-from services.screens import Attachment, Choice, Reply, View, expired, rows
+from services.report_tables import ReportTables
+from services.screens import Attachment, Choice, Reply, View, expired, grid, rows
 from storage.interface import Store
 
 T = TypeVar("T")
@@ -128,6 +131,13 @@ class Reporter:
 
 
 PERIOD_KEYS: tuple[PeriodKey, ...] = ("week", "lastweek", "month", "fy", "lastfy")
+# The tables /report offers as buttons, and the periods each can be switched to (月別 is of a fiscal year).
+TABLE_PERIODS: dict[TableKey, tuple[PeriodKey, ...]] = {
+    "staff": PERIOD_KEYS,
+    "area": PERIOD_KEYS,
+    "month": ("fy", "lastfy"),
+    "places": ("month", "fy", "lastfy"),
+}
 EXPORT_YEARS = 3
 
 __all__ = ["EXPORT_YEARS", "PERIOD_KEYS", "ReportService", "Reporter", "Scope", "period_for", "render_off_loop"]
@@ -157,8 +167,9 @@ class ReportService:
 
     def menu(self, staff: Staff) -> Reply:
         choices = [Choice(t(f"report.choose.{key}"), ReportPeriod(key)) for key in PERIOD_KEYS]
+        tables = [Choice(t(f"report.table.button.{key}"), ReportTable(key)) for key in TABLE_PERIODS]
         title = t("report.choose.title", scope=scope_label(staff, self.deps.taxonomy))
-        return Reply(send=[View(title, rows(choices[:3], choices[3:]))])
+        return Reply(send=[View(title, rows(choices[:3], choices[3:], tables))])
 
     async def report(self, staff: Staff, button: ReportPeriod) -> Reply:
         today = self.deps.today()
@@ -175,6 +186,22 @@ class ReportService:
             send=[View(text) for text in texts[1:]],
             files=[Attachment("photo", chart, caption)],
         )
+
+    async def table(self, staff: Staff, button: ReportTable) -> Reply:
+        """担当者別, 地域別 or 月別 of the person's scope as text (this fiscal year unless another period was
+        chosen), with buttons to see it for the other periods."""
+        today = self.deps.today()
+        period = period_for(button.period, today)
+        offered = TABLE_PERIODS.get(button.table, ())
+        if period is None or button.period not in offered:
+            return expired()
+        tables = ReportTables(self.reporter, self.deps.tz)
+        named = await tables.table(button.table, period, scope=scope_of(staff), today=today)
+        texts = render_table_text(named)
+        others = [Choice(t(f"report.choose.{key}"), ReportTable(button.table, key)) for key in offered]
+        switch = grid([c for c in others if c.button != button], 3)
+        views = [View(text) for text in texts[:-1]] + [View(texts[-1], switch)]
+        return Reply(edit=views[0], send=views[1:])
 
     async def mine(self, staff: Staff) -> Reply:
         """A staff member's own week so far, compared with last week up to the same day."""
@@ -195,19 +222,24 @@ class ReportService:
             return expired()
         period = fiscal_year(button.fiscal_year)
         report = await self.reporter.report(period, today=self.deps.today())
+        sheets = await ReportTables(self.reporter, self.deps.tz).every_table(period, today=self.deps.today())
+
+        taxonomy = self.deps.taxonomy
 
         def spreadsheet() -> bytes:
             buffer = BytesIO()
-            render_xlsx(report, buffer)
+            render_xlsx(report, buffer, council=taxonomy.council, tables=sheets)
             return buffer.getvalue()
 
         xlsx = await render_off_loop(spreadsheet)
-        caption = t("report.export.caption", period=period.label)
+        table = render_csv_bytes(report, council=taxonomy.council)
+        # What the council reads: its name and the period, never the product's (市民社協_令和7年度_集計.xlsx).
+        caption = report_caption(taxonomy.council, period.label)
         log.info("staff %s exported %s", staff.id, period.key)
         return Reply(
             edit=View(t("report.export.sending", period=period.label)),
             files=[
-                Attachment("document", xlsx, caption, f"fieldbot-{period.key}.xlsx"),
-                Attachment("document", render_csv_bytes(report), caption, f"fieldbot-{period.key}.csv"),
+                Attachment("document", xlsx, caption, report_file_name(taxonomy.council_short, period.label, "xlsx")),
+                Attachment("document", table, caption, report_file_name(taxonomy.council_short, period.label, "csv")),
             ],
         )

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeAlias
 
 from core.counts import Counts
 from core.importing import BaselineRow, ImportKind, RecordRow
-from core.models import Invite, Role, SavedSubmission, Staff, Submission
+from core.models import Invite, NewPlace, Place, Role, SavedSubmission, Staff, Submission
 from storage.types import (
     AuditEntry,
     BaselineWritten,
@@ -26,7 +26,10 @@ from storage.types import (
     HandoverNote,
     IdempotencyKey,
     ImportInfo,
+    OutingCell,
     PendingInput,
+    PlaceActivity,
+    RecentOuting,
     RecordsWritten,
 )
 
@@ -84,6 +87,10 @@ class Records(Protocol):
         self, tx: Tx, submission: Submission, kind: str, now: datetime, draft_id: int | None = None
     ) -> SavedSubmission: ...
     async def saved_from(self, draft_id: int, staff_id: int) -> int | None: ...
+    async def recent_outings(self, staff_id: int, limit: int = 3) -> list[RecentOuting]:
+        """A staff member's last distinct outings, most recent first (前回と同じ)."""
+        ...
+
     async def submission(self, submission_id: int) -> SavedSubmission | None: ...
     async def delete_submission(self, tx: Tx, submission_id: int, staff_id: int) -> bool: ...
     async def memos_saved_before(self, moment: datetime) -> list[tuple[int, datetime]]:
@@ -210,8 +217,22 @@ class Tallies(Protocol):
         areas (担当者別, the digest's per-staff counts)."""
         ...
 
+    async def staff_counts_by_areas(
+        self, start: date, end: date, groups: Sequence[Sequence[str] | None]
+    ) -> list[dict[int, tuple[int, int]]]:
+        """For each group of areas (None: every area), `counts_by_staff(start, end, areas=group)`, from one
+        statement for all the groups."""
+        ...
+
     async def last_outing_by_area(self, until: date, *, areas: Sequence[str] | None = None) -> dict[str, date]:
         """The date of the last outing on or before `until` in each area that had one (地域別, areas not visited)."""
+        ...
+
+    async def totals_by_areas(
+        self, spans: Sequence[tuple[date, date]], groups: Sequence[Sequence[str] | None]
+    ) -> list[list[tuple[int, int, int]]]:
+        """For each group of areas (None: every area), (outings, consultations, consultations at outings) of each
+        span, from one statement: the headline figures alone, for long spans (a digest's year to date)."""
         ...
 
     async def staff_with_records(self, start: date, end: date, staff_ids: Sequence[int] | None = None) -> set[int]:
@@ -219,6 +240,39 @@ class Tallies(Protocol):
         ...
 
     async def followup_numbers(self, today: date, areas: Sequence[str] | None = None) -> tuple[int, int]: ...
+
+
+class Tables(Protocol):
+    """The grouped counts behind the supervisors' tables (月別, 活動内容 × 支援先, 参加人数, 地域別, 担当者別,
+    要フォロー by 対応結果). Days are first..last, inclusive; areas None: every area."""
+
+    async def outing_cells(
+        self, start: date, end: date, *, areas: Sequence[str] | None = None, staff_id: int | None = None
+    ) -> list[OutingCell]:
+        """Outings by month, activity and destination, with their headcounts."""
+        ...
+
+    async def consultations_by_month(
+        self, start: date, end: date, *, areas: Sequence[str] | None = None, staff_id: int | None = None
+    ) -> dict[tuple[str, str], int]:
+        """Consultations by (month as YYYY-MM, consulter group)."""
+        ...
+
+    async def counts_by_area(
+        self, start: date, end: date, *, areas: Sequence[str] | None = None, staff_id: int | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """(outings, consultations) of each area that had any."""
+        ...
+
+    async def referrals_by_staff(self, start: date, end: date, *, areas: Sequence[str] | None = None) -> dict[int, int]:
+        """Consultation–agency pairs (つなぎ先) by the staff member who recorded the consultation."""
+        ...
+
+    async def followup_outcomes(
+        self, start: datetime, end: datetime, *, areas: Sequence[str] | None = None, owner_id: int | None = None
+    ) -> tuple[dict[str | None, int], dict[str, int]]:
+        """Follow-ups opened in [start, end) by their outcome now (None: open), and closed in it by outcome."""
+        ...
 
 
 class Outbox(Protocol):
@@ -291,6 +345,38 @@ class Inbox(Protocol):
     async def prune(self, before: datetime) -> dict[int, int]: ...
 
 
+class Places(Protocol):
+    """The register of places (活動先); public activities, never personal data."""
+
+    async def add(
+        self, tx: Tx, place: NewPlace, now: datetime, *, by: int | None = None, confirmed: bool = True
+    ) -> Place: ...
+    async def get(self, place_id: int) -> Place | None: ...
+    async def named(self, area: str, name: str) -> Place | None: ...
+    async def all(self, areas: Sequence[str] | None = None) -> list[Place]: ...
+    async def update(self, tx: Tx, place: Place, now: datetime) -> bool: ...
+    async def import_all(self, places: Sequence[NewPlace], now: datetime, *, by: int | None = None) -> tuple[int, int]:
+        """Add or update (by area and name) every place of a file, all or nothing: (added, updated)."""
+        ...
+
+    async def recent_for(self, staff_id: int, limit: int = 6, *, area: str | None = None) -> list[Place]:
+        """The places a staff member went to lately, most recent first, not ended."""
+        ...
+
+    async def offered(
+        self, staff_id: int, areas: Sequence[str] | None, limit: int = 6
+    ) -> tuple[list[Place], list[Place]]:
+        """The places an outing offers: this staff member's recent ones (most recent first), then the others."""
+        ...
+
+    async def activity(
+        self, start: date, end: date, outreach: str | None, areas: Sequence[str] | None = None
+    ) -> dict[int, PlaceActivity]:
+        """Outings, consultations and 働きかけ (outings of the activity `outreach`) at each place dated start..end,
+        and its last outing up to `end`."""
+        ...
+
+
 class Store(Protocol):
     """One council's data."""
 
@@ -309,6 +395,8 @@ class Store(Protocol):
     @property
     def tallies(self) -> Tallies: ...
     @property
+    def tables(self) -> Tables: ...
+    @property
     def outbox(self) -> Outbox: ...
     @property
     def meta(self) -> Meta: ...
@@ -318,6 +406,8 @@ class Store(Protocol):
     def imports(self) -> Imports: ...
     @property
     def inbox(self) -> Inbox: ...
+    @property
+    def places(self) -> Places: ...
 
     # Told of every update whose unit of work committed (the delivery ledger).
     settled: Callable[[IdempotencyKey], None] | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from core.clock import utc_iso
 
@@ -163,7 +164,8 @@ class BaselineWritten:
     replaced: int = 0  # rows that replaced a count of an earlier baseline import
 
 
-# The columns of `fieldbot export` and `fieldbot import records`, in order (codes or labels in category cells).
+# The columns of `fieldbot export` and `fieldbot import records`, in order (codes or labels in category cells);
+# the export writes their Japanese headers (core.importing.record_header), which the import reads too.
 EXPORT_COLUMNS = (
     "kind",
     "date",
@@ -175,8 +177,43 @@ EXPORT_COLUMNS = (
     "channel",
     "consulter",
     "consulter_category",
-    "topic",
-    "agencies",
+    "from_agency",  # the agency that consulted (関係機関からの相談 only)
+    "topic",  # its topic (関係機関からの相談 only)
+    "referrals",  # the agencies it was connected to (つなぎ先), any group, separated by "|"
     "at_outing",
     "record_id",  # the same in every database that holds the record; an import skips one it already has
 )
+
+
+class OutingCell(NamedTuple):
+    """Outings of one month (YYYY-MM), activity and destination: how many, the people counted on those that
+    gave a headcount, and how many gave one (the 月別, 活動内容 × 支援先 and 参加人数 tables)."""
+
+    month: str
+    activity: str
+    destination: str
+    outings: int
+    people: int
+    with_headcount: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecentOuting:
+    """One of a staff member's last distinct outings: what 前回と同じ fills in."""
+
+    activity: str
+    destination: str
+    area: str
+    headcount: int | None
+    place_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceActivity:
+    """What happened at one place in a period: outings, consultations received there, 働きかけ, and its last
+    outing up to the period's end (None: never)."""
+
+    outings: int
+    consultations: int
+    outreach: int
+    last_outing: date | None

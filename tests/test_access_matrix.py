@@ -202,6 +202,9 @@ def button_cases(world: World) -> list[tuple[str, set[str], set[str]]]:
     return [
         ("rp:week", {"supervisor_west", "supervisor_central", "admin"}, nobody),
         ("rp:fy", {"supervisor_west", "supervisor_central", "admin"}, nobody),
+        ("rt:staff", {"supervisor_west", "supervisor_central", "admin"}, nobody),
+        ("rt:area:week", {"supervisor_west", "supervisor_central", "admin"}, nobody),
+        ("rt:month:lastfy", {"supervisor_west", "supervisor_central", "admin"}, nobody),
         (f"ex:{fy.fiscal_year}", {"admin"}, nobody),
         ("ir:staff", {"admin"}, nobody),
         ("iz:staff:west", nobody, {"admin"}),
@@ -235,7 +238,7 @@ def refusal(role: str, data: str) -> str:
         return REFUSED
     if role == "deactivated":
         return DEACTIVATED_TEXT
-    return NOT_ALLOWED if data.startswith(("rp:", "ex:", "ir:", "iz:", "sp:", "sa:", "sd:")) else EXPIRED
+    return NOT_ALLOWED if data.startswith(("rp:", "rt:", "ex:", "ir:", "iz:", "sp:", "sa:", "sd:")) else EXPIRED
 
 
 async def test_every_button_as_every_role_is_refused_unless_the_role_may_use_it(

@@ -5,13 +5,9 @@ In process, with a faked terminal and an injected clock: no subprocess, no wall-
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 import sqlite3
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,105 +15,24 @@ import pytest
 from telegram.error import NetworkError
 
 from bot.settings import DEFAULT_API_BASE_URL, load_settings
-from cli.main import _dispatch, _why, build_parser
-from core.clock import ManualClock
-from core.crypto import Sealer, generate_key
+from cli.main import _why
+from core.crypto import generate_key
 from core.i18n import t
 from core.taxonomy import load_taxonomy
-from storage.sqlite.store import Store
 from tests.conftest import TEST_KEY
+from tests.terminal import Cli, cli_fixture, make_database
 
-NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)  # FY2026 (令和8年度) has begun, FY2027 has not
-SETTINGS = (
-    "FIELD_ENCRYPTION_KEY",
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_API_BASE_URL",
-    "DATABASE_PATH",
-    "TIMEZONE",
-    "TAXONOMY_FILE",
-    "ADMIN_TELEGRAM_IDS",
-    "LOG_LEVEL",
-    "RETENTION_DAYS",
-)
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    yield from cli_fixture(tmp_path, monkeypatch)
+
+
 RECORDS = (
     "kind,date,staff,area,activity,destination,channel,consulter,agencies\n"
     "outing,2025-06-02,山田 花子,kyonan,outing,salon-elderly,,,\n"
     "consultation,2025-06-03,山田 花子,kyonan,,,電話,volunteer,子ども政策課\n"
 )
-
-
-class Terminal(io.TextIOWrapper):
-    """Standard output or error, a terminal or not."""
-
-    def __init__(self, tty: bool) -> None:
-        super().__init__(io.BytesIO(), encoding="utf-8")
-        self.tty = tty
-
-    def isatty(self) -> bool:
-        return self.tty
-
-    def data(self) -> bytes:
-        self.flush()
-        raw = self.buffer
-        assert isinstance(raw, io.BytesIO)
-        return raw.getvalue()
-
-
-@dataclass
-class Result:
-    code: int
-    data: bytes
-    err: str
-
-    @property
-    def out(self) -> str:
-        return self.data.decode("utf-8")
-
-    def one_error(self) -> str:
-        assert self.code != 0, self
-        lines = self.err.strip().splitlines()
-        assert len(lines) == 1, self.err
-        return lines[0]
-
-
-Cli = Callable[..., Result]
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    monkeypatch.chdir(tmp_path)
-    for name in SETTINGS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FIELD_ENCRYPTION_KEY", TEST_KEY)
-    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "council.sqlite3"))
-
-    def run(*argv: str, tty: bool = False, now: datetime = NOW, **env: str | None) -> Result:
-        for name, value in env.items():
-            if value is None:
-                monkeypatch.delenv(name, raising=False)
-            else:
-                monkeypatch.setenv(name, value)
-        out, err = Terminal(tty), Terminal(False)
-        monkeypatch.setattr(sys, "stdout", out)
-        monkeypatch.setattr(sys, "stderr", err)
-        try:
-            args = build_parser().parse_args(list(argv))
-            args.clock = ManualClock(now)
-            code = _dispatch(args)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 2
-        return Result(code, out.data(), err.data().decode("utf-8"))
-
-    yield run
-
-
-def make_database(path: Path) -> None:
-    async def make() -> None:
-        store = await Store.open(path, Sealer.from_text(TEST_KEY))
-        await store.close()
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    asyncio.run(make())
 
 
 def records_file(tmp_path: Path) -> Path:

@@ -257,3 +257,45 @@ async def test_seeding_makes_two_fiscal_years_of_plausible_records(
     )
     admin = await ensure_demo_user(store, Role.ADMIN, now)
     assert (admin.id, admin.role, admin.zone, admin.area) == (demo.id, Role.ADMIN, None, DEMO_AREA)
+
+
+async def test_demo_consultations_from_agencies_name_who_consulted_and_a_topic_and_others_have_none(
+    store: Store, taxonomy: Taxonomy
+) -> None:
+    await seed(store, taxonomy, TODAY, TOKYO)
+    group = taxonomy.agency_group
+    assert group is not None
+
+    async def one(sql: str, *params: object) -> int:
+        row = await store.db.fetchone(sql, params)
+        assert row is not None
+        return int(row[0])
+
+    from_agencies = await one("SELECT count(*) FROM consultations WHERE consulter = ?", group)
+    assert from_agencies > 50
+    # Each consultation from an agency names the agency that consulted and its topic, so ‹関係機関別› and
+    # ‹相談内容別› add up to the group's total with no 不明; no other group has a topic or an agency that consulted.
+    named = "SELECT count(*) FROM consultations WHERE consulter = ? AND from_agency IS NOT NULL AND topic IS NOT NULL"
+    assert await one(named, group) == from_agencies
+    assert await one("SELECT count(DISTINCT from_agency) FROM consultations WHERE consulter = ?", group) >= 5
+    assert await one("SELECT count(DISTINCT topic) FROM consultations WHERE consulter = ?", group) >= 5
+    others = (
+        "SELECT count(*) FROM consultations WHERE consulter != ? AND (topic IS NOT NULL OR from_agency IS NOT NULL)"
+    )
+    assert await one(others, group) == 0
+    # Referrals (つなぎ先) on some consultations of every group, never to the agency that consulted.
+    referred = (
+        "SELECT count(DISTINCT c.consulter) FROM consultations c "
+        "JOIN consultation_agencies a ON a.consultation_id = c.id"
+    )
+    assert await one(referred) == len(taxonomy.consulter.active())
+    back = (
+        "SELECT count(*) FROM consultations c JOIN consultation_agencies a ON a.consultation_id = c.id "
+        "WHERE a.agency = c.from_agency"
+    )
+    assert await one(back) == 0
+    assert (
+        0
+        < await one("SELECT count(DISTINCT consultation_id) FROM consultation_agencies")
+        < await one("SELECT count(*) FROM consultations")
+    )

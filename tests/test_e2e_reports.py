@@ -84,11 +84,17 @@ async def test_an_admin_exports_a_fiscal_year_as_xlsx_and_csv_that_open(tmp_path
         await admin.press("令和8年度")
         xlsx, csv_doc = [m.document for m in admin.messages if m.document is not None]
         assert xlsx is not None and csv_doc is not None
-        assert xlsx.filename == "fieldbot-FY2026.xlsx" and csv_doc.filename == "fieldbot-FY2026.csv"
+        # Named and captioned for the council, as it names its files; no product name in what it reads.
+        assert xlsx.filename == "市民社協_令和8年度_集計.xlsx" and csv_doc.filename == "市民社協_令和8年度_集計.csv"
+        captions = [m.text for m in admin.messages if m.document is not None]
+        assert captions == ["市民社会福祉協議会 令和8年度 集計表"] * 2
         book = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True)
         assert len(book.sheetnames) >= 6
         cells = [str(c) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for c in row if c]
         assert "令和8年度" in " ".join(cells) and "高齢者支援課" in cells
+        assert "fieldbot" not in " ".join([*cells, *book.sheetnames]).lower()
+        assert cells[0].startswith("市民社会福祉協議会　合計　令和8年度")  # the title: the council and the period
+        assert "前年同期" in cells and "前年同期比" in cells and "前期" not in cells  # a running year so far
         assert csv_doc.content.startswith(b"\xef\xbb\xbf")
         rows = list(csv.reader(io.StringIO(csv_doc.content.decode("utf-8-sig"))))
         assert any("高齢者支援課" in row for row in rows)
@@ -112,16 +118,22 @@ async def test_the_weekly_digest_is_sent_once_per_recipient_across_a_restart(tmp
         h.clock.set(datetime(2026, 11, 22, 23, 31, tzinfo=UTC))  # Monday 08:31
         await h.tick()
         digest = "\n".join(m.text for m in supervisor.messages[sent_before:])
-        assert "週間ダイジェスト｜2026年第47週（11/16〜11/22）｜西部圏域" in digest
-        # The week before has no record at all: nothing to compare with, so no change is claimed.
-        assert "・活動記録 2件（前週比 －／前年同週比 +1件）" in digest
+        assert "週間ダイジェスト｜11/16(月)〜11/22(日)｜西部圏域" in digest and "第47週" not in digest
+        # 2 outings against 1 the same week a year earlier: too few to compare, so no change is claimed.
+        assert "・活動記録 2件\n" in digest and "前年同週比" not in digest
         assert "・対応中 1件（うち期日超過 1件）" in digest
-        assert "職員3012" in digest and "職員3002" not in digest.split("<この週に記録のなかった職員>")[1]
+        assert "・⚠️ 境南町 80代女性 A（境南町）期日 11/20(金)・3日超過／担当 職員3002" in digest
+        assert "・職員3002　活動 2件・相談 2件" in digest
+        assert "・記録なし：職員3012\n" in digest  # the supervisor reads the digest and is not expected to record
         assert supervisor.last is not None and supervisor.last.photo is not None
+        assert supervisor.last.text == "11/16(月)〜11/22(日)"  # the chart's caption
         assert any("全圏域" in m.text for m in admin.messages)
         group_text = "\n".join(m.text for m in group.messages)
-        assert "・活動記録 3件" in group_text and "記録のなかった職員" not in group_text
-        assert "境南町" not in group_text and "職員" not in group_text
+        assert "・活動記録 3件" in group_text
+        # Counts only: no staff name, no follow-up label, no area named.
+        assert "・記録した職員 2人／記録のなかった職員 1人" in group_text and "職員30" not in group_text
+        assert "・対応中 1件（うち期日超過 1件）" in group_text and "80代女性" not in group_text
+        assert "境南町" not in group_text and "期日 11/20" not in group_text
 
         counts = (len(supervisor.messages), len(admin.messages), len(group.messages))
         await h.restart()
@@ -142,9 +154,9 @@ async def test_a_digest_missed_while_the_bot_was_down_is_sent_at_the_next_start(
         await h.start()
         await h.tick()
         texts = [m.text for m in supervisor.messages[before:]]
-        assert any("2026年第47週" in text for text in texts)
+        assert any("11/16(月)〜11/22(日)" in text for text in texts)
         await h.tick()
-        digests = [m for m in supervisor.messages[before:] if m.photo is None and "2026年第47週" in m.text]
+        digests = [m for m in supervisor.messages[before:] if m.photo is None and "11/16(月)〜11/22(日)" in m.text]
         assert len(digests) == 1
 
 
@@ -169,7 +181,7 @@ async def test_a_clock_set_a_week_ahead_sends_no_early_digest_and_the_real_one_c
         h.clock.set(datetime(2026, 11, 22, 23, 31, tzinfo=UTC))  # Monday 08:31, the real moment
         await h.tick()
         digest = "\n".join(m.text for m in supervisor.messages[before:] if m.photo is None)
-        assert digest.count("2026年第47週") == 1
+        assert digest.count("11/16(月)〜11/22(日)") == 1
         assert "・活動記録 2件" in digest
 
 

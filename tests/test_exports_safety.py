@@ -20,7 +20,7 @@ from reports.cells import safe_text, unescape
 from reports.render_csv import render_csv_bytes
 from reports.render_xlsx import render_xlsx
 from reports.tally import build_report
-from services.exports import write_csv, write_xlsx
+from services.exports import export_header, write_csv, write_xlsx
 from services.imports import import_file
 from storage.sqlite.records import export_rows
 from storage.sqlite.store import Store
@@ -145,7 +145,7 @@ async def test_export_csv_and_xlsx_hold_no_formula_and_no_unescaped_formula_text
     csv_path = tmp_path / "fy2025.csv"
     assert await write_csv(export_rows(store.db, year.start, year.end), TAXONOMY, csv_path) == rows
     table = read_csv(csv_path)
-    assert table[0] == list(EXPORT_COLUMNS)
+    assert table[0] == export_header()  # the Japanese header of each of EXPORT_COLUMNS
     assert len(table) == rows + 1
     check_csv_cells(table)
     staff = EXPORT_COLUMNS.index("staff")
@@ -158,7 +158,10 @@ async def test_export_csv_and_xlsx_hold_no_formula_and_no_unescaped_formula_text
     assert numbers == len(HOSTILE_NAMES)  # headcounts stay numbers
     sheet = openpyxl.load_workbook(xlsx_path).worksheets[0]
     values = [[c.value for c in r] for r in sheet.iter_rows()]
-    assert [str(v) if v is not None else "" for v in values[1]] == table[1]  # the same cells as the CSV
+    # The same cells as the CSV, the date a date cell.
+    assert [v.date().isoformat() if isinstance(v, datetime) else "" if v is None else str(v) for v in values[1]] == (
+        table[1]
+    )
     assert strings > rows
 
 
@@ -259,6 +262,8 @@ async def test_an_export_with_hostile_names_and_labels_imports_into_a_fresh_data
             categories = await fresh.db.fetchall(
                 "SELECT DISTINCT consulter, consulter_category, topic, channel FROM consultations"
             )
-            assert [tuple(r) for r in categories] == [("volunteer", "donate", "ibasho", "phone")]
+            # The topic kept on these volunteers' consultations from before only agency consultations had one
+            # is counted nowhere, and not exported (the import refuses a topic on another group's row).
+            assert [tuple(r) for r in categories] == [("volunteer", "donate", None, "phone")]
         finally:
             await fresh.close()

@@ -205,7 +205,7 @@ def test_every_question_in_the_sequence_is_a_registered_step() -> None:
     assert len(set(names)) == len(names)
     assert set(names) <= set(STEPS)
     side = set(STEPS) - set(names)
-    assert side == {"summary", "date", "area", "fu_date", "fu_edit", "cons_menu"}
+    assert side == {"summary", "date", "area", "fu_date", "fu_edit", "cons_menu", "place_search"}
     assert all(STEPS[name].name == name for name in STEPS)
 
 

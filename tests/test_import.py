@@ -16,24 +16,26 @@ from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import csvfile
 from core.csvfile import CHUNK, ErrorList, inspect_file
-from core.importing import ImportKind, RecordsReader
+from core.importing import ImportKind, RecordsReader, record_header
 from core.periods import fiscal_year
 from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy, load_taxonomy, parse_taxonomy
 from services import imports as bot_importing
-from services.exports import write_csv
+from services.exports import write_csv, write_xlsx
 from services.imports import ImportReport, format_report, import_file
 from storage.sqlite.db import migrations
 from storage.sqlite.imports import ImportRepository
 from storage.sqlite.records import export_rows
 from storage.sqlite.store import Store
-from storage.types import StorageError
+from storage.types import EXPORT_COLUMNS, StorageError
 
 TODAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -85,7 +87,7 @@ MIXED = [
     "outing,2020/6/1,山田　花子,境野,outing,子ども食堂,12,,,,,,",
     "outing,2020-06-02,Suzuki,sakaino,話し合い（会議・打合せ）への参加,area-council,,,,,,,",
     "consultation,2020/6/1,山田　花子,境野,,,,出向いた先,ボランティア希望（活動）者からの相談,その他,"
-    "居場所づくりに関する事,子ども政策課|elderly|地域支援課,",
+    ",子ども政策課|elderly|地域支援課,",
     "consultation,2021/3/31,Suzuki,chuo,,,,phone,individual,,,,yes",
     "consultation,2021/3/31,Suzuki,chuo,,,,office,council,,,civic,",
     "",
@@ -113,7 +115,7 @@ async def test_utf8_bom_and_cp932_files_import_alike(store: Store, tmp_path: Pat
         "FROM consultations ORDER BY id"
     )
     assert [tuple(r)[1:] for r in consultations] == [
-        ("2020-06-01", "sakaino", "outing", "volunteer", "other", "ibasho", 1, None, None),
+        ("2020-06-01", "sakaino", "outing", "volunteer", "other", None, 1, None, None),
         ("2021-03-31", "chuo", "phone", "individual", None, None, 1, None, None),
         ("2021-03-31", "chuo", "office", "council", None, None, 0, None, None),
     ]
@@ -225,7 +227,7 @@ async def test_missing_and_unknown_columns_are_reported_once_on_line_1(store: St
     report = await run(store, "records", path)
     assert report.errors == [
         "line 1, column memo: unknown column (expected: kind, date, staff, area, activity, destination, channel, "
-        "consulter, headcount, consulter_category, topic, agencies, at_outing)",
+        "consulter, headcount, consulter_category, topic, agencies, at_outing, from_agency, referrals)",
         "line 1, column date: the column appears twice",
         "line 1, column destination: required column is missing",
         "line 2, column #10: a value in a column with no header (9)",
@@ -584,7 +586,8 @@ def generate_records(path: Path, rows: int, seed: int = 7) -> None:
                 who = [pick.choice(staff), pick.choice(areas), "", "", "", pick.choice(channels), group]
                 category = pick.choice(categories) if categories else ""
                 links = "|".join(pick.sample(agencies, pick.randint(0, 3)))
-                writer.writerow(["consultation", day, *who, category, pick.choice(topics), links, ""])
+                topic = pick.choice(topics) if group == TAXONOMY.agency_group else ""
+                writer.writerow(["consultation", day, *who, category, topic, links, ""])
 
 
 class SpyStream:
@@ -751,8 +754,10 @@ async def export_year(store: Store, path: Path, year: int = 2020) -> Path:
 
 
 def exported_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a records export by column name (the file's headers are Japanese)."""
+    names = {record_header(column): column for column in EXPORT_COLUMNS}
     with path.open(encoding="utf-8-sig", newline="") as source:
-        return list(csv.DictReader(source))
+        return [{names[k]: v for k, v in row.items()} for row in csv.DictReader(source)]
 
 
 async def test_an_export_imported_into_its_own_database_adds_nothing(store: Store, tmp_path: Path) -> None:
@@ -781,7 +786,7 @@ async def test_an_export_imported_into_its_own_database_adds_nothing(store: Stor
 
     # Rows added to an export (their record_id left empty) are imported; the exported ones are not.
     added = exported.read_text(encoding="utf-8-sig").rstrip("\r\n").splitlines()
-    added.append("outing,2020-07-01,Suzuki,chuo,outing,個人,3,,,,,,,")
+    added.append("outing,2020-07-01,Suzuki,chuo,outing,個人,3,,,,,,,,")
     report = await run(store, "records", write(tmp_path / "added.csv", added, encoding="utf-8-sig"))
     assert report.ok, report.errors
     assert (report.counts.outings, report.counts.consultations, report.counts.already_present) == (1, 0, 5)
@@ -873,3 +878,140 @@ async def test_records_saved_before_and_after_the_migration_have_record_ids(tmp_
     assert len(set(outings)) == 3 and len(set(consultations)) == 2
     assert all(re.fullmatch("o-[0-9a-f]{32}", r) for r in outings), outings
     assert all(re.fullmatch("c-[0-9a-f]{32}", r) for r in consultations), consultations
+
+
+# ---- consultations from agencies, referrals, history without area or channel ----
+
+AGENCY_HEADER = "kind,date,staff,area,channel,consulter,consulter_category,topic,agencies,from_agency,referrals"
+
+
+async def test_from_agency_topic_and_referrals_columns_are_imported(store: Store, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "agency.csv",
+        [
+            AGENCY_HEADER + ",activity,destination",
+            # The older column agencies: one agency on a row of 関係機関からの相談 is the agency that consulted.
+            "consultation,2020/6/1,山田,境野,phone,関係機関からの相談,,居場所づくりに関する事,子ども政策課,,,,",
+            # from_agency and referrals: who consulted, and where the consultation was connected to.
+            "consultation,2020/6/2,山田,境野,phone,agency,,case,,elderly,houkatsu|地域支援課,,",
+            # On a row of this group, agencies beside from_agency are referrals too; several are always referrals.
+            "consultation,2020/6/3,山田,境野,phone,agency,,,kosha,children,,,",
+            "consultation,2020/6/4,山田,境野,phone,agency,,,children|elderly,,,,",
+            # Another group: agencies and referrals are referrals.
+            "consultation,2020/6/5,山田,境野,phone,volunteer,,,civic,,children,,",
+        ],
+    )
+    report = await run(store, "records", path)
+    assert report.ok, report.errors
+    assert (report.counts.consultations, report.counts.agency_links) == (5, 7)
+    rows = await store.db.fetchall(
+        "SELECT c.consulter, c.from_agency, c.topic, "
+        "(SELECT group_concat(agency, '|') FROM (SELECT agency FROM consultation_agencies a "
+        "WHERE a.consultation_id = c.id ORDER BY agency)) FROM consultations c ORDER BY c.date"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("agency", "children", "ibasho", None),
+        ("agency", "elderly", "case", "community|houkatsu"),
+        ("agency", "children", None, "kosha"),
+        ("agency", None, None, "children|elderly"),
+        ("volunteer", None, None, "children|civic"),
+    ]
+
+
+async def test_from_agency_or_topic_on_a_row_of_another_group_is_an_error(store: Store, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "bad agency.csv",
+        [
+            AGENCY_HEADER + ",activity,destination",
+            "consultation,2020/6/1,山田,境野,phone,volunteer,,居場所づくりに関する事,,子ども政策課,,,",
+            "consultation,2020/6/1,山田,境野,phone,agency,,nothing,,children|elderly,city,,",
+            "consultation,2020/6/1,山田,境野,phone,agency,,,,children,children,,",
+        ],
+    )
+    report = await run(store, "records", path)
+    assert report.errors == [
+        "line 2, column from_agency: must be empty on a row of consulter group volunteer (only group agency has it) "
+        "(子ども政策課)",
+        "line 2, column topic: must be empty on a row of consulter group volunteer (only group agency has it) "
+        "(居場所づくりに関する事)",
+        "line 3, column topic: not a code or label of a topic (nothing)",
+        "line 3, column from_agency: one agency only (the agency that consulted) (children|elderly)",
+        "line 3, column referrals: not a code or label of an agency (city)",
+    ]
+    assert await table_counts(store) == EMPTY
+
+
+async def test_history_without_area_or_channel_is_counted_as_unknown(store: Store, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "old.csv",
+        [
+            "kind,date,staff,activity,destination,consulter",  # no area, no channel: an old council file
+            "outing,2019/6/1,山田,outing,個人,",
+            "consultation,2019/6/1,山田,,,individual",
+        ],
+    )
+    report = await run(store, "records", path)
+    assert report.ok, report.errors
+    areas = await store.db.fetchall("SELECT area FROM outings UNION ALL SELECT area || channel FROM consultations")
+    assert [r[0] for r in areas] == ["?", "??"]
+    assert TAXONOMY.area_label("?") == TAXONOMY.channel.label("?") == "不明"
+    counts = await store.tallies.counts(date(2019, 4, 1), date(2020, 3, 31))
+    assert counts.channel == {"?": 1}
+
+
+async def test_japanese_headers_and_values_of_an_export_are_read(store: Store, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "japanese.csv",
+        [
+            "種別,日付,担当者,地域,活動内容,支援先,参加人数,相談経路,相談者種別,相談者種別の内訳,相談元の関係機関,"
+            "相談内容,つなぎ先,出向き先で受けた相談,記録ID",
+            "出向き,2020-06-01,山田,境野,outing,個人,3,,,,,,,,",
+            "相談,2020-06-01 00:00:00,山田,不明,,,,不明,関係機関からの相談,,子ども政策課,その他,高齢者支援課,はい,",
+        ],
+    )
+    report = await run(store, "records", path)
+    assert report.ok, report.errors
+    row = await store.db.fetchone("SELECT date, area, channel, from_agency, topic, at_outing FROM consultations")
+    assert row is not None and tuple(row) == ("2020-06-01", "?", "?", "children", "other", 1)
+
+
+async def test_a_records_export_imported_into_an_empty_database_gives_the_same_report_counts(
+    store: Store, tmp_path: Path
+) -> None:
+    from demo.seed import seed as seed_demo
+    from services.reporting import Reporter
+
+    await seed_demo(store, TAXONOMY, TODAY, ZoneInfo("Asia/Tokyo"))
+    # History with neither area nor channel (counted as 不明), exported as 不明 and read back as such.
+    old = write(
+        tmp_path / "old.csv", ["kind,date,staff,activity,destination,consulter", "consultation,2025/6/1,山田,,,agency"]
+    )
+    assert (await run(store, "records", old)).ok
+    year = fiscal_year(2025)
+    csv_path = await export_year(store, tmp_path / "fy2025.csv", 2025)
+    xlsx_path = tmp_path / "fy2025.xlsx"
+    await write_xlsx(export_rows(store.db, year.start, year.end), TAXONOMY, xlsx_path, year.label)
+    resaved = write(tmp_path / "fy2025 from xlsx.csv", [], encoding="utf-8-sig")
+    with resaved.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        for values in openpyxl.load_workbook(xlsx_path).worksheets[0].iter_rows(values_only=True):
+            writer.writerow("" if v is None else v for v in values)
+    before = await Reporter(store, TAXONOMY).counts(year)
+    assert sum(before.agency.values()) == before.consulter["agency"] > 50 and before.referral and before.topic
+    assert before.agency.get("?") == before.topic.get("?") == 1 and before.channel.get("?") == 1
+    for source in (csv_path, resaved):
+        fresh = await Store.open(tmp_path / f"empty {source.stem}.sqlite3")
+        try:
+            report = await run(fresh, "records", source)
+            assert report.ok, report.errors[:5]
+            after = await Reporter(fresh, TAXONOMY).counts(year)
+            for name in ("activity", "destination", "channel", "consulter", "topic", "agency", "referral"):
+                assert after.dimension(name) == before.dimension(name), name
+            assert after.consulter_category == before.consulter_category
+            assert (after.outings, after.consultations, after.at_outing) == (
+                before.outings,
+                before.consultations,
+                before.at_outing,
+            )
+        finally:
+            await fresh.close()

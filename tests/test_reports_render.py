@@ -24,8 +24,10 @@ from core.periods import (
     month,
     previous_period,
     same_period_last_year,
+    so_far,
 )
 from core.taxonomy import DEFAULT_TAXONOMY, load_taxonomy, parse_taxonomy
+from reports.export_titles import report_caption, report_file_name
 from reports.render_chart import render_comparison_chart, render_multi_year_chart
 from reports.render_csv import render_csv, render_csv_bytes
 from reports.render_text import (
@@ -241,9 +243,11 @@ def test_the_csv_is_utf8_with_bom_and_crlf_and_opens_as_one_table() -> None:
     assert data.startswith(b"\xef\xbb\xbf")
     assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-    assert rows[0] == ["期間", "令和2年度", "2020-04-01", "2021-03-31"]
-    assert rows[1] == ["比較", "令和元年度", "2019-04-01", "2020-03-31"]
-    header = rows.index(["区分", "コード", "項目", "件数", "前期", "増減", "順位", "新規"])
+    assert rows[0] == ["集計表　令和2年度"]  # the title: the period (and the council's name when given)
+    assert rows[1] == ["期間", "令和2年度", "2020-04-01", "2021-03-31"]
+    assert rows[2] == ["比較", "令和元年度", "2019-04-01", "2020-03-31"]
+    # The comparison columns as published tables name them; the codes in a column of their own.
+    header = rows.index(["区分", "コード", "項目", "件数", "前年度", "前年度比", "順位", "新規"])
     body = rows[header + 1 :]
     assert ["関係機関", "health", "健康課", "1", "0", "1", "3", "新"] in body
     assert ["関係機関", "elderly", "高齢者支援課", "9", "11", "-2", "2", ""] in body
@@ -258,7 +262,7 @@ def test_the_csv_is_written_to_a_binary_stream_that_stays_open() -> None:
     render_csv(build_report(TAXONOMY, month(2026, 11), Counts()), out)
     assert not out.closed
     text = out.getvalue().decode("utf-8-sig")
-    assert text.splitlines()[1] == "比較,なし"
+    assert text.splitlines()[2] == "比較,なし"
 
 
 # ---- XLSX ----
@@ -277,6 +281,7 @@ def test_the_workbook_has_a_sheet_per_dimension_with_period_rows_and_a_frozen_ta
         "相談内容",
         "関係機関",
         "つなぎ先",
+        "コード",
     ]
     sheet = book["関係機関"]
     assert sheet["A1"].value == "関係機関別　令和2年度"
@@ -284,7 +289,7 @@ def test_the_workbook_has_a_sheet_per_dimension_with_period_rows_and_a_frozen_ta
     assert [c.value for c in sheet[3]][:2] == ["比較", "令和元年度"]
     assert sheet["A4"].value == "※ () 内は前年度比"
     assert sheet.freeze_panes == "A7"
-    assert [c.value for c in sheet[6]] == ["順位", "項目", "件数", "前期", "増減"]
+    assert [c.value for c in sheet[6]] == ["順位", "項目", "件数", "前年度", "前年度比"]
     table = [[c.value for c in r] for r in sheet.iter_rows(min_row=7)]
     assert table == [
         [1, "子ども政策課", 12, 9, 3],
@@ -406,3 +411,46 @@ def test_totals_read_a_number_even_when_they_were_zero_before() -> None:
     )
     assert total_line("consultations", report.totals.consultations) == "・相談 2件 (+2件)"
     assert total_line("outings", report.totals.outings) == "・活動記録 3件 (±0件)"
+
+
+# ---- files a council is sent ----
+
+
+def test_report_files_are_named_for_the_council_and_the_period_without_the_product() -> None:
+    assert report_file_name("市民社協", "令和7年度", "xlsx") == "市民社協_令和7年度_集計.xlsx"
+    assert report_file_name("", "令和7年度", "csv") == "令和7年度_集計.csv"
+    assert report_file_name("A/B社協", "令和8年度（12/1まで）", "csv") == "A_B社協_令和8年度（12_1まで）_集計.csv"
+    assert report_caption("市民社会福祉協議会", "令和7年度") == "市民社会福祉協議会 令和7年度 集計表"
+    assert "fieldbot" not in report_caption("", "令和7年度")
+    assert TAXONOMY.council_short == "市民社協"
+    text = resources.files("core").joinpath(DEFAULT_TAXONOMY).read_text(encoding="utf-8")
+    without = parse_taxonomy(text.replace('council_short = "市民社協"\n', ""), "no short name")
+    assert without.council_short == without.council == "市民社会福祉協議会"
+
+
+def test_the_workbook_and_csv_titles_carry_the_council_and_codes_have_a_sheet_of_their_own() -> None:
+    out = io.BytesIO()
+    render_xlsx(published_report(), out, council="市民社会福祉協議会")
+    book = openpyxl.load_workbook(io.BytesIO(out.getvalue()))
+    assert book["関係機関"]["A1"].value == "市民社会福祉協議会　関係機関別　令和2年度"
+    assert book["概要"]["A1"].value == "市民社会福祉協議会　合計　令和2年度"
+    codes = [[c.value for c in r] for r in book["コード"].iter_rows()]
+    assert codes[0] == ["区分", "コード", "項目"]
+    assert ["関係機関", "health", "健康課"] in codes
+    assert ["相談者種別/ボランティア希望（活動）者からの相談", "volunteer/donate", "寄付（寄贈）したい"] in codes
+    rows = list(
+        csv.reader(io.StringIO(render_csv_bytes(published_report(), council="市民社会福祉協議会").decode("utf-8-sig")))
+    )
+    assert rows[0] == ["市民社会福祉協議会　集計表　令和2年度"]
+
+
+def test_a_running_year_is_compared_with_the_same_span_and_its_columns_say_so() -> None:
+    current, before = so_far(fiscal_year(2026), date(2026, 12, 1))
+    report = build_report(TAXONOMY, current, Counts(activity={"outing": 3}), before, Counts(activity={"outing": 1}))
+    rows = list(csv.reader(io.StringIO(render_csv_bytes(report).decode("utf-8-sig"))))
+    assert ["区分", "コード", "項目", "件数", "前年同期", "前年同期比", "順位", "新規"] in rows
+    out = io.BytesIO()
+    render_xlsx(report, out)
+    sheet = openpyxl.load_workbook(io.BytesIO(out.getvalue()))["活動内容"]
+    assert [c.value for c in sheet[6]] == ["順位", "項目", "件数", "前年同期", "前年同期比"]
+    assert isinstance(sheet["C2"].value, datetime)  # the period's dates are date cells

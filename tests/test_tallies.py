@@ -205,3 +205,34 @@ async def test_counts_by_staff_and_the_last_outing_of_each_area(store: Store) ->
     until = date(2026, 11, 29)
     assert await store.tallies.last_outing_by_area(until) == {"kyonan": date(2026, 11, 17), "chuo": date(2026, 11, 18)}
     assert await store.tallies.last_outing_by_area(until, areas=["chuo", "sakaino"]) == {"chuo": date(2026, 11, 18)}
+
+
+async def test_the_headline_totals_of_long_spans_by_groups_of_areas_in_one_statement(store: Store) -> None:
+    me = await staff(store, 1)
+    await outing(store, me, date(2026, 5, 1), consultations=(consultation(), consultation(channel="phone")))
+    await outing(store, me, date(2026, 11, 22), "chuo")
+    await consult_only(store, me, date(2026, 6, 1), "sakaino", consultation(channel="phone"))
+    await outing(store, me, date(2026, 11, 23))  # after the first span
+    await outing(store, me, date(2025, 7, 1), "chuo")
+    spans = [(date(2026, 4, 1), date(2026, 11, 22)), (date(2025, 4, 1), date(2025, 11, 22))]
+    west = ["sakaino", "sakurazutsumi", "kyonan", "gotenyama"]
+    found = await store.tallies.totals_by_areas(spans, [west, ["chuo"], None, []])
+    assert found == [
+        [(1, 3, 1), (0, 0, 0)],
+        [(1, 0, 0), (1, 0, 0)],
+        [(2, 3, 1), (1, 0, 0)],
+        [(0, 0, 0), (0, 0, 0)],
+    ]
+    assert await store.tallies.totals_by_areas([], [None]) == [[]]
+
+
+async def test_the_last_outing_of_named_areas_is_probed_area_by_area(store: Store) -> None:
+    me = await staff(store, 1)
+    await outing(store, me, date(2026, 10, 1), "chuo")
+    await outing(store, me, date(2026, 11, 2), "chuo")
+    await outing(store, me, date(2026, 11, 30), "chuo")  # after `until`
+    await outing(store, me, date(2025, 1, 5), "sakaino")
+    until = date(2026, 11, 29)
+    named = await store.tallies.last_outing_by_area(until, areas=["chuo", "sakaino", "gotenyama"])
+    assert named == {"chuo": date(2026, 11, 2), "sakaino": date(2025, 1, 5)}
+    assert await store.tallies.last_outing_by_area(until) == named  # the same as grouping all of history

@@ -6,7 +6,7 @@ from core.flow.state import DraftState, FlowContext
 from core.flow.step import STEPS, Outcome, lookup
 
 # The questions in the order they are asked; a step's `asked` leaves it out of drafts it does not fit.
-OUTING_QUESTIONS = ("activity", "destination", "headcount", "has_consult")
+OUTING_QUESTIONS = ("activity", "place", "destination", "headcount", "has_consult")
 CONSULTATION_QUESTIONS = (
     "channel",
     "consulter",

@@ -140,6 +140,11 @@ class DraftState(BaseModel):
     area: str
     browse_zone: str | None = None
     activity: str | None = None
+    # The registered place gone to (its id), SKIPPED for 活動先なし; its name is kept for the cards.
+    place: int | Skipped | None = None
+    place_name: str | None = None
+    place_query: str | None = None  # what was typed to find another place
+    new_place: str | None = None  # a place not in the register, added at save for a supervisor to confirm
     destination: str | None = None
     headcount: int | Skipped | None = None
     has_consultations: bool | None = None
@@ -168,12 +173,40 @@ class DraftState(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceChoice:
+    """A registered place as the flow offers it (public: a salon's name, never a person)."""
+
+    id: int
+    name: str
+    kind: str  # a destination code: the outing's 支援先
+    area: str
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """One of the staff member's last distinct outings, offered as 前回と同じ."""
+
+    activity: str
+    destination: str
+    area: str
+    headcount: int | None
+    place: PlaceChoice | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FlowContext:
-    """What the flow needs to know besides the answers: categories, today, and who is answering."""
+    """What the flow needs to know besides the answers: categories, today, and who is answering; at the outing's
+    first questions also the places to offer (recent first) and the last outings to repeat."""
 
     taxonomy: Taxonomy
     today: date
     home_zone: str | None
+    recent_places: tuple[PlaceChoice, ...] = ()
+    other_places: tuple[PlaceChoice, ...] = ()  # the rest of the zone's places, found by typing or browsing
+    repeats: tuple[Repeat, ...] = ()
+
+    def place(self, place_id: int) -> PlaceChoice | None:
+        return next((p for p in (*self.recent_places, *self.other_places) if p.id == place_id), None)
 
 
 def check_free_text(text: str, limit: int, *, multiline: bool = True) -> str | None:

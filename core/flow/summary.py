@@ -51,6 +51,10 @@ def render_summary_text(state: DraftState, ctx: FlowContext) -> str:
     lines.append(t("flow.summary.area", area=tax.area_label(state.area)))
     if state.kind == "visit":
         lines.append(t("flow.summary.activity", activity=tax.activity.label(state.activity or "")))
+        if state.new_place:
+            lines.append(t("flow.summary.new_place", place=state.new_place))
+        elif state.place_name:
+            lines.append(t("flow.summary.place", place=state.place_name))
         lines.append(t("flow.summary.destination", destination=tax.destination.label(state.destination or "")))
         count = given(state.headcount)
         headcount = t("flow.people", count=count) if count is not None else t("flow.not_given")
@@ -69,7 +73,8 @@ def to_submission(state: DraftState, ctx: FlowContext, staff_id: int) -> Submiss
     outing = None
     if state.kind == "visit":
         assert state.activity and state.destination
-        outing = NewOuting(state.activity, state.destination, given(state.headcount))
+        place = state.place if isinstance(state.place, int) else None
+        outing = NewOuting(state.activity, state.destination, given(state.headcount), place, state.new_place)
     consultations = []
     for c in state.consultations:
         assert c.consulter is not None

@@ -28,7 +28,7 @@ _OUTINGS: Final = (
 )
 _CONSULTATIONS: Final = (
     "INSERT INTO consultations (id, import_id, staff_id, date, area, channel, consulter, consulter_category, topic, "
-    "at_outing, created_at, record_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "from_agency, at_outing, created_at, record_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _LINKS: Final = "INSERT INTO consultation_agencies (consultation_id, agency) VALUES (?, ?)"
 _BASELINE: Final = (
@@ -136,6 +136,7 @@ class _RecordsWriter:
             row.consulter,
             row.consulter_category,
             row.topic,
+            row.from_agency,
             int(row.at_outing),
             self.stamp,
             record_id,

@@ -12,7 +12,7 @@ from core.clock import parse_utc, utc_iso
 from core.models import SavedSubmission, Submission
 from storage.sqlite.db import Database, Transaction
 from storage.sqlite.seal import Seal, place
-from storage.types import EXPORT_COLUMNS, StorageError
+from storage.types import EXPORT_COLUMNS, RecentOuting, StorageError
 
 __all__ = ["EXPORT_COLUMNS", "RecordRepository", "export_rows"]
 
@@ -39,9 +39,12 @@ class RecordRepository:
         outing_id = None
         if submission.outing is not None:
             outing = submission.outing
+            place_id = outing.place_id
+            if outing.new_place is not None:
+                place_id = await self._new_place(tx, submission, outing.new_place, stamp)
             cursor = await tx.execute(
                 "INSERT INTO outings (submission_id, staff_id, date, area, activity, destination, headcount, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "place_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     submission_id,
                     submission.staff_id,
@@ -50,6 +53,7 @@ class RecordRepository:
                     outing.activity,
                     outing.destination,
                     outing.headcount,
+                    place_id,
                     stamp,
                 ),
             )
@@ -111,6 +115,31 @@ class RecordRepository:
             error=StorageError(f"{table} {row_id} went away while it was being saved"),
         )
 
+    async def _new_place(self, tx: Transaction, submission: Submission, name: str, stamp: str) -> int:
+        """A place named during an outing: the registered one of that area and name, else a new one that a
+        supervisor is to confirm (kind: the outing's 支援先)."""
+        assert submission.outing is not None
+        found = await tx.execute("SELECT id FROM places WHERE area = ? AND name = ?", (submission.area, name))
+        if found.rows:
+            return int(found.rows[0][0])
+        made = await tx.execute(
+            "INSERT INTO places (name, kind, area, status, confirmed, created_by, created_at, updated_at) "
+            "VALUES (?, ?, ?, 'active', 0, ?, ?, ?)",
+            (name, submission.outing.destination, submission.area, submission.staff_id, stamp, stamp),
+        )
+        assert made.lastrowid is not None
+        return made.lastrowid
+
+    async def recent_outings(self, staff_id: int, limit: int = 3) -> list[RecentOuting]:
+        """A staff member's last distinct outings (activity, kind and place), most recently recorded first, each
+        with the area and headcount of its latest: what 前回と同じ offers."""
+        rows = await self.db.fetchall(
+            "SELECT activity, destination, area, headcount, place_id, max(id) AS latest FROM outings "
+            "WHERE staff_id = ? GROUP BY activity, destination, coalesce(place_id, 0) ORDER BY latest DESC LIMIT ?",
+            (staff_id, limit),
+        )
+        return [RecentOuting(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
     async def saved_from(self, draft_id: int, staff_id: int) -> int | None:
         """The submission a draft was saved as, if it was."""
         row = await self.db.fetchone(
@@ -165,14 +194,16 @@ class RecordRepository:
         return sorted(erased)
 
 
-# One row per outing and per consultation, in the columns of `fieldbot import records` (codes, not labels).
+# One row per outing and per consultation, in the columns of `fieldbot import records` (codes, not labels;
+# the agencies of consultation_agencies are the referrals).
 # The last column is the record's record_id (migration 0007), the same in every database that holds it.
 _EXPORT = (
     "SELECT 'outing', o.date, s.name, o.area, o.activity, o.destination, o.headcount, NULL, NULL, NULL, NULL, "
-    "NULL, NULL, o.record_id FROM outings o JOIN staff s ON s.id = o.staff_id WHERE o.date BETWEEN ?1 AND ?2 "
+    "NULL, NULL, NULL, o.record_id FROM outings o JOIN staff s ON s.id = o.staff_id WHERE o.date BETWEEN ?1 AND ?2 "
     "UNION ALL "
     "SELECT 'consultation', c.date, s.name, c.area, NULL, NULL, NULL, c.channel, c.consulter, c.consulter_category, "
-    "c.topic, (SELECT group_concat(a.agency, '|') FROM consultation_agencies a WHERE a.consultation_id = c.id), "
+    "c.from_agency, c.topic, "
+    "(SELECT group_concat(a.agency, '|') FROM consultation_agencies a WHERE a.consultation_id = c.id), "
     "c.at_outing, c.record_id FROM consultations c JOIN staff s ON s.id = c.staff_id WHERE c.date BETWEEN ?1 AND ?2 "
     "ORDER BY 2"
 )

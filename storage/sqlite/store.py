@@ -16,9 +16,11 @@ from storage.sqlite.followups import FollowUpRepository
 from storage.sqlite.imports import ImportRepository
 from storage.sqlite.inbox import Inbox
 from storage.sqlite.outbox import Meta, Outbox
+from storage.sqlite.places import PlaceRepository
 from storage.sqlite.records import RecordRepository
 from storage.sqlite.seal import Seal, bind_to_rows, check_key
 from storage.sqlite.staff import InviteRepository, StaffCache, StaffRepository
+from storage.sqlite.tables import TableRepository
 from storage.sqlite.tallies import TallyRepository
 from storage.types import IdempotencyKey, StorageError
 
@@ -39,9 +41,11 @@ class Store:
         self.settled: Callable[[IdempotencyKey], None] | None = None
         self.followups = FollowUpRepository(db, self.seal, self.audit)
         self.tallies = TallyRepository(db)
+        self.tables = TableRepository(db)
         self.imports = ImportRepository(db, self.staff)
         self.outbox = Outbox(db)
         self.meta = Meta(db)
+        self.places = PlaceRepository(db)
 
     @classmethod
     async def open(cls, path: Path, sealer: Sealer | None = None, *, busy_timeout_ms: int = 5000) -> Store:

@@ -13,7 +13,7 @@ from storage.sqlite.db import Database
 Span = tuple[date, date]  # first and last day, inclusive
 
 
-def _where(
+def span_where(
     start: date, end: date, areas: Sequence[str] | None, staff_id: int | None, alias: str = ""
 ) -> tuple[str, list[Any]]:
     prefix = f"{alias}." if alias else ""
@@ -78,7 +78,7 @@ def _scan_sql(
         for alias, select in scans:
             prefix = f"{alias}." if alias else ""
             area, group = (f"{prefix}area", f"{prefix}area, ") if by_area else ("NULL", "")
-            where, more = _where(start, end, areas, staff_id, alias)
+            where, more = span_where(start, end, areas, staff_id, alias)
             parts.append(select.format(i=i, area=area, where=where, group=group))
             params += more
             if select is _FROM_AGENCY[1]:
@@ -240,7 +240,7 @@ class TallyRepository:
             return {}
         found: dict[int, tuple[int, int]] = {}
         for index, table in enumerate(("outings", "consultations")):
-            where, params = _where(start, end, areas, None)
+            where, params = span_where(start, end, areas, None)
             rows = await self.db.fetchall(
                 f"SELECT staff_id, count(*) FROM {table} WHERE {where} GROUP BY staff_id", params
             )
@@ -250,18 +250,87 @@ class TallyRepository:
                 found[int(staff_id)] = (counts[0], counts[1])
         return found
 
+    async def staff_counts_by_areas(
+        self, start: date, end: date, groups: Sequence[Sequence[str] | None]
+    ) -> list[dict[int, tuple[int, int]]]:
+        """For each group of areas (None: every area), what `counts_by_staff(start, end, areas=group)` returns,
+        from one statement for all the groups (a digest's zones and the council): each table grouped by staff
+        member and area once."""
+        found: list[dict[int, tuple[int, int]]] = [{} for _ in groups]
+        every = any(group is None for group in groups)
+        scanned = None if every else sorted({area for group in groups for area in group or ()})
+        if scanned == []:
+            return found
+        where, params = span_where(start, end, scanned, None)
+        row = await self.db.fetchone(
+            "WITH scanned (tbl, staff, area, n) AS ("
+            f"SELECT 0, staff_id, area, count(*) FROM outings WHERE {where} GROUP BY staff_id, area UNION ALL "
+            f"SELECT 1, staff_id, area, count(*) FROM consultations WHERE {where} GROUP BY staff_id, area) "
+            "SELECT json_group_array(json_array(tbl, staff, area, n)) FROM scanned",
+            params + params,
+        )
+        assert row is not None
+        members = [None if group is None else set(group) for group in groups]
+        for table, staff_id, area, n in json.loads(row[0]):
+            for g, member in enumerate(members):
+                if member is None or area in member:
+                    outings, consultations = found[g].get(staff_id, (0, 0))
+                    found[g][staff_id] = (outings + n, consultations) if table == 0 else (outings, consultations + n)
+        return found
+
     async def last_outing_by_area(self, until: date, *, areas: Sequence[str] | None = None) -> dict[str, date]:
         """The date of the last outing on or before `until` in each area that had one (optionally of some areas):
         the 地域別 table's last outing and the digest's areas not visited lately."""
         if areas is not None and not areas:
             return {}
-        where = "date <= ?"
-        params: list[Any] = [until.isoformat()]
-        if areas is not None:
-            where += f" AND area IN ({', '.join('?' * len(areas))})"
-            params += list(areas)
-        rows = await self.db.fetchall(f"SELECT area, max(date) FROM outings WHERE {where} GROUP BY area", params)
-        return {str(area): date.fromisoformat(last) for area, last in rows}
+        if areas is None:
+            rows = await self.db.fetchall(
+                "SELECT area, max(date) FROM outings WHERE date <= ? GROUP BY area", [until.isoformat()]
+            )
+            return {str(area): date.fromisoformat(last) for area, last in rows}
+        # Named areas: one probe of the date index per area, read backwards from `until` and stopping at the
+        # area's first outing met (a week back for an area visited last week), instead of grouping all of history.
+        wanted = ", ".join("(?)" for _ in areas)
+        row = await self.db.fetchone(
+            f"WITH wanted (area) AS (VALUES {wanted}) SELECT json_group_array(json_array(area, "
+            "(SELECT max(o.date) FROM outings o WHERE o.area = wanted.area AND o.date <= ?))) FROM wanted",
+            [*areas, until.isoformat()],
+        )
+        assert row is not None
+        return {str(area): date.fromisoformat(last) for area, last in json.loads(row[0]) if last is not None}
+
+    async def totals_by_areas(
+        self, spans: Sequence[Span], groups: Sequence[Sequence[str] | None]
+    ) -> list[list[tuple[int, int, int]]]:
+        """For each group of areas (None: every area), the (outings, consultations, consultations at outings)
+        of each span: the headline figures alone, for long spans (a digest's year to date) where the grouped scans
+        of every dimension would cost a report's time. One statement, each table's span read from its index."""
+        every = any(group is None for group in groups)
+        scanned = None if every else sorted({area for group in groups for area in group or ()})
+        totals = [[[0, 0, 0] for _ in spans] for _ in groups]
+        if spans and scanned != []:
+            parts: list[str] = []
+            params: list[Any] = []
+            for i, (start, end) in enumerate(spans):
+                where, more = span_where(start, end, scanned, None)
+                parts.append(f"SELECT {i}, 0, area, count(*), 0 FROM outings WHERE {where} GROUP BY area")
+                parts.append(
+                    f"SELECT {i}, 1, area, count(*), sum(at_outing) FROM consultations WHERE {where} GROUP BY area"
+                )
+                params += more + more
+            row = await self.db.fetchone(
+                f"WITH scanned (span, tbl, area, n, at_outing) AS ({' UNION ALL '.join(parts)}) "
+                "SELECT json_group_array(json_array(span, tbl, area, n, at_outing)) FROM scanned",
+                params,
+            )
+            assert row is not None
+            members = [None if group is None else set(group) for group in groups]
+            for i, table, area, n, at_outing in json.loads(row[0]):
+                for g, member in enumerate(members):
+                    if member is None or area in member:
+                        totals[g][i][table] += n
+                        totals[g][i][2] += at_outing
+        return [[(o, c, a) for o, c, a in per_span] for per_span in totals]
 
     async def followup_numbers(self, today: date, areas: Sequence[str] | None = None) -> tuple[int, int]:
         """(open, overdue) follow-ups, optionally of some areas: numbers only, for digests and group chats."""

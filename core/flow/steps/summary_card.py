@@ -13,6 +13,8 @@ MEMO_MAX = 500
 
 def _edit_rows(state: DraftState) -> list[list[Button]]:
     rows = [[Button(t("flow.field.date"), f"{EDIT}:date"), Button(t("flow.field.area"), f"{EDIT}:area")]]
+    if state.kind == "visit" and state.place is not None:  # where the council keeps a register of places
+        rows.append([Button(t("flow.field.place"), f"{EDIT}:place")])
     if state.kind == "visit":
         rows.append(
             [
