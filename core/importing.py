@@ -35,6 +35,7 @@ from core.importing_baseline import (
     BaselineRow,
 )
 from core.taxonomy import Taxonomy
+from core.text import has_hidden
 
 __all__ = [
     "BASELINE_COUNT_MAX",
@@ -73,6 +74,7 @@ RECORD_OPTIONAL: Final = (
     "at_outing",
     "from_agency",
     "referrals",
+    "place",
 )
 # The columns in the order of the usual file (the hint for an unknown column, the message for an empty file).
 RECORD_HINT: Final = (
@@ -91,13 +93,15 @@ RECORD_HINT: Final = (
     "at_outing",
     "from_agency",
     "referrals",
+    "place",
 )
 RECORD_USUAL: Final = RECORD_HINT[:8]
 # Written by `fieldbot export`, read back by the import; not named in the hint of an unknown column (a person
 # writing a file leaves it out: the import gives every record an id of its own).
 RECORD_ID: Final = "record_id"
 RECORD_ID_MAX: Final = 100
-OUTING_ONLY: Final = ("activity", "destination", "headcount")
+OUTING_ONLY: Final = ("activity", "destination", "headcount", "place")
+PLACE_MAX: Final = 64
 CONSULTATION_ONLY: Final = (
     "channel",
     "consulter",
@@ -124,6 +128,7 @@ RECORD_COLUMNS: Final = (
     "topic",
     "referrals",
     "at_outing",
+    "place",
     RECORD_ID,
 )
 
@@ -146,6 +151,7 @@ class OutingRow:
     destination: str
     headcount: int | None
     record_id: str | None = None  # the id an export gave it; None: a record the file brings for the first time
+    place: str | None = None  # a registered place's name (in the row's area); registered if new, to confirm
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +218,8 @@ class RecordsReader(Reader[RecordRow]):
     def _canonical(self, row: RecordRow) -> tuple[object, ...]:
         staff, day, record_id = nfkc(row.staff), row.date.toordinal(), row.record_id or ""
         if isinstance(row, OutingRow):
-            return ("outing", day, staff, row.area, row.activity, row.destination, row.headcount, record_id)
+            outing = ("outing", day, staff, row.area, row.activity, row.destination, row.headcount, record_id)
+            return outing if row.place is None else (*outing, nfkc(row.place))  # only when set: old files
         canonical: tuple[object, ...] = (
             "consultation",
             day,
@@ -245,7 +252,10 @@ class RecordsReader(Reader[RecordRow]):
             activity = self._required(line, cells, "activity", self._activity, "an activity")
             destination = self._required(line, cells, "destination", self._destination, "a destination")
             headcount = self._headcount(line, cells.get("headcount", ""))
-            return OutingRow(line, day, staff, area, activity, destination, headcount, record_id)
+            place = cells.get("place", "") or None
+            if place is not None and (len(place) > PLACE_MAX or has_hidden(place)):
+                self._error(line, "place", f"1 to {PLACE_MAX} characters without control characters", place)
+            return OutingRow(line, day, staff, area, activity, destination, headcount, record_id, place)
         if kind == "consultation":
             return self._consultation(line, cells, day, staff, area, record_id)
         return None

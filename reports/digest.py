@@ -24,6 +24,7 @@ QUIET_DAYS = 28  # (4 weeks) an area without an outing in the 4 weeks up to the 
 STAFF_SHOWN = 15  # staff lines with counts; more are summed up in one line
 IDLE_SHOWN = 20  # names of staff without a record, on one line
 AREAS_SHOWN = 10
+QUIET_PLACE_WEEKS = 8  # a registered place without an outing this long is listed (as in the 活動先別 table)
 OVERDUE_SHOWN = 10
 
 
@@ -89,6 +90,9 @@ class DigestContent:
     overdue: Sequence[OverdueFollowUp] | None
     today: date
     private: bool
+    # Registered places of the scope without an outing for 8 weeks (name, last outing): private chats only;
+    # empty where the council keeps no register.
+    quiet_places: Sequence[tuple[str, date | None]] = ()
 
 
 def week_label(week: Period) -> str:
@@ -247,6 +251,19 @@ def _category_sections(report: Report) -> list[list[str]]:
     return sections
 
 
+def _place_lines(content: DigestContent) -> list[str]:
+    """Places not visited for 8 weeks (supervisors and admins only: a group chat has the areas' count)."""
+    end = content.week.period.end
+    lines = [
+        t("digest.quiet_never", area=name)
+        if last is None
+        else t("digest.quiet_line", area=name, last=dates.short_for(last, end))
+        for name, last in content.quiet_places[:AREAS_SHOWN]
+    ]
+    title = t("digest.quiet_places_title", weeks=QUIET_PLACE_WEEKS)
+    return [title, *_more(lines, len(content.quiet_places), "digest.quiet_places_more")]
+
+
 def render_digest(content: DigestContent, *, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """The digest's messages, each within `limit` (Telegram's 4,096), split between sections; each message ends
     with the footnote, which states the comparison rule."""
@@ -258,6 +275,7 @@ def render_digest(content: DigestContent, *, limit: int = TELEGRAM_LIMIT) -> lis
         _staff_lines(content),
         _followup_lines(content),
         _area_lines(content),
+        *([_place_lines(content)] if content.quiet_places and content.private else []),
         *_category_sections(content.week),
     ]
     continued = t("digest.continued", period=period)

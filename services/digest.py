@@ -21,6 +21,7 @@ from reports.charts import comparison_chart
 from reports.digest import (
     OVERDUE_SHOWN,
     QUIET_DAYS,
+    QUIET_PLACE_WEEKS,
     DigestContent,
     Figures,
     OverdueFollowUp,
@@ -30,6 +31,7 @@ from reports.digest import (
     render_digest,
     week_label,
 )
+from reports.places import quiet_places
 from reports.tally import Report, build_report
 from services.access import Scope
 from services.followups import owner_label
@@ -247,6 +249,7 @@ class DigestService:
             asyncio.gather(*(tallies.followup_numbers(today, areas[s]) for s in scopes)),
             asyncio.gather(*(self._overdue(areas[s], today) for s in private)),
         )
+        places = await self._places(private, week.end)
         counts, ytd_figures, by_staff, last_outing, recorded, (followups, overdue) = await asyncio.gather(
             self.reporter.counts_by_scope([week, year_ago], scopes),
             tallies.totals_by_areas([(ytd.start, ytd.end), (ytd_before.start, ytd_before.end)], groups),
@@ -280,12 +283,30 @@ class DigestService:
                 overdue=overdue_of[scope] if recipient.private else None,
                 today=today,
                 private=recipient.private,
+                quiet_places=places.get(scope, []) if recipient.private else [],
             )
             texts[key] = render_digest(content)
             # The chart draws the year-earlier bars only when that week has data (else they would read as zeros).
             charted[key] = versus_year if versus_year.comparable else build_report(self.taxonomy, week, current)
         charts = await asyncio.gather(*(render_off_loop(partial(self.draw, r, "activity")) for r in charted.values()))
         return {key: (texts[key], chart) for key, chart in zip(charted, charts, strict=True)}
+
+    async def _places(self, scopes: list[Scope], end: date) -> dict[Scope, list[tuple[str, date | None]]]:
+        """For each scope of a private digest, its registered places without an outing for 8 weeks up to `end`
+        (one read of the register and one of the places' last outings; nothing where there is no register)."""
+        if not scopes:
+            return {}
+        registered = await self.store.places.all()
+        if not registered:
+            return {}
+        last = await self.store.places.activity(end, end, None)
+        found = {}
+        for scope in scopes:
+            areas = scope.areas(self.taxonomy)
+            mine = [p for p in registered if areas is None or p.area in areas]
+            quiet = quiet_places(mine, last, end, QUIET_PLACE_WEEKS)
+            found[scope] = [(p.name, seen) for p, seen in quiet]
+        return found
 
     def _active_areas(self, scope: Scope) -> list[Area]:
         """The areas of a scope still in use (a retired area is not expected to be visited)."""

@@ -30,7 +30,7 @@ def _labelled(row: tuple[Any, ...], taxonomy: Taxonomy) -> list[Any]:
     that group asked them (a topic asked of every group) is counted nowhere, and the import refuses it elsewhere.
     """
     kind, day, staff, area, activity, destination, headcount, channel, consulter, category, *rest = row
-    from_agency, topic, referrals, at, rid = rest
+    from_agency, topic, referrals, at, place, rid = rest
     group = taxonomy.categories_of(consulter) if consulter else None
     from_group = consulter is not None and consulter == taxonomy.agency_group
     return [
@@ -48,6 +48,7 @@ def _labelled(row: tuple[Any, ...], taxonomy: Taxonomy) -> list[Any]:
         taxonomy.topic.label(topic) if from_group and topic else "",
         "|".join(taxonomy.agency.label(a) for a in referrals.split("|")) if referrals else "",
         "" if at is None else t("records.value.yes" if at else "records.value.no"),
+        place or "",
         rid or "",
     ]
 

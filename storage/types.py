@@ -181,6 +181,7 @@ EXPORT_COLUMNS = (
     "topic",  # its topic (関係機関からの相談 only)
     "referrals",  # the agencies it was connected to (つなぎ先), any group, separated by "|"
     "at_outing",
+    "place",  # the registered place an outing went to (its name; the area names which place it is)
     "record_id",  # the same in every database that holds the record; an import skips one it already has
 )
 

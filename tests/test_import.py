@@ -227,7 +227,7 @@ async def test_missing_and_unknown_columns_are_reported_once_on_line_1(store: St
     report = await run(store, "records", path)
     assert report.errors == [
         "line 1, column memo: unknown column (expected: kind, date, staff, area, activity, destination, channel, "
-        "consulter, headcount, consulter_category, topic, agencies, at_outing, from_agency, referrals)",
+        "consulter, headcount, consulter_category, topic, agencies, at_outing, from_agency, referrals, place)",
         "line 1, column date: the column appears twice",
         "line 1, column destination: required column is missing",
         "line 2, column #10: a value in a column with no header (9)",
@@ -786,7 +786,7 @@ async def test_an_export_imported_into_its_own_database_adds_nothing(store: Stor
 
     # Rows added to an export (their record_id left empty) are imported; the exported ones are not.
     added = exported.read_text(encoding="utf-8-sig").rstrip("\r\n").splitlines()
-    added.append("outing,2020-07-01,Suzuki,chuo,outing,個人,3,,,,,,,,")
+    added.append("outing,2020-07-01,Suzuki,chuo,outing,個人,3,,,,,,,,,")
     report = await run(store, "records", write(tmp_path / "added.csv", added, encoding="utf-8-sig"))
     assert report.ok, report.errors
     assert (report.counts.outings, report.counts.consultations, report.counts.already_present) == (1, 0, 5)

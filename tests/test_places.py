@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 
+from core.crypto import Sealer
 from core.models import NewOuting, NewPlace, Place, PlaceStatus, Submission
 from core.places import PlacesReader, places_csv
 from core.taxonomy import Taxonomy
 from storage.sqlite.store import Store
+from tests.conftest import TEST_KEY
 from tests.terminal import Cli, cli_fixture, make_database
+from tests.test_import import export_year, exported_rows, run
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 HEADER = "name,kind,area,organiser,status,started_on,ended_on"
@@ -152,3 +155,26 @@ async def test_recent_places_are_the_staff_member_s_own_most_recent_first_withou
     row = await store.db.fetchone("SELECT count(*) FROM outings WHERE place_id = ?", (salon.id,))
     assert row is not None and row[0] == 2
     assert (await store.places.get(salon.id)).name == "境南サロン"  # type: ignore[union-attr]
+
+
+async def test_the_records_export_carries_the_place_and_an_import_keeps_it(store: Store, tmp_path: Path) -> None:
+    me = (await store.staff.ensure_admin(1, NOW)).id
+    async with store.db.transaction() as tx:
+        salon = await store.places.add(tx, NewPlace("＝境南ふれあいサロン", "salon-elderly", "kyonan"), NOW)
+        outing = NewOuting("outing", "salon-elderly", 12, salon.id)
+        await store.records.save_submission(tx, Submission(me, date(2020, 6, 1), "kyonan", outing), "visit", NOW)
+    exported = await export_year(store, tmp_path / "records.csv")
+    rows = exported_rows(exported)
+    assert rows[0]["place"] == "'＝境南ふれあいサロン"  # text, never a formula
+
+    fresh = await Store.open(tmp_path / "fresh.sqlite3", Sealer.from_text(TEST_KEY))
+    try:
+        report = await run(fresh, "records", exported)
+        assert report.ok, report.errors
+        place = await fresh.places.named("kyonan", "＝境南ふれあいサロン")
+        assert place is not None and place.kind == "salon-elderly" and not place.confirmed  # for a supervisor
+        row = await fresh.db.fetchone("SELECT place_id, headcount FROM outings")
+        assert row is not None and tuple(row) == (place.id, 12)
+        assert exported_rows(await export_year(fresh, tmp_path / "again.csv")) == rows  # the round trip keeps it
+    finally:
+        await fresh.close()

@@ -145,6 +145,11 @@ async def test_a_repeat_outing_to_the_same_place_takes_three_presses_over_the_bo
         place_ids = {r[0] for r in rows}
         assert len(rows) == 3 and len(place_ids) == 1 and None not in place_ids
         assert [tuple(r[1:]) for r in rows] == [("salon-elderly", 10), ("salon-elderly", None), ("salon-elderly", None)]
+        # The place report: one distinct place, three outings.
+        tables = ReportTables(Reporter(h.store, load_taxonomy()), ZoneInfo("Asia/Tokyo"))
+        named = await tables.table("places", fiscal_year(2026), today=h.clock.now().date())
+        assert [(r.label, r.values[3]) for r in named.table.rows] == [("境南ふれあいサロン", 3)]  # type: ignore[union-attr]
+        assert "※支援した活動先：1か所（高齢者サロン1）" in named.table.notes
 
 
 async def test_the_place_table_counts_distinct_places_outings_consultations_outreach_and_quiet_ones(
@@ -214,3 +219,27 @@ async def test_a_place_named_during_an_outing_is_registered_for_a_supervisor_to_
         # Staff cannot open the register.
         await staff.send("/places")
         assert "活動先" not in (staff.last.text or "")  # type: ignore[union-attr]
+
+
+async def test_the_monday_digest_lists_the_zone_s_places_not_visited_for_eight_weeks_privately(tmp_path: Path) -> None:
+    installed = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
+    group_id = -1001234567890
+    async with running(tmp_path, start=installed, digest_chat_id=group_id) as h:
+        supervisor = await h.register(STAFF_ID + 2, Role.SUPERVISOR)  # west
+        await h.register(STAFF_ID)
+        me = await h.store.staff.by_telegram_id(STAFF_ID)
+        assert me is not None
+        async with h.store.db.transaction() as tx:
+            visited = await h.store.places.add(tx, NewPlace("境南ふれあいサロン", "salon-elderly", "kyonan"), NOW)
+            await h.store.places.add(tx, NewPlace("静かな居場所", "ibasho", "kyonan"), NOW)
+            await h.store.places.add(tx, NewPlace("中央こども食堂", "kodomo-shokudo", "chuo"), NOW)  # central
+            outing = NewOuting("outing", "salon-elderly", None, visited.id)
+            day = datetime(2026, 11, 17).date()
+            await h.store.records.save_submission(tx, Submission(me.id, day, "kyonan", outing), "visit", NOW)
+        group = h.api.group(group_id, "市民社協 地域担当")
+        h.clock.set(datetime(2026, 11, 22, 23, 31, tzinfo=UTC))  # Monday 08:31 in Tokyo
+        await h.tick()
+        digest = "\n".join(m.text for m in supervisor.messages if m.photo is None)
+        assert "<8週間出向きのない活動先>\n・静かな居場所　出向きの記録なし" in digest
+        assert "境南ふれあいサロン" not in digest and "中央こども食堂" not in digest  # visited; another zone
+        assert "静かな居場所" not in "\n".join(m.text for m in group.messages)  # names stay out of the group

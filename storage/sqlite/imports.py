@@ -24,7 +24,7 @@ NEW_STAFF_LISTED: Final = 1000
 
 _OUTINGS: Final = (
     "INSERT INTO outings (id, import_id, staff_id, date, area, activity, destination, headcount, created_at, "
-    "record_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "record_id, place_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _CONSULTATIONS: Final = (
     "INSERT INTO consultations (id, import_id, staff_id, date, area, channel, consulter, consulter_category, topic, "
@@ -77,6 +77,7 @@ class _RecordsWriter:
         self.stamp = utc_iso(now)
         self.next_outing, self.next_consultation = next_ids
         self.staff_ids: dict[str, int] = {}
+        self.place_ids: dict[tuple[str, str], int] = {}
         self.result = RecordsWritten(import_id)
 
     async def _staff_id(self, name: str) -> int:
@@ -96,12 +97,32 @@ class _RecordsWriter:
                 continue
             staff_id = await self._staff_id(row.staff)
             if isinstance(row, OutingRow):
-                outings.append(self._outing(row, staff_id))
+                place_id = None if row.place is None else await self._place_id(row)
+                outings.append((*self._outing(row, staff_id), place_id))
             else:
                 consultation = self._consultation(row, staff_id)
                 consultations.append(consultation)
                 links.extend((consultation[0], agency) for agency in row.agencies)
         await _send(self.tx, [(_OUTINGS, outings), (_CONSULTATIONS, consultations), (_LINKS, links)])
+
+    async def _place_id(self, row: OutingRow) -> int:
+        """The registered place of the row's area and name, else one registered now for a supervisor to confirm
+        (its kind: the outing's 支援先); in the import's transaction, so a refused import registers nothing."""
+        assert row.place is not None
+        key = (row.area, row.place)
+        if key not in self.place_ids:
+            found = await self.tx.execute("SELECT id FROM places WHERE area = ? AND name = ?", key)
+            if found.rows:
+                self.place_ids[key] = int(found.rows[0][0])
+            else:
+                made = await self.tx.execute(
+                    "INSERT INTO places (name, kind, area, status, confirmed, created_at, updated_at) "
+                    "VALUES (?, ?, ?, 'active', 0, ?, ?)",
+                    (row.place, row.destination, row.area, self.stamp, self.stamp),
+                )
+                assert made.lastrowid is not None
+                self.place_ids[key] = made.lastrowid
+        return self.place_ids[key]
 
     def _outing(self, row: OutingRow, staff_id: int) -> tuple[Any, ...]:
         outing_id, self.next_outing = self.next_outing, self.next_outing + 1

@@ -199,12 +199,14 @@ class RecordRepository:
 # The last column is the record's record_id (migration 0007), the same in every database that holds it.
 _EXPORT = (
     "SELECT 'outing', o.date, s.name, o.area, o.activity, o.destination, o.headcount, NULL, NULL, NULL, NULL, "
-    "NULL, NULL, NULL, o.record_id FROM outings o JOIN staff s ON s.id = o.staff_id WHERE o.date BETWEEN ?1 AND ?2 "
+    "NULL, NULL, NULL, p.name, o.record_id FROM outings o JOIN staff s ON s.id = o.staff_id "
+    "LEFT JOIN places p ON p.id = o.place_id WHERE o.date BETWEEN ?1 AND ?2 "
     "UNION ALL "
     "SELECT 'consultation', c.date, s.name, c.area, NULL, NULL, NULL, c.channel, c.consulter, c.consulter_category, "
     "c.from_agency, c.topic, "
     "(SELECT group_concat(a.agency, '|') FROM consultation_agencies a WHERE a.consultation_id = c.id), "
-    "c.at_outing, c.record_id FROM consultations c JOIN staff s ON s.id = c.staff_id WHERE c.date BETWEEN ?1 AND ?2 "
+    "c.at_outing, NULL, c.record_id FROM consultations c JOIN staff s ON s.id = c.staff_id "
+    "WHERE c.date BETWEEN ?1 AND ?2 "
     "ORDER BY 2"
 )
 
