@@ -30,9 +30,9 @@ def span_where(
 
 # One span's grouped scan of each table, as rows of one shape: (span, table, area, up to five categories,
 # count). {i}: the span's number; {where}: its dates and the scope; {area} and {group}: the area, when grouped by
-# area, else NULL and nothing. The alias is that of the table whose date and area are filtered. The last scan,
-# of the group whose consultations came from an agency (its code the scan's last parameter), runs only when the
-# taxonomy has such a group: who consulted and about what, '?' where a record does not say (不明).
+# area, else NULL and nothing; {agency}: for the group whose consultations came from an agency (its code bound
+# first), who consulted and about what as one value ('?' where a record does not say: 不明), else NULL. The
+# alias is that of the table whose date and area are filtered. Every column read is in a covering index.
 _SCANS = (
     (
         "",
@@ -41,8 +41,9 @@ _SCANS = (
     ),
     (
         "",
-        "SELECT {i}, 'consultation', {area}, channel, consulter, consulter_category, NULL, at_outing, count(*) "
-        "FROM consultations WHERE {where} GROUP BY {group}channel, consulter, consulter_category, at_outing",
+        "SELECT {i}, 'consultation', {area}, channel, consulter, consulter_category, {agency}, at_outing, count(*) "
+        "FROM consultations WHERE {where} "
+        "GROUP BY {group}channel, consulter, consulter_category, at_outing, from_agency, topic",
     ),
     (
         "c",
@@ -50,11 +51,8 @@ _SCANS = (
         "JOIN consultation_agencies a ON a.consultation_id = c.id WHERE {where} GROUP BY {group}a.agency",
     ),
 )
-_FROM_AGENCY = (
-    "",
-    "SELECT {i}, 'from_agency', {area}, coalesce(from_agency, '?'), coalesce(topic, '?'), NULL, NULL, NULL, "
-    "count(*) FROM consultations WHERE {where} AND consulter = ? GROUP BY {group}from_agency, topic",
-)
+_AGENCY = "CASE WHEN consulter = ? THEN coalesce(from_agency, '?') || char(31) || coalesce(topic, '?') END"
+_SEPARATOR = "\x1f"
 
 
 def _scan_sql(
@@ -73,16 +71,16 @@ def _scan_sql(
     folds and renders while the next query runs)."""
     parts: list[str] = []
     params: list[Any] = []
-    scans = _SCANS if agency_group is None else (*_SCANS, _FROM_AGENCY)
+    agency = "NULL" if agency_group is None else _AGENCY
     for i, (start, end) in enumerate(spans):
-        for alias, select in scans:
+        for alias, select in _SCANS:
             prefix = f"{alias}." if alias else ""
             area, group = (f"{prefix}area", f"{prefix}area, ") if by_area else ("NULL", "")
             where, more = span_where(start, end, areas, staff_id, alias)
-            parts.append(select.format(i=i, area=area, where=where, group=group))
+            if "{agency}" in select and agency_group is not None:
+                params.append(agency_group)  # bound before the WHERE's: it comes first in the statement
+            parts.append(select.format(i=i, area=area, where=where, group=group, agency=agency))
             params += more
-            if select is _FROM_AGENCY[1]:
-                params.append(agency_group)
     rows = " UNION ALL ".join(parts)
     return (
         f"WITH scanned (span, tbl, area, a, b, c, d, e, n) AS ({rows}) "
@@ -97,17 +95,18 @@ def _fold(counts: Counts, table: str, a: Any, b: Any, c: Any, d: Any, e: Any, n:
         counts.activity[a] = counts.activity.get(a, 0) + n
         counts.destination[b] = counts.destination.get(b, 0) + n
         counts.outings += n
-    elif table == "consultation":  # a: channel, b: consulter, c: consulter category, e: at an outing
+    elif table == "consultation":  # a: channel, b: consulter, c: category, d: agency and topic, e: at an outing
         counts.channel[a] = counts.channel.get(a, 0) + n
         counts.consulter[b] = counts.consulter.get(b, 0) + n
         if c is not None:
             counts.consulter_category[b, c] = counts.consulter_category.get((b, c), 0) + n
+        if d is not None:
+            agency, _, topic = d.partition(_SEPARATOR)
+            counts.agency[agency] = counts.agency.get(agency, 0) + n
+            counts.topic[topic] = counts.topic.get(topic, 0) + n
         counts.consultations += n
         if e:
             counts.at_outing += n
-    elif table == "from_agency":  # a: the agency that consulted, b: the topic
-        counts.agency[a] = counts.agency.get(a, 0) + n
-        counts.topic[b] = counts.topic.get(b, 0) + n
     else:  # a: an agency referred to
         counts.referral[a] = counts.referral.get(a, 0) + n
 
