@@ -293,6 +293,28 @@ class PlaceConfirm(Button):
     place: int
 
 
+@kind("pn")
+class PlaceRename(Button):
+    """「名前を変更」 on a place's card: the new name is typed next."""
+
+    place: int
+
+
+@kind("pa")
+class PlaceAdd(Button):
+    """「＋ 活動先を追加」: the name is typed next, then the kind and the area are pressed."""
+
+
+@kind("pt")
+class PlaceAddKind(Button):
+    kind: str
+
+
+@kind("pr")
+class PlaceAddArea(Button):
+    area: str
+
+
 @kind("fl")
 class FollowUpPage(Button):
     page: int

@@ -9,6 +9,7 @@ from core.buttons import CancelDraft, FlowPress, ResumeDraft, UndoSubmission, de
 from core.i18n import t
 from core.models import Staff
 from handlers.common import Context, key_of, pressed_message, registered
+from services.access import SUPERVISORS
 from services.screens import Reply, View, expired
 
 
@@ -75,6 +76,8 @@ async def on_text(update: Update, context: Context, staff: Staff) -> Reply:
     assert message is not None and message.text is not None
     key = key_of(update, context)
     awaited = await context.services.followups.typed(staff, message.text, key)
+    if awaited is None and staff.role in SUPERVISORS:  # a place's name after a /places button
+        awaited = await context.services.places.typed(staff, message.text, key)
     if awaited is not None:
         return awaited
     return await context.services.flows.type_text(staff, message.text, key)

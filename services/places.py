@@ -5,18 +5,31 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import timedelta
 
-from core.buttons import PlaceCard, PlaceConfirm, PlacePage, PlaceStatusSet
+from core.buttons import (
+    PlaceAdd,
+    PlaceAddArea,
+    PlaceAddKind,
+    PlaceCard,
+    PlaceConfirm,
+    PlacePage,
+    PlaceRename,
+    PlaceStatusSet,
+)
+from core.flow import check_free_text
 from core.i18n import t
-from core.models import Place, PlaceStatus, Staff
-from core.places import status_label
+from core.models import NewPlace, Place, PlaceStatus, Staff
+from core.places import NAME_MAX, status_label
+from core.taxonomy import Area
 from services.access import scope_label, scope_of
 from services.deps import Deps
-from services.screens import Choice, Reply, View, expired, pager, rows
-from storage.types import AlreadyProcessed, IdempotencyKey
+from services.screens import Choice, Reply, View, expired, grid, pager, rows
+from storage.types import AlreadyProcessed, IdempotencyKey, PlaceInput
 
 log = logging.getLogger(__name__)
 PAGE = 8
+INPUT_WAIT = timedelta(minutes=30)  # a typed name is expected this long after its button
 
 
 class PlaceService:
@@ -45,7 +58,8 @@ class PlaceService:
         lines = [title, t("place.bot.import_hint")] if not places else [title]
         buttons = [[Choice(self._line(p), PlaceCard(p.id))] for p in places[page * PAGE : (page + 1) * PAGE]]
         text = "\n".join(lines)
-        return View(f"{note}\n\n{text}" if note else text, rows(*buttons, pager(page, pages, PlacePage)))
+        add = [Choice(t("place.bot.add"), PlaceAdd())]
+        return View(f"{note}\n\n{text}" if note else text, rows(*buttons, pager(page, pages, PlacePage), add))
 
     def _line(self, place: Place) -> str:
         mark = "" if place.confirmed else t("place.bot.unconfirmed_mark")
@@ -89,7 +103,7 @@ class PlaceService:
                 for s in statuses
             ]
         )
-        buttons.append([Choice(t("common.back"), PlacePage(0))])
+        buttons.append([Choice(t("place.bot.rename"), PlaceRename(place.id)), Choice(t("common.back"), PlacePage(0))])
         text = "\n".join(lines)
         return View(f"{note}\n\n{text}" if note else text, rows(*buttons))
 
@@ -119,3 +133,93 @@ class PlaceService:
             return Reply()
         log.info("staff %s changed place %s (%s)", staff.id, place.id, place.status.value)
         return Reply(edit=self._card(place, note), toast=note)
+
+    # --- typed names: a new place, a new name ------------------------------------------------------------------
+
+    async def _expect(self, staff: Staff, answer: PlaceInput, key: IdempotencyKey) -> bool:
+        try:
+            async with self.store.unit(key, self.deps.now()) as tx:
+                await self.store.place_inputs.expect(tx, staff.id, answer)
+        except AlreadyProcessed:
+            return False
+        return True
+
+    async def ask_rename(self, staff: Staff, button: PlaceRename, key: IdempotencyKey) -> Reply:
+        place = await self._place(staff, button.place)
+        if place is None:
+            return expired()
+        if not await self._expect(staff, PlaceInput("rename", place.id, None, None, self.deps.now()), key):
+            return Reply()
+        return Reply(
+            edit=View(t("place.bot.ask_name", limit=NAME_MAX), rows([Choice(t("common.back"), PlaceCard(place.id))]))
+        )
+
+    async def ask_add(self, staff: Staff, key: IdempotencyKey) -> Reply:
+        if not await self._expect(staff, PlaceInput("add", None, None, None, self.deps.now()), key):
+            return Reply()
+        return Reply(edit=View(t("place.bot.ask_new", limit=NAME_MAX), rows([Choice(t("common.back"), PlacePage(0))])))
+
+    async def typed(self, staff: Staff, text: str, key: IdempotencyKey) -> Reply | None:
+        """A name typed after 名前を変更 or ＋ 活動先を追加; None when no name was awaited."""
+        waiting = await self.store.place_inputs.get(staff.id, self.deps.now() - INPUT_WAIT)
+        if waiting is None or (waiting.kind == "add" and waiting.name is not None):
+            return None
+        name = text.strip()
+        problem = check_free_text(name, NAME_MAX, multiline=False)
+        if problem:
+            return Reply(send=[View(t("flow.hint_prefix", hint=problem))])
+        if waiting.kind == "add":
+            if not await self._expect(staff, PlaceInput("add", None, name, None, self.deps.now()), key):
+                return Reply()
+            kinds = [Choice(c.label, PlaceAddKind(c.code)) for c in self.taxonomy.destination.active()]
+            return Reply(send=[View(t("place.bot.ask_kind", name=name), grid(kinds, 2))])
+        return await self._rename(staff, waiting, name, key)
+
+    async def _rename(self, staff: Staff, waiting: PlaceInput, name: str, key: IdempotencyKey) -> Reply:
+        place = None if waiting.place_id is None else await self._place(staff, waiting.place_id)
+        if place is None:
+            return expired()
+        if await self.store.places.named(place.area, name) not in (None, place):
+            return Reply(send=[View(t("place.bot.name_taken", name=name))])
+        renamed = replace(place, name=name)
+        try:
+            async with self.store.unit(key, self.deps.now()) as tx:
+                await self.store.places.update(tx, renamed, self.deps.now())
+                await self.store.place_inputs.clear(tx, staff.id)
+        except AlreadyProcessed:
+            return Reply()
+        return Reply(send=[self._card(renamed, t("place.bot.renamed"))])
+
+    async def add_kind(self, staff: Staff, button: PlaceAddKind, key: IdempotencyKey) -> Reply:
+        waiting = await self.store.place_inputs.get(staff.id, self.deps.now() - INPUT_WAIT)
+        kind = self.taxonomy.destination.get(button.kind)
+        if waiting is None or waiting.kind != "add" or waiting.name is None or kind is None or kind.retired:
+            return expired()
+        if not await self._expect(staff, replace(waiting, place_kind=kind.code, created_at=self.deps.now()), key):
+            return Reply()
+        areas = [a for a in self._areas(staff) if not a.retired]
+        choices = [Choice(a.label, PlaceAddArea(a.code)) for a in areas]
+        return Reply(edit=View(t("place.bot.ask_area", name=waiting.name, kind=kind.label), grid(choices, 3)))
+
+    def _areas(self, staff: Staff) -> list[Area]:
+        zone = scope_of(staff).zone
+        return list(self.taxonomy.areas_of(zone) if zone else self.taxonomy.areas())
+
+    async def add_area(self, staff: Staff, button: PlaceAddArea, key: IdempotencyKey) -> Reply:
+        waiting = await self.store.place_inputs.get(staff.id, self.deps.now() - INPUT_WAIT)
+        area = next((a for a in self._areas(staff) if a.code == button.area and not a.retired), None)
+        if waiting is None or waiting.name is None or waiting.place_kind is None or area is None:
+            return expired()
+        if await self.store.places.named(area.code, waiting.name) is not None:
+            return Reply(edit=View(t("place.bot.name_taken", name=waiting.name)))
+        now = self.deps.now()
+        try:
+            async with self.store.unit(key, now) as tx:
+                made = await self.store.places.add(
+                    tx, NewPlace(waiting.name, waiting.place_kind, area.code), now, by=staff.id
+                )
+                await self.store.place_inputs.clear(tx, staff.id)
+        except AlreadyProcessed:
+            return Reply()
+        log.info("staff %s added place %s", staff.id, made.id)
+        return Reply(edit=self._card(made, t("place.bot.added")))

@@ -29,6 +29,7 @@ from storage.types import (
     OutingCell,
     PendingInput,
     PlaceActivity,
+    PlaceInput,
     RecentOuting,
     RecordsWritten,
 )
@@ -377,6 +378,14 @@ class Places(Protocol):
         ...
 
 
+class PlaceInputs(Protocol):
+    """The one typed answer a /places button waits for, per staff member."""
+
+    async def expect(self, tx: Tx, staff_id: int, answer: PlaceInput) -> None: ...
+    async def get(self, staff_id: int, not_before: datetime) -> PlaceInput | None: ...
+    async def clear(self, tx: Tx, staff_id: int) -> None: ...
+
+
 class Store(Protocol):
     """One council's data."""
 
@@ -408,6 +417,8 @@ class Store(Protocol):
     def inbox(self) -> Inbox: ...
     @property
     def places(self) -> Places: ...
+    @property
+    def place_inputs(self) -> PlaceInputs: ...
 
     # Told of every update whose unit of work committed (the delivery ledger).
     settled: Callable[[IdempotencyKey], None] | None

@@ -210,6 +210,17 @@ class RecentOuting:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceInput:
+    """What a /places button waits for: a new place's name (then its kind and area), or a place's new name."""
+
+    kind: str  # "add" or "rename"
+    place_id: int | None
+    name: str | None
+    place_kind: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PlaceActivity:
     """What happened at one place in a period: outings, consultations received there, 働きかけ, and its last
     outing up to the period's end (None: never)."""

@@ -43,6 +43,7 @@ COMMANDS = [
     "/area",
     "/mine",
     "/report",
+    "/places",
     "/export",
     "/invite",
     "/staff",
@@ -50,6 +51,7 @@ COMMANDS = [
 ]
 ONLY = {
     "/report": {"supervisor_west", "supervisor_central", "admin"},
+    "/places": {"supervisor_west", "supervisor_central", "admin"},
     "/export": {"admin"},
     "/invite": {"admin"},
     "/staff": {"admin"},
@@ -205,6 +207,9 @@ def button_cases(world: World) -> list[tuple[str, set[str], set[str]]]:
         ("rt:staff", {"supervisor_west", "supervisor_central", "admin"}, nobody),
         ("rt:area:week", {"supervisor_west", "supervisor_central", "admin"}, nobody),
         ("rt:month:lastfy", {"supervisor_west", "supervisor_central", "admin"}, nobody),
+        ("rt:places:fy", {"supervisor_west", "supervisor_central", "admin"}, nobody),
+        ("pp:0", {"supervisor_west", "supervisor_central", "admin"}, nobody),
+        ("pt:ibasho", nobody, {"supervisor_west", "supervisor_central", "admin"}),  # nothing awaited: expired
         (f"ex:{fy.fiscal_year}", {"admin"}, nobody),
         ("ir:staff", {"admin"}, nobody),
         ("iz:staff:west", nobody, {"admin"}),
@@ -238,7 +243,8 @@ def refusal(role: str, data: str) -> str:
         return REFUSED
     if role == "deactivated":
         return DEACTIVATED_TEXT
-    return NOT_ALLOWED if data.startswith(("rp:", "rt:", "ex:", "ir:", "iz:", "sp:", "sa:", "sd:")) else EXPIRED
+    refused = ("rp:", "rt:", "ex:", "ir:", "iz:", "sp:", "sa:", "sd:", "pp:", "pt:")
+    return NOT_ALLOWED if data.startswith(refused) else EXPIRED
 
 
 async def test_every_button_as_every_role_is_refused_unless_the_role_may_use_it(

@@ -243,3 +243,28 @@ async def test_the_monday_digest_lists_the_zone_s_places_not_visited_for_eight_w
         assert "<8週間出向きのない活動先>\n・静かな居場所　出向きの記録なし" in digest
         assert "境南ふれあいサロン" not in digest and "中央こども食堂" not in digest  # visited; another zone
         assert "静かな居場所" not in "\n".join(m.text for m in group.messages)  # names stay out of the group
+
+
+async def test_a_supervisor_adds_and_renames_a_place_in_the_bot(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        supervisor = await h.register(STAFF_ID + 3, Role.SUPERVISOR)  # west: 境野, 境南町…
+        await supervisor.send("/places")
+        await supervisor.press("＋ 活動先を追加")
+        await supervisor.send("ひだまりカフェ")
+        await supervisor.press("居場所")
+        assert "「ひだまりカフェ」（居場所）の地域" in supervisor.last.text  # type: ignore[union-attr]
+        labels = [b for row in supervisor.last.buttons for b in row]  # type: ignore[union-attr]
+        assert "境南町" in labels and "中央町" not in labels  # the supervisor's zone only
+        await supervisor.press("境南町")
+        assert "活動先を追加しました" in supervisor.last.text  # type: ignore[union-attr]
+        place = await h.store.places.named("kyonan", "ひだまりカフェ")
+        assert place is not None and place.confirmed and place.kind == "ibasho"
+
+        await supervisor.press("✏ 名前を変更")
+        await supervisor.send("ひだまりカフェ境南")
+        assert "名前を変更しました" in supervisor.last.text  # type: ignore[union-attr]
+        renamed = await h.store.places.get(place.id)
+        assert renamed is not None and renamed.name == "ひだまりカフェ境南"
+        await supervisor.send("次のメッセージ")  # nothing awaited any more: not taken as a name
+        unchanged = await h.store.places.get(place.id)
+        assert unchanged is not None and unchanged.name == "ひだまりカフェ境南"

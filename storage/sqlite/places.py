@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from core.clock import utc_iso
+from core.clock import parse_utc, utc_iso
 from core.models import NewPlace, Place, PlaceStatus
 from storage.sqlite.db import Database, Transaction
-from storage.types import PlaceActivity
+from storage.types import PlaceActivity, PlaceInput
 
 _COLUMNS = "id, name, kind, area, organiser, status, started_on, ended_on, confirmed"
 
@@ -183,6 +183,33 @@ async def place_activity(
         [*params, start.isoformat(), end.isoformat(), outreach or "", end.isoformat(), *(areas or ())],
     )
     return {int(r[0]): PlaceActivity(int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), _day(r[4])) for r in rows}
+
+
+class PlaceInputs:
+    """The one typed answer a /places button waits for, per staff member (a later button replaces it)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def expect(self, tx: Transaction, staff_id: int, answer: PlaceInput) -> None:
+        await tx.execute(
+            "INSERT INTO place_inputs (staff_id, kind, place_id, name, place_kind, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (staff_id) DO UPDATE SET kind = excluded.kind, "
+            "place_id = excluded.place_id, name = excluded.name, place_kind = excluded.place_kind, "
+            "created_at = excluded.created_at",
+            (staff_id, answer.kind, answer.place_id, answer.name, answer.place_kind, utc_iso(answer.created_at)),
+        )
+
+    async def get(self, staff_id: int, not_before: datetime) -> PlaceInput | None:
+        row = await self.db.fetchone(
+            "SELECT kind, place_id, name, place_kind, created_at FROM place_inputs WHERE staff_id = ? "
+            "AND created_at >= ?",
+            (staff_id, utc_iso(not_before)),
+        )
+        return None if row is None else PlaceInput(row[0], row[1], row[2], row[3], parse_utc(row[4]))
+
+    async def clear(self, tx: Transaction, staff_id: int) -> None:
+        await tx.execute("DELETE FROM place_inputs WHERE staff_id = ?", (staff_id,))
 
 
 def _fields(place: NewPlace) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from storage.sqlite.followups import FollowUpRepository
 from storage.sqlite.imports import ImportRepository
 from storage.sqlite.inbox import Inbox
 from storage.sqlite.outbox import Meta, Outbox
-from storage.sqlite.places import PlaceRepository
+from storage.sqlite.places import PlaceInputs, PlaceRepository
 from storage.sqlite.records import RecordRepository
 from storage.sqlite.seal import Seal, bind_to_rows, check_key
 from storage.sqlite.staff import InviteRepository, StaffCache, StaffRepository
@@ -46,6 +46,7 @@ class Store:
         self.outbox = Outbox(db)
         self.meta = Meta(db)
         self.places = PlaceRepository(db)
+        self.place_inputs = PlaceInputs(db)
 
     @classmethod
     async def open(cls, path: Path, sealer: Sealer | None = None, *, busy_timeout_ms: int = 5000) -> Store:
