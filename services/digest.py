@@ -228,12 +228,9 @@ class DigestService:
     async def _compose(
         self, due: list[Recipient], week: Period, staff: Sequence[Staff]
     ) -> dict[tuple[Scope, bool], Content]:
-        """The content of each distinct digest `due` needs (recipients of one zone share one). The queries go to
-        the database thread together: the counts of the week and of the same week a year earlier for all the
-        scopes (one statement), the years to date of all the scopes (one statement, headline figures only), the
-        counts of each staff member in the week for all the scopes (one statement), the last outing of every area
-        concerned (one statement), who recorded anything in the week, and of each scope its follow-up numbers and,
-        for private digests only, its overdue follow-ups."""
+        """The content of each distinct digest `due` needs (recipients of one zone share one). One statement each for
+        all the scopes: the week and a year earlier, the years to date, each person's week, every area's last outing,
+        who recorded; then each scope's follow-up numbers and, for private digests, overdue follow-ups and places."""
         distinct = {_content_of(r): r for r in due}
         scopes = list(dict.fromkeys(r.scope for r in due))
         private = list(dict.fromkeys(r.scope for r in due if r.private))
@@ -248,9 +245,9 @@ class DigestService:
         each_scope = asyncio.gather(
             asyncio.gather(*(tallies.followup_numbers(today, areas[s]) for s in scopes)),
             asyncio.gather(*(self._overdue(areas[s], today) for s in private)),
+            self._places(private, week.end),
         )
-        places = await self._places(private, week.end)
-        counts, ytd_figures, by_staff, last_outing, recorded, (followups, overdue) = await asyncio.gather(
+        counts, ytd_figures, by_staff, last_outing, recorded, (followups, overdue, places) = await asyncio.gather(
             self.reporter.counts_by_scope([week, year_ago], scopes),
             tallies.totals_by_areas([(ytd.start, ytd.end), (ytd_before.start, ytd_before.end)], groups),
             tallies.staff_counts_by_areas(week.start, week.end, groups),
@@ -263,8 +260,7 @@ class DigestService:
             for s, figures, numbers, people in zip(scopes, ytd_figures, followups, by_staff, strict=True)
         }
         overdue_of = dict(zip(private, overdue, strict=True))
-        names = {p.id: p.name for p in staff}
-        names |= await self._names_of({i for people in by_staff for i in people} - set(names))
+        names = await self._names_of(staff, {i for people in by_staff for i in people})
         texts: dict[tuple[Scope, bool], list[str]] = {}
         charted: dict[tuple[Scope, bool], Report] = {}
         for key, recipient in distinct.items():
@@ -288,6 +284,11 @@ class DigestService:
             texts[key] = render_digest(content)
             # The chart draws the year-earlier bars only when that week has data (else they would read as zeros).
             charted[key] = versus_year if versus_year.comparable else build_report(self.taxonomy, week, current)
+        return await self._with_charts(texts, charted)
+
+    async def _with_charts(
+        self, texts: dict[tuple[Scope, bool], list[str]], charted: dict[tuple[Scope, bool], Report]
+    ) -> dict[tuple[Scope, bool], Content]:
         charts = await asyncio.gather(*(render_off_loop(partial(self.draw, r, "activity")) for r in charted.values()))
         return {key: (texts[key], chart) for key, chart in zip(charted, charts, strict=True)}
 
@@ -313,10 +314,12 @@ class DigestService:
         zones = [z for z in self.taxonomy.zones if not z.retired and scope.zone in (None, z.code)]
         return [a for z in zones for a in z.areas if not a.retired]
 
-    async def _names_of(self, ids: set[int]) -> dict[int, str]:
-        """The names of staff the list of everyone leaves out (imported history's), from the staff repository."""
-        found = await asyncio.gather(*(self.store.staff.get(i) for i in sorted(ids)))
-        return {p.id: p.name for p in found if p is not None}
+    async def _names_of(self, staff: Sequence[Staff], ids: set[int]) -> dict[int, str]:
+        """The names of these staff: from the list of everyone, and the others (imported history's) from the staff
+        repository."""
+        names = {p.id: p.name for p in staff}
+        found = await asyncio.gather(*(self.store.staff.get(i) for i in sorted(ids - set(names))))
+        return names | {p.id: p.name for p in found if p is not None}
 
     async def _overdue(self, areas: list[str] | None, today: date) -> list[OverdueFollowUp]:
         """The overdue follow-ups of a scope, oldest due first: label, area, due date and owner, nothing else."""
