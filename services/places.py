@@ -164,6 +164,9 @@ class PlaceService:
         waiting = await self.store.place_inputs.get(staff.id, self.deps.now() - INPUT_WAIT)
         if waiting is None or (waiting.kind == "add" and waiting.name is not None):
             return None
+        draft = await self.store.drafts.for_staff(staff.id)
+        if draft is not None and draft.updated_at >= waiting.created_at:
+            return None  # a record begun or answered since the button: the text is the record's (a memo, a label)
         name = text.strip()
         problem = check_free_text(name, NAME_MAX, multiline=False)
         if problem:

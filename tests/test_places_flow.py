@@ -4,7 +4,7 @@ repeat of the last outing in three presses."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -268,3 +268,17 @@ async def test_a_supervisor_adds_and_renames_a_place_in_the_bot(tmp_path: Path) 
         await supervisor.send("次のメッセージ")  # nothing awaited any more: not taken as a name
         unchanged = await h.store.places.get(place.id)
         assert unchanged is not None and unchanged.name == "ひだまりカフェ境南"
+
+
+async def test_text_typed_into_a_record_begun_after_the_add_button_stays_the_record_s(tmp_path: Path) -> None:
+    async with running(tmp_path) as h:
+        supervisor = await h.register(STAFF_ID + 4, Role.SUPERVISOR)
+        await supervisor.send("/places")
+        await supervisor.press("＋ 活動先を追加")  # then changes their mind and records an outing
+        h.clock.advance(timedelta(seconds=5))
+        await supervisor.send("/visit")
+        for label in ("活動先への出向き・参加", "高齢者サロン", "スキップ", "なかった"):
+            await supervisor.press(label)
+        await supervisor.send("見守りの様子を記録")  # the card's memo, not a place's name
+        assert "メモ：あり" in supervisor.last.text  # type: ignore[union-attr]
+        assert await h.store.places.all() == []
