@@ -124,12 +124,12 @@ RECORD_COLUMNS: Final = (
     "channel",
     "consulter",
     "consulter_category",
-    "from_agency",
-    "topic",
-    "referrals",
+    "from_agency",  # the agency that consulted (関係機関からの相談 only)
+    "topic",  # its topic (関係機関からの相談 only)
+    "referrals",  # the agencies it was connected to (つなぎ先), any group, separated by "|"
     "at_outing",
-    "place",
-    RECORD_ID,
+    "place",  # the registered place an outing went to (its name; the area says which place it is)
+    RECORD_ID,  # the same in every database that holds the record; an import skips one it already has
 )
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from core.clock import utc_iso
+from core.importing import RECORD_COLUMNS
 
 
 class StorageError(RuntimeError):
@@ -164,26 +165,9 @@ class BaselineWritten:
     replaced: int = 0  # rows that replaced a count of an earlier baseline import
 
 
-# The columns of `fieldbot export` and `fieldbot import records`, in order (codes or labels in category cells);
-# the export writes their Japanese headers (core.importing.record_header), which the import reads too.
-EXPORT_COLUMNS = (
-    "kind",
-    "date",
-    "staff",
-    "area",
-    "activity",
-    "destination",
-    "headcount",
-    "channel",
-    "consulter",
-    "consulter_category",
-    "from_agency",  # the agency that consulted (関係機関からの相談 only)
-    "topic",  # its topic (関係機関からの相談 only)
-    "referrals",  # the agencies it was connected to (つなぎ先), any group, separated by "|"
-    "at_outing",
-    "place",  # the registered place an outing went to (its name; the area names which place it is)
-    "record_id",  # the same in every database that holds the record; an import skips one it already has
-)
+# The columns of `fieldbot export`: those `fieldbot import records` reads, in the same order (one list, in
+# core/importing.py); the export writes their Japanese headers, which the import reads too.
+EXPORT_COLUMNS = RECORD_COLUMNS
 
 
 class OutingCell(NamedTuple):

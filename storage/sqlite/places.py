@@ -13,6 +13,7 @@ from storage.sqlite.db import Database, Transaction
 from storage.types import PlaceActivity, PlaceInput
 
 _COLUMNS = "id, name, kind, area, organiser, status, started_on, ended_on, confirmed"
+_PLACE_COLUMNS = ", ".join("p." + c.strip() for c in _COLUMNS.split(","))  # the same, of `places p`
 
 
 def _day(value: str | None) -> date | None:
@@ -131,7 +132,7 @@ class PlaceRepository:
         if areas is not None:
             where = f" AND p.area IN ({', '.join('?' * len(areas))})" if areas else " AND 0"
         rows = await self.db.fetchall(
-            f"SELECT {', '.join('p.' + c.strip() for c in _COLUMNS.split(','))}, o.last, o.latest FROM places p "
+            f"SELECT {_PLACE_COLUMNS}, o.last, o.latest FROM places p "
             "LEFT JOIN (SELECT place_id, max(date) AS last, max(id) AS latest FROM outings "
             "WHERE staff_id = ? AND place_id IS NOT NULL GROUP BY place_id) o ON o.place_id = p.id "
             f"WHERE p.status != 'ended'{where}",
@@ -155,7 +156,7 @@ class PlaceRepository:
         if area is not None:
             where, params_area = " AND p.area = ?", [staff_id, area]
         rows = await self.db.fetchall(
-            f"SELECT {', '.join('p.' + c.strip() for c in _COLUMNS.split(','))} FROM places p "
+            f"SELECT {_PLACE_COLUMNS} FROM places p "
             "JOIN (SELECT place_id, max(date) AS last, max(id) AS latest FROM outings "
             "WHERE staff_id = ? AND place_id IS NOT NULL GROUP BY place_id) o ON o.place_id = p.id "
             f"WHERE p.status != 'ended'{where} ORDER BY o.last DESC, o.latest DESC LIMIT ?",

@@ -31,7 +31,7 @@ def choose(state: DraftState, place: PlaceChoice) -> None:
     state.place_query = state.new_place = None
 
 
-def _pick(state: DraftState, ctx: FlowContext, code: str) -> PlaceChoice | None:
+def _pick(ctx: FlowContext, code: str) -> PlaceChoice | None:
     return ctx.place(int(code)) if code.isascii() and code.isdigit() and len(code) <= 12 else None
 
 
@@ -51,7 +51,7 @@ class Place(Step):
             state.place_query = None
             state.stack.append("place_search")
             return Outcome(state)
-        place = _pick(state, ctx, code)
+        place = _pick(ctx, code)
         if place is None:
             return refuse(state)
         if state.place != place.id:
@@ -108,7 +108,7 @@ class PlaceSearch(Step):
     def on_pick(self, state: DraftState, ctx: FlowContext, i: int, code: str) -> Outcome:
         if code == "new":
             return _new_place(state, ctx)
-        place = _pick(state, ctx, code)
+        place = _pick(ctx, code)
         if place is None:
             return refuse(state)
         choose(state, place)
