@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     reminder_time: str = "09:00"
     retention_days: int = 365
     draft_retention_days: int = 30
+    # Many councils on one machine: the register and a folder per council (bot/councils.py). Unset: one council.
+    councils_dir: Path | None = None
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -66,7 +68,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Tokyo)") from None
         return value
 
-    @field_validator("taxonomy_file", mode="before")
+    @field_validator("taxonomy_file", "councils_dir", mode="before")
     @classmethod
     def _empty_path(cls, value: Any) -> Any:
         return None if value in ("", None) else value

@@ -21,6 +21,7 @@ from bot.app import FieldBot
 from bot.logs import configure_logging
 from bot.settings import DEFAULT_API_BASE_URL, Settings, SettingsError, load_settings, readable_by_others
 from cli import admin as admincli
+from cli import council as councilcli
 from cli import places as placescli
 from cli import report as reportcli
 from cli.common import CommandError, existing_database, settings_for
@@ -137,7 +138,7 @@ def _demo_options(parser: argparse.ArgumentParser) -> None:
 
 
 # Commands that run a bot, or touch no data: --demo has no meaning for them.
-NOT_WITH_DEMO = frozenset({"run", "start", "demo", "keygen"})
+NOT_WITH_DEMO = frozenset({"run", "start", "demo", "keygen", "council"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     reportcli.add_parser(commands).set_defaults(func=cmd_report)
     admincli.add_parsers(commands)
     placescli.add_parser(commands)
+    councilcli.add_parser(commands)
     return parser
 
 

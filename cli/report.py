@@ -12,7 +12,9 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from bot.councils import council_settings
 from bot.settings import Settings
+from cli import city
 from cli.common import clock_of, existing_database
 from core.i18n import t
 from core.periods import Period, PeriodError, date_range, fiscal_year, parse_month, parse_week
@@ -24,7 +26,7 @@ from reports.render_text import render_text
 from reports.render_xlsx import render_xlsx
 from reports.tables import TABLE_NAMES, NamedTable
 from reports.tally import Report
-from services.report_tables import DEFAULT_YEARS, ReportTables
+from services.report_tables import DEFAULT_YEARS, ReportTables, counted_span
 from services.reporting import Reporter, Scope
 from storage.sqlite.store import Store
 
@@ -58,6 +60,12 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--out", type=Path, help="write to this file instead of standard output (needed for xlsx and png)"
+    )
+    report.add_argument(
+        "--council",
+        metavar="CODE|all",
+        help="with COUNCILS_DIR: this council's report, or its children side by side and summed (all: every "
+        "council under the top)",
     )
     report.add_argument("--zone", metavar="CODE|LABEL", help="only this zone's areas, by its code or its label")
     report.add_argument(
@@ -158,10 +166,20 @@ def empty_lines(report: Report, database: Path) -> list[str]:
 
 
 async def produce(args: argparse.Namespace, settings: Settings) -> bytes:
-    taxonomy = load_taxonomy(settings.taxonomy_file)
-    fmt, chart = output_format(args)
+    fmt, _ = output_format(args)
     today = clock_of(args).now().astimezone(settings.tz).date()
     period = period_of(args, today)
+    if getattr(args, "council", None) is not None:
+        parent, children = city.resolve(args, settings)
+        if parent is None or children:
+            return await city.produce_city(settings, fmt, counted_span(period, today), parent, children)
+        settings = council_settings(settings, parent.code)  # a council without children: its own report
+    return await _produce(args, settings, today, period)
+
+
+async def _produce(args: argparse.Namespace, settings: Settings, today: date, period: Period) -> bytes:
+    fmt, chart = output_format(args)
+    taxonomy = load_taxonomy(settings.taxonomy_file)
     scope = _scope(taxonomy, args.zone)
     years = years_of(args)
     database = existing_database(args, settings)

@@ -30,6 +30,7 @@ SETTINGS = (
     "ADMIN_TELEGRAM_IDS",
     "LOG_LEVEL",
     "RETENTION_DAYS",
+    "COUNCILS_DIR",
 )
 
 

@@ -1,0 +1,89 @@
+"""A deployment of many councils on one machine (COUNCILS_DIR): the register and one folder per council.
+
+    COUNCILS_DIR/
+        councils.sqlite3         the register: codes, names, who is under whom, enabled or not
+        <code>/fieldbot.sqlite3  the council's own database (nothing of another council is ever in it)
+        <code>/field.key         its own encryption key (made when the council is added; readable by its owner)
+        <code>/taxonomy.toml     its categories, areas and zones (a copy of the file given; the built-in without)
+        <code>/bot.token         its bot's token (a copy of the file given; never a value on a command line)
+
+Each council runs with the deployment's settings and its own database, key, taxonomy and token
+(`council_settings`): a council's data is kept apart by construction, every query of its store reads its own
+file. One council on one database (DATABASE_PATH, the default) needs none of this.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from bot.settings import Settings, load_settings
+from core.councils import UnknownCouncil
+from core.crypto import generate_key
+from storage.sqlite.registry import CouncilRegistry
+
+REGISTRY = "councils.sqlite3"
+DATABASE = "fieldbot.sqlite3"
+KEY = "field.key"
+TAXONOMY = "taxonomy.toml"
+TOKEN = "bot.token"
+
+
+class NoDeployment(ValueError):
+    """COUNCILS_DIR is not set: this is a single-council deployment."""
+
+
+def councils_dir(settings: Settings) -> Path:
+    if settings.councils_dir is None:
+        raise NoDeployment
+    return settings.councils_dir
+
+
+def registry(settings: Settings) -> CouncilRegistry:
+    return CouncilRegistry(councils_dir(settings) / REGISTRY)
+
+
+def folder(settings: Settings, code: str) -> Path:
+    return councils_dir(settings) / code
+
+
+def _private_copy(source: Path, target: Path) -> None:
+    """Copy a file readable by its owner only (a token, a key), never following into an existing file."""
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out, source.open("rb") as src:
+        shutil.copyfileobj(src, out)
+
+
+def make_folder(settings: Settings, code: str, *, taxonomy: Path | None, token: Path | None) -> Path:
+    """The council's folder with its own new key and copies of its taxonomy and token files."""
+    where = folder(settings, code)
+    where.mkdir(mode=0o700, parents=True, exist_ok=False)
+    descriptor = os.open(where / KEY, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as out:
+        out.write(generate_key() + "\n")
+    if taxonomy is not None:
+        shutil.copyfile(taxonomy, where / TAXONOMY)
+    if token is not None:
+        _private_copy(token, where / TOKEN)
+    return where
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
+def council_settings(settings: Settings, code: str) -> Settings:
+    """The deployment's settings with the council's own database, key, taxonomy and token."""
+    where = folder(settings, code)
+    if not where.is_dir():
+        raise UnknownCouncil(code)
+    overrides = settings.model_dump(exclude={"councils_dir"})
+    overrides.update(
+        database_path=where / DATABASE,
+        field_encryption_key=_read(where / KEY),
+        taxonomy_file=where / TAXONOMY if (where / TAXONOMY).is_file() else None,
+        telegram_bot_token=_read(where / TOKEN),
+        councils_dir=None,
+    )
+    return load_settings(_env_file=None, **overrides)

@@ -1,0 +1,109 @@
+"""`fieldbot council add|list|disable|enable`: the councils of a deployment (COUNCILS_DIR), from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+from pathlib import Path
+
+from bot.councils import NoDeployment, council_settings, folder, make_folder, registry
+from bot.settings import TOKEN_SHAPE, Settings
+from cli.common import CommandError, clock_of, settings_for
+from core.councils import Council, CouncilError, CouncilExists, UnknownCouncil, check_code
+from core.i18n import t
+from core.taxonomy import load_taxonomy
+from storage.sqlite.store import Store
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    council = commands.add_parser(
+        "council", help="the councils of a deployment for many councils (COUNCILS_DIR): add, list, disable, enable"
+    )
+    action = council.add_subparsers(dest="action", required=True)
+    add = action.add_parser("add", help="register a council with its own database, key, taxonomy and bot token")
+    add.add_argument("code", help="a short code: lower-case letters, digits and _ (e.g. kita); names its folder")
+    add.add_argument("--name", required=True, help="the council's name as it publishes it")
+    add.add_argument("--short", default="", help="the short name heading its column in a city table")
+    add.add_argument("--parent", metavar="CODE", help="the council above it (a city council over its ward councils)")
+    add.add_argument("--taxonomy", type=Path, metavar="FILE", help="its taxonomy file (default: the built-in one)")
+    add.add_argument("--token-file", type=Path, metavar="FILE", help="a file holding its bot token (never the value)")
+    action.add_parser("list", help="list the councils, who is under whom, and which are disabled")
+    for name, what in (("disable", "stop serving a council (its data stays)"), ("enable", "serve it again")):
+        switch = action.add_parser(name, help=what)
+        switch.add_argument("code")
+    council.set_defaults(func=cmd_council)
+
+
+def cmd_council(args: argparse.Namespace) -> None:
+    settings = settings_for(args)
+    try:
+        if args.action == "add":
+            _add(args, settings)
+        elif args.action == "list":
+            _list(settings)
+        elif not registry(settings).set_enabled(args.code, args.action == "enable"):
+            raise UnknownCouncil(args.code)
+        else:
+            print(t(f"cli.council.{args.action}d", code=args.code))
+    except NoDeployment:
+        raise CommandError(t("cli.council.no_deployment")) from None
+    except CouncilExists as exc:
+        raise CommandError(t("cli.council.exists", code=exc.code)) from None
+    except UnknownCouncil as exc:
+        raise CommandError(t("cli.council.unknown", code=exc.code)) from None
+    except CouncilError as exc:
+        raise CommandError(t("cli.council.bad_code", code=exc.code)) from None
+
+
+def _check_files(args: argparse.Namespace) -> None:
+    """Refuse what would make a council that cannot start: a taxonomy that does not load, a token that is not one."""
+    if args.taxonomy is not None:
+        if not args.taxonomy.is_file():
+            raise CommandError(t("cli.council.no_file", path=args.taxonomy))
+        load_taxonomy(args.taxonomy)  # a TaxonomyError names the file and the problem
+    if args.token_file is not None:
+        if not args.token_file.is_file():
+            raise CommandError(t("cli.council.no_file", path=args.token_file))
+        if not TOKEN_SHAPE.match(args.token_file.read_text(encoding="utf-8").strip()):
+            raise CommandError(t("cli.council.bad_token", path=args.token_file))
+
+
+def _add(args: argparse.Namespace, settings: Settings) -> None:
+    code = check_code(args.code)
+    register = registry(settings)
+    if register.get(code) is not None:
+        raise CouncilExists(code)
+    if args.parent is not None and register.get(args.parent) is None:
+        raise UnknownCouncil(args.parent)
+    _check_files(args)
+    if folder(settings, code).exists():
+        raise CommandError(t("cli.council.folder_exists", path=folder(settings, code)))
+    where = make_folder(settings, code, taxonomy=args.taxonomy, token=args.token_file)
+    try:
+        own = council_settings(settings, code)
+        asyncio.run(_create_database(own))
+        council = Council(
+            code=code, name=args.name.strip(), short_name=args.short.strip(), parent=args.parent, enabled=True
+        )
+        register.add(council, clock_of(args).now())
+    except BaseException:
+        shutil.rmtree(where, ignore_errors=True)  # nothing half-made is left to trip the next `add`
+        raise
+    print(t("cli.council.added", code=code, name=council.name, path=where))
+
+
+async def _create_database(settings: Settings) -> None:
+    store = await Store.open(settings.database_path, settings.sealer())
+    await store.close()
+
+
+def _list(settings: Settings) -> None:
+    councils = registry(settings).all()
+    if not councils:
+        print(t("cli.council.none"))
+        return
+    for council in councils:
+        state = t("cli.council.state_on" if council.enabled else "cli.council.state_off")
+        parent = t("cli.council.under", parent=council.parent) if council.parent else ""
+        print(t("cli.council.line", code=council.code, name=council.name, parent=parent, state=state))

@@ -1,0 +1,169 @@
+"""Many councils on one machine: `fieldbot council add|list|disable|enable` and `fieldbot report --council`."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import stat
+from collections.abc import Iterator
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bot.councils import council_settings, folder
+from bot.settings import load_settings
+from storage.sqlite.store import Store
+from tests import seed
+from tests.terminal import Cli, cli_fixture
+
+TOKEN_A = "123456:" + "A" * 35
+TOKEN_B = "654321:" + "B" * 35
+DEFAULT = resources.files("core").joinpath("default_taxonomy.toml").read_text(encoding="utf-8")
+INFO = '[[activity]]\ncode = "info"\nlabel = "情報提供"\norder = 4\n\n'
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    monkeypatch.setenv("COUNCILS_DIR", str(tmp_path / "councils"))
+    yield from cli_fixture(tmp_path, monkeypatch)
+
+
+def _file(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _city(cli: Cli, tmp_path: Path) -> None:
+    """市社協 over 北区 (the built-in categories) and 南区 (without 情報提供)."""
+    assert cli("council", "add", "city", "--name", "市社会福祉協議会").code == 0
+    kita = ("council", "add", "kita", "--name", "北区社会福祉協議会", "--short", "北区", "--parent", "city")
+    assert cli(*kita, "--token-file", _file(tmp_path, "a.token", TOKEN_A)).code == 0
+    minami_taxonomy = _file(tmp_path, "minami.toml", DEFAULT.replace(INFO, ""))
+    minami = ("council", "add", "minami", "--name", "南区社会福祉協議会", "--short", "南区", "--parent", "city")
+    assert cli(*minami, "--taxonomy", minami_taxonomy, "--token-file", _file(tmp_path, "b.token", TOKEN_B)).code == 0
+
+
+def _seed(code: str, outings: list[tuple[str, int]]) -> None:
+    """Outings of one council (activity, how many) in FY2026, saved through its own store."""
+
+    async def write() -> None:
+        own = council_settings(load_settings(), code)
+        store = await Store.open(own.database_path, own.sealer())
+        try:
+            staff = await store.staff.ensure_admin(1, seed.STAMP)
+            for activity, n in outings:
+                for i in range(n):
+                    await seed.outing(store, staff.id, date(2026, 5, 1 + i), activity=activity)
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+
+
+def test_add_makes_a_council_with_its_own_key_database_and_token(cli: Cli, tmp_path: Path) -> None:
+    _city(cli, tmp_path)
+    settings = load_settings()
+    kita, minami = folder(settings, "kita"), folder(settings, "minami")
+    for where in (kita, minami):
+        assert (where / "fieldbot.sqlite3").is_file()
+        for secret in ("field.key", "bot.token"):
+            assert stat.S_IMODE((where / secret).stat().st_mode) == 0o600
+    assert (kita / "field.key").read_text() != (minami / "field.key").read_text()
+    assert council_settings(settings, "kita").token() == TOKEN_A
+    assert council_settings(settings, "minami").token() == TOKEN_B
+    assert council_settings(settings, "kita").database_path != council_settings(settings, "minami").database_path
+    listed = cli("council", "list").out.splitlines()
+    assert listed == [
+        "city\t市社会福祉協議会\t稼働中",
+        "kita\t北区社会福祉協議会（city の下）\t稼働中",
+        "minami\t南区社会福祉協議会（city の下）\t稼働中",
+    ]
+
+
+def test_add_refuses_what_would_not_start_and_leaves_nothing_behind(cli: Cli, tmp_path: Path) -> None:
+    assert cli("council", "add", "city", "--name", "市社協").code == 0
+    assert "すでに登録" in cli("council", "add", "city", "--name", "市社協").one_error()
+    assert "登録されていません" in cli("council", "add", "kita", "--name", "北", "--parent", "nowhere").one_error()
+    assert "使えません" in cli("council", "add", "Kita!", "--name", "北").one_error()
+    assert "使えません" in cli("council", "add", "all", "--name", "全部").one_error()
+    bad = _file(tmp_path, "bad.token", "not a token")
+    assert "トークンの形" in cli("council", "add", "kita", "--name", "北", "--token-file", bad).one_error()
+    assert not folder(load_settings(), "kita").exists()
+    assert [line.split("\t")[0] for line in cli("council", "list").out.splitlines()] == ["city"]
+
+
+def test_without_councils_dir_the_command_says_it_is_one_council(cli: Cli) -> None:
+    result = cli("council", "list", COUNCILS_DIR=None)
+    assert "COUNCILS_DIR" in result.one_error()
+
+
+def test_city_report_sets_children_side_by_side_and_sums_them(cli: Cli, tmp_path: Path) -> None:
+    _city(cli, tmp_path)
+    _seed("kita", [("outing", 3), ("info", 2)])
+    _seed("minami", [("outing", 4)])
+    result = cli("report", "--council", "city", "--fy", "2026", "--format", "json")
+    assert result.code == 0, result.err
+    table = json.loads(result.out)
+    assert table["members"] == ["kita", "minami"]
+    assert table["columns"] == ["北区", "南区", "合計"]
+    rows = {(r["section"], r["code"]): r["values"] for r in table["rows"]}
+    assert rows[("totals", "outings")] == [5, 4, 9]
+    assert rows[("activity", "outing")] == [3, 4, 7]
+    assert rows[("activity", "info")] == [2, None, 2]  # 南区 does not count 情報提供: －, not 0
+    assert table["title"].startswith("【市社会福祉協議会")
+    assert cli("report", "--council", "all", "--fy", "2026", "--format", "json").out == result.out
+    text = cli("report", "--council", "city", "--fy", "2026").out
+    assert "・情報提供\u3000合計 2件／北区 2件" in text
+    assert "※「－」はその社協の分類にない項目です（0件ではありません）" in text
+
+
+def test_city_report_files_write_every_cell_and_the_dash(cli: Cli, tmp_path: Path) -> None:
+    _city(cli, tmp_path)
+    _seed("kita", [("info", 1)])
+    out = tmp_path / "city.csv"
+    assert cli("report", "--council", "city", "--fy", "2026", "--format", "csv", "--out", str(out)).code == 0
+    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+    assert ["区分", "項目", "北区", "南区", "合計"] in rows
+    assert ["活動内容別", "情報提供", "1", "－", "1"] in rows
+    book_path = tmp_path / "city.xlsx"
+    assert cli("report", "--council", "city", "--fy", "2026", "--format", "xlsx", "--out", str(book_path)).code == 0
+    sheet = openpyxl.load_workbook(book_path).active
+    assert sheet is not None
+    values = [[cell for cell in row] for row in sheet.iter_rows(values_only=True)]
+    assert ["活動内容別", "情報提供", 1, "－", 1] in values
+
+
+def test_a_council_without_children_gets_its_own_report_and_nothing_of_the_others(cli: Cli, tmp_path: Path) -> None:
+    _city(cli, tmp_path)
+    _seed("kita", [("outing", 3)])
+    _seed("minami", [("outing", 4)])
+    report = json.loads(cli("report", "--council", "kita", "--fy", "2026", "--format", "json").out)
+    assert report["totals"]["outings"]["count"] == 3
+    report = json.loads(cli("report", "--council", "minami", "--fy", "2026", "--format", "json").out)
+    assert report["totals"]["outings"]["count"] == 4
+
+
+def test_a_disabled_council_leaves_the_city_table(cli: Cli, tmp_path: Path) -> None:
+    _city(cli, tmp_path)
+    _seed("kita", [("outing", 3)])
+    _seed("minami", [("outing", 4)])
+    assert cli("council", "disable", "minami").code == 0
+    assert "minami\t南区社会福祉協議会（city の下）\t停止中" in cli("council", "list").out
+    table = json.loads(cli("report", "--council", "city", "--fy", "2026", "--format", "json").out)
+    assert table["members"] == ["kita"]
+    assert cli("council", "enable", "minami").code == 0
+    table = json.loads(cli("report", "--council", "city", "--fy", "2026", "--format", "json").out)
+    assert table["members"] == ["kita", "minami"]
+    assert "登録されていません" in cli("council", "disable", "nishi").one_error()
+
+
+def test_council_report_refuses_options_it_cannot_honour(cli: Cli, tmp_path: Path) -> None:
+    _city(cli, tmp_path)
+    assert "--council" in cli("report", "--council", "city", "--fy", "2026", "--table", "staff").one_error()
+    assert "登録されていません" in cli("report", "--council", "nishi", "--fy", "2026").one_error()
