@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bot.councils import NoDeployment, council_settings
 from bot.settings import Settings, load_settings
 from core.clock import Clock, SystemClock
+from core.councils import UnknownCouncil
 from core.i18n import t
 from demo import DATABASE, DEFAULT_DATA, KEY_FILE
 
@@ -26,7 +28,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
     """The settings from the environment and .env; with --demo, those of the demo (`make run` without a token):
     its database and key under ./data/demo/, the built-in taxonomy, and no .env (as the demo itself)."""
     if not getattr(args, "demo", False):
-        return load_settings()
+        return of_council(args, load_settings())
     key_file = DEFAULT_DATA / KEY_FILE
     key = key_file.read_text(encoding="ascii").strip() if key_file.is_file() else None
     return load_settings(
@@ -48,3 +50,31 @@ def existing_database(args: argparse.Namespace, settings: Settings) -> Path:
     if (DEFAULT_DATA / DATABASE).is_file():  # after `make run`: the data the admin has seen is the demo's
         raise CommandError(t("cli.no_database_demo", path=path, command=args.command))
     raise CommandError(t("cli.no_database", path=path))
+
+
+# The commands that act on one council's data: with COUNCILS_DIR, `--council CODE` says whose.
+PER_COUNCIL = ("run", "check", "rotate-key", "audit", "purge", "import", "export", "backup", "restore", "places")
+
+
+def add_council_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--council", dest="council_code", metavar="CODE", help="with COUNCILS_DIR: the council whose data this is"
+    )
+
+
+def of_council(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The settings of the council `--council CODE` names (its database, key, taxonomy and token), else as given.
+
+    With COUNCILS_DIR set, a command that acts on one council's data needs `--council`: none would silently
+    act on DATABASE_PATH, which is no council of the deployment."""
+    code = getattr(args, "council_code", None)
+    if code is None:
+        if settings.councils_dir is not None and args.command in PER_COUNCIL:
+            raise CommandError(t("cli.council.which", command=args.command))
+        return settings
+    try:
+        return council_settings(settings, code)
+    except NoDeployment:
+        raise CommandError(t("cli.council.no_deployment")) from None
+    except UnknownCouncil:
+        raise CommandError(t("cli.council.unknown", code=code)) from None

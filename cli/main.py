@@ -24,7 +24,7 @@ from cli import admin as admincli
 from cli import council as councilcli
 from cli import places as placescli
 from cli import report as reportcli
-from cli.common import CommandError, existing_database, settings_for
+from cli.common import PER_COUNCIL, CommandError, add_council_option, existing_database, of_council, settings_for
 from core.clock import Clock, SystemClock
 from core.i18n import t
 from core.models import Role
@@ -92,7 +92,10 @@ async def _run(settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    settings = _settings()
+    try:
+        settings = of_council(args, _settings())
+    except CommandError as exc:
+        raise StartupError(str(exc)) from None
     configure_logging(settings.log_level, secrets=[settings.token()] if settings.telegram_bot_token else [])
     settings.token()  # a missing token is a start-up error, named
     for path in readable_by_others(Path(".env")):
@@ -172,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     admincli.add_parsers(commands)
     placescli.add_parser(commands)
     councilcli.add_parser(commands)
+    for name in PER_COUNCIL:
+        add_council_option(commands.choices[name])
     return parser
 
 

@@ -169,6 +169,8 @@ async def produce(args: argparse.Namespace, settings: Settings) -> bytes:
     fmt, _ = output_format(args)
     today = clock_of(args).now().astimezone(settings.tz).date()
     period = period_of(args, today)
+    if getattr(args, "council", None) is None and settings.councils_dir is not None:
+        raise UsageError(t("cli.council.which", command=args.command))
     if getattr(args, "council", None) is not None:
         parent, children = city.resolve(args, settings)
         if parent is None or children:

@@ -29,8 +29,10 @@ INFO = '[[activity]]\ncode = "info"\nlabel = "情報提供"\norder = 4\n\n'
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    runs = cli_fixture(tmp_path, monkeypatch)
+    run = next(runs)  # the fixture clears every setting first
     monkeypatch.setenv("COUNCILS_DIR", str(tmp_path / "councils"))
-    yield from cli_fixture(tmp_path, monkeypatch)
+    yield run
 
 
 def _file(tmp_path: Path, name: str, text: str) -> str:
@@ -167,3 +169,19 @@ def test_council_report_refuses_options_it_cannot_honour(cli: Cli, tmp_path: Pat
     _city(cli, tmp_path)
     assert "--council" in cli("report", "--council", "city", "--fy", "2026", "--table", "staff").one_error()
     assert "登録されていません" in cli("report", "--council", "nishi", "--fy", "2026").one_error()
+
+
+def test_admin_commands_act_on_the_council_named(cli: Cli, tmp_path: Path) -> None:
+    _city(cli, tmp_path)
+    records = tmp_path / "records.csv"
+    records.write_text("kind,date\n", encoding="utf-8")  # refused before it is read
+    assert "--council" in cli("import", "records", str(records)).one_error()
+    assert "--council" in cli("report", "--fy", "2026").one_error()
+    assert "登録されていません" in cli("audit", "--council", "nishi").one_error()
+    _seed("kita", [("outing", 2)])
+    _seed("minami", [("outing", 4)])
+    out = tmp_path / "kita.csv"
+    assert cli("export", "--council", "kita", "--fy", "2026", "--out", str(out)).code == 0
+    assert len(out.read_bytes().decode("utf-8-sig").splitlines()) == 3  # the header and kita's two outings
+    assert cli("check", "--council", "kita").code == 0
+    assert cli("check", "--council", "minami").code == 0
