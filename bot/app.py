@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, ExtBot
 
+from bot.councils import child_councils
 from bot.ledger import DeliveryLedger
 from bot.polling import Poller, RawUpdatesRequest
 from bot.processor import KeyedUpdateProcessor
@@ -25,6 +26,7 @@ from core.taxonomy import Taxonomy, load_taxonomy
 from handlers import access, errors, followups, menu, places, reports, visit
 from handlers.common import BotData, Context, Services
 from handlers.delivery import TelegramSender
+from services.city import CityService
 from services.deps import Deps
 from services.digest import DigestService
 from services.flow import FlowService
@@ -69,6 +71,7 @@ def build_services(deps: Deps, boot_id: str, bot_id: int, admin_ids: frozenset[i
         reports=ReportService(deps),
         staff=StaffService(deps, admin_ids),
         places=PlaceService(deps),
+        city=CityService(deps),
         bot_id=bot_id,
     )
 
@@ -116,7 +119,8 @@ class FieldBot:
         taxonomy = self.taxonomy or load_taxonomy(settings.taxonomy_file)
         self.lock = WriterLock.acquire(settings.database_path, "the bot")
         store = self.store = await self._open_store()
-        deps = self.deps = Deps(store, taxonomy, self.clock, ZoneInfo(settings.timezone))
+        children = child_councils(settings)  # the councils under this one, if any (市社協 over 区社協)
+        deps = self.deps = Deps(store, taxonomy, self.clock, ZoneInfo(settings.timezone), children)
         ledger = self.ledger = DeliveryLedger(store.inbox, bot_id, self.clock)
         ledger.listeners.extend(self.finished_listeners)
         store.settled = ledger.settled

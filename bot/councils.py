@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from bot.settings import Settings, load_settings
-from core.councils import UnknownCouncil
+from core.councils import UnknownCouncil, children_of
 from core.crypto import generate_key
+from core.taxonomy import load_taxonomy
+from services.deps import Child
 from storage.sqlite.registry import CouncilRegistry
+from storage.sqlite.store import Store
 
 REGISTRY = "councils.sqlite3"
 DATABASE = "fieldbot.sqlite3"
@@ -78,12 +83,43 @@ def council_settings(settings: Settings, code: str) -> Settings:
     where = folder(settings, code)
     if not where.is_dir():
         raise UnknownCouncil(code)
-    overrides = settings.model_dump(exclude={"councils_dir"})
+    overrides = settings.model_dump()
     overrides.update(
         database_path=where / DATABASE,
         field_encryption_key=_read(where / KEY),
         taxonomy_file=where / TAXONOMY if (where / TAXONOMY).is_file() else None,
         telegram_bot_token=_read(where / TOKEN),
-        councils_dir=None,
+        council_code=code,
     )
     return load_settings(_env_file=None, **overrides)
+
+
+class ChildStores:
+    """The councils under one council, read from the register at each use (an `add` or a `disable` counts at
+    once) and opened for one report: their stores without a key (counts only, never personal text)."""
+
+    def __init__(self, settings: Settings, parent: str) -> None:
+        self.settings = settings
+        self.parent = parent
+
+    @asynccontextmanager
+    async def opened(self) -> AsyncIterator[list[Child]]:
+        under = children_of(registry(self.settings).all(), self.parent)
+        async with AsyncExitStack() as stack:
+            found = []
+            for council in under:
+                own = council_settings(self.settings, council.code)
+                if not own.database_path.is_file():
+                    continue  # added but its database is gone: nothing to count, and nothing is created
+                store = await Store.open(own.database_path)
+                stack.push_async_callback(store.close)
+                found.append(Child(council, store, load_taxonomy(own.taxonomy_file)))
+            yield found
+
+
+def child_councils(settings: Settings) -> ChildStores | None:
+    """For a council of COUNCILS_DIR with councils under it, a way to read theirs; else None."""
+    code = settings.council_code
+    if code is None or settings.councils_dir is None:
+        return None
+    return ChildStores(settings, code) if children_of(registry(settings).all(), code) else None

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     draft_retention_days: int = 30
     # Many councils on one machine: the register and a folder per council (bot/councils.py). Unset: one council.
     councils_dir: Path | None = None
+    council_code: str | None = None  # set for each council of COUNCILS_DIR (bot/councils.py), never by hand
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -18,9 +18,9 @@ from core.i18n import t
 from core.periods import Period
 from core.taxonomy import load_taxonomy
 from reports.cells import safe_cell, safe_text
-from reports.city import CityTable, city_rows, city_sections
-from reports.render_text import pack_sections
-from services.city import Child, city_totals
+from reports.city import CityTable, city_rows
+from services.city import city_texts, city_title, city_totals
+from services.deps import Child
 from storage.sqlite.store import Store
 
 BOM = "\ufeff"
@@ -66,16 +66,11 @@ async def city_table_of(settings: Settings, parent: Council | None, children: li
         return await city_totals(load_taxonomy(labels.taxonomy_file), found, span)
 
 
-def title(parent: Council | None, table: CityTable, span: Period) -> str:
-    name = parent.name if parent is not None else ""
-    heading = t("report.city.title", parent=name, count=len(table.members)).strip()
-    return t("report.table.heading", title=heading, period=span.label)
-
-
-def render(fmt: str, head: str, table: CityTable) -> bytes:
+def render(fmt: str, parent: Council | None, table: CityTable, span: Period) -> bytes:
+    title = city_title(parent.name if parent is not None else "", table)
     if fmt == "text":
-        messages = pack_sections(head, head, city_sections(table), "", limit=10**9)
-        return ("\n\n".join(messages) + "\n").encode("utf-8")
+        return ("\n\n".join(city_texts(title, table, span, limit=10**9)) + "\n").encode("utf-8")
+    head = t("report.table.heading", title=title, period=span.label)
     if fmt == "json":
         shape = {"title": head, **table.model_dump(mode="json")}
         return (json.dumps(shape, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -109,4 +104,4 @@ async def produce_city(
     settings: Settings, fmt: str, span: Period, parent: Council | None, children: list[Council]
 ) -> bytes:
     table = await city_table_of(settings, parent, children, span)
-    return render(fmt, title(parent, table, span), table)
+    return render(fmt, parent, table, span)

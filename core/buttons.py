@@ -410,6 +410,13 @@ class ReportTable(Button):
     period: PeriodKey = "fy"
 
 
+@kind("rc")
+class ReportCity(Button):
+    """The councils under this one side by side and summed (区社協合計), for a period."""
+
+    period: PeriodKey
+
+
 @kind("ex")
 class ExportYear(Button):
     fiscal_year: int

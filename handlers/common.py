@@ -27,6 +27,7 @@ from core.buttons import encode
 from core.i18n import t
 from core.models import Role, Staff
 from services.access import refusal
+from services.city import CityService
 from services.flow import FlowService
 from services.followups import FollowUpService
 from services.places import PlaceService
@@ -47,6 +48,7 @@ class Services:
     reports: ReportService
     staff: StaffService
     places: PlaceService
+    city: CityService
     bot_id: int
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from core.buttons import ExportYear, ReportPeriod, ReportTable, decode_as, pattern
+from core.buttons import ExportYear, ReportCity, ReportPeriod, ReportTable, decode_as, pattern
 from core.models import Staff
 from handlers.common import Context, registered
 from services.access import ADMINS, SUPERVISORS
@@ -33,6 +33,12 @@ async def on_report_table(update: Update, context: Context, staff: Staff) -> Rep
     return expired() if button is None else await context.services.reports.table(staff, button)
 
 
+@registered(*ADMINS)
+async def on_report_city(update: Update, context: Context, staff: Staff) -> Reply:
+    button = decode_as(_data(update), ReportCity)
+    return expired() if button is None else await context.services.city.report(staff, button)
+
+
 @registered()
 async def cmd_mine(update: Update, context: Context, staff: Staff) -> Reply:
     return await context.services.reports.mine(staff)
@@ -57,5 +63,6 @@ def handlers() -> list[BaseHandler[Update, Context, None]]:
         CommandHandler("export", cmd_export, filters=private),
         CallbackQueryHandler(on_report, pattern=pattern(ReportPeriod)),
         CallbackQueryHandler(on_report_table, pattern=pattern(ReportTable)),
+        CallbackQueryHandler(on_report_city, pattern=pattern(ReportCity)),
         CallbackQueryHandler(on_export, pattern=pattern(ExportYear)),
     ]

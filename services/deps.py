@@ -1,14 +1,33 @@
-"""What every service is given: the storage interface, the council's taxonomy, the clock and the time zone."""
+"""What every service is given: the storage interface, the council's taxonomy, the clock and the time zone (and,
+for a council with councils under it, a way to read theirs)."""
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock, local_today
+from core.councils import Council
 from core.taxonomy import Taxonomy
 from storage.interface import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    """A council under this one as the city table needs it: who it is, its store (its data only), its taxonomy."""
+
+    council: Council
+    store: Store
+    taxonomy: Taxonomy
+
+
+class ChildCouncils(Protocol):
+    """The councils under this one (市社協 over 区社協), opened for one report and closed after it."""
+
+    def opened(self) -> AbstractAsyncContextManager[list[Child]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +36,7 @@ class Deps:
     taxonomy: Taxonomy
     clock: Clock
     tz: ZoneInfo
+    children: ChildCouncils | None = None  # None: no council is under this one
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -11,10 +11,10 @@ from datetime import date
 from io import BytesIO
 from typing import TypeVar
 
-from core.buttons import ExportYear, PeriodKey, ReportPeriod, ReportTable, TableKey
+from core.buttons import ExportYear, PeriodKey, ReportCity, ReportPeriod, ReportTable, TableKey
 from core.counts import Counts
 from core.i18n import t
-from core.models import Staff
+from core.models import Role, Staff
 from core.periods import (
     CompareMode,
     Period,
@@ -169,7 +169,10 @@ class ReportService:
         choices = [Choice(t(f"report.choose.{key}"), ReportPeriod(key)) for key in PERIOD_KEYS]
         tables = [Choice(t(f"report.table.button.{key}"), ReportTable(key)) for key in TABLE_PERIODS]
         title = t("report.choose.title", scope=scope_label(staff, self.deps.taxonomy))
-        return Reply(send=[View(title, rows(choices[:3], choices[3:], tables))])
+        city = []
+        if self.deps.children is not None and staff.role is Role.ADMIN:  # 区社協合計, for the council over them
+            city = [Choice(t(f"report.city.button.{key}"), ReportCity(key)) for key in ("fy", "lastfy")]
+        return Reply(send=[View(title, rows(choices[:3], choices[3:], tables, city))])
 
     async def report(self, staff: Staff, button: ReportPeriod) -> Reply:
         today = self.deps.today()

@@ -15,10 +15,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bot.councils import council_settings, folder
+from bot.councils import council_settings, folder, make_folder, registry
 from bot.settings import load_settings
+from core.councils import Council
+from core.models import Role
 from storage.sqlite.store import Store
 from tests import seed
+from tests.harness import ADMIN_ID, running
 from tests.terminal import Cli, cli_fixture
 
 TOKEN_A = "123456:" + "A" * 35
@@ -185,3 +188,74 @@ def test_admin_commands_act_on_the_council_named(cli: Cli, tmp_path: Path) -> No
     assert len(out.read_bytes().decode("utf-8-sig").splitlines()) == 3  # the header and kita's two outings
     assert cli("check", "--council", "kita").code == 0
     assert cli("check", "--council", "minami").code == 0
+
+
+def test_run_needs_the_council_whose_bot_it_runs(cli: Cli, tmp_path: Path) -> None:
+    _city(cli, tmp_path)
+    assert "--council" in cli("run").one_error()
+    assert "登録されていません" in cli("run", "--council", "nishi").one_error()
+
+
+def _deployment(root: Path) -> None:
+    """A register with 市社協 over 北区 and 南区 (南区 without 情報提供) and their databases, made directly."""
+    settings = load_settings(_env_file=None, councils_dir=root)
+    register = registry(settings)
+    for code, name, short, parent, taxonomy in (
+        ("city", "市社会福祉協議会", "", None, None),
+        ("kita", "北区社会福祉協議会", "北区", "city", None),
+        ("minami", "南区社会福祉協議会", "南区", "city", DEFAULT.replace(INFO, "")),
+    ):
+        source = None
+        if taxonomy is not None:
+            source = root.parent / f"{code}.toml"
+            source.write_text(taxonomy, encoding="utf-8")
+        make_folder(settings, code, taxonomy=source, token=None)
+        register.add(Council(code, name, short, parent, True), seed.STAMP)
+
+
+async def _seed_async(root: Path, code: str, outings: list[tuple[str, int]]) -> None:
+    own = council_settings(load_settings(_env_file=None, councils_dir=root), code)
+    store = await Store.open(own.database_path, own.sealer())
+    try:
+        staff = await store.staff.ensure_admin(1, seed.STAMP)
+        for activity, n in outings:
+            for i in range(n):
+                await seed.outing(store, staff.id, date(2026, 5, 1 + i), activity=activity)
+    finally:
+        await store.close()
+
+
+async def test_the_city_councils_admin_reads_the_wards_side_by_side_in_the_bot(tmp_path: Path) -> None:
+    root = tmp_path / "councils"
+    _deployment(root)
+    await _seed_async(root, "kita", [("outing", 3), ("info", 2)])
+    await _seed_async(root, "minami", [("outing", 4)])
+    async with running(tmp_path, councils_dir=root, council_code="city") as h:
+        admin = h.api.user(ADMIN_ID)
+        await admin.send("/report")
+        assert ["区社協合計（今年度）", "区社協合計（前年度）"] in admin.last.buttons  # type: ignore[union-attr]
+        await admin.press("区社協合計（今年度）")
+        text = admin.last.text  # type: ignore[union-attr]
+        assert text.startswith("【市民社会福祉協議会　2社協合計】令和8年度（11/23まで）")
+        assert "・活動記録\u3000合計 9件／北区 5件／南区 4件" in text
+        assert "・情報提供\u3000合計 2件／北区 2件" in text
+        assert "※「－」はその社協の分類にない項目です（0件ではありません）" in text
+
+        supervisor = await h.register(4001, Role.SUPERVISOR)
+        await supervisor.send("/report")
+        assert all("区社協合計" not in b for row in supervisor.last.buttons for b in row)  # type: ignore[union-attr]
+
+        registry(load_settings(_env_file=None, councils_dir=root)).set_enabled("minami", False)
+        await admin.send("/report")
+        await admin.press("区社協合計（今年度）")
+        text = admin.last.text  # type: ignore[union-attr]
+        assert "・活動記録\u3000合計 5件／北区 5件" in text and "南区" not in text
+
+
+async def test_a_ward_council_has_no_city_table(tmp_path: Path) -> None:
+    root = tmp_path / "councils"
+    _deployment(root)
+    async with running(tmp_path, councils_dir=root, council_code="kita") as h:
+        admin = h.api.user(ADMIN_ID)
+        await admin.send("/report")
+        assert all("区社協合計" not in b for row in admin.last.buttons for b in row)  # type: ignore[union-attr]
