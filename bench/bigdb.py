@@ -1,9 +1,11 @@
-"""A large database for the benchmarks: ten fiscal years of a big city, written straight through sqlite3."""
+"""Large databases for the benchmarks: ten fiscal years of a big city, written straight through sqlite3 (records
+and the tallies reports read), and the councils of a city, one database each."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 from core.crypto import Sealer
 from core.taxonomy import Taxonomy
 from storage.sqlite.store import Store
+from storage.sqlite.tallies import FILL
 
 STAMP = "2026-01-01T00:00:00.000000Z"
 
@@ -131,6 +134,46 @@ def build(
         connection.executemany(
             "INSERT INTO consultation_agencies (consultation_id, agency) VALUES (?, ?)", sorted(links)
         )
+    for statement in FILL:  # the tallies, as `fieldbot tallies rebuild` makes them
+        connection.execute(statement)
+    connection.execute(
+        "INSERT INTO meta (key, value) VALUES ('bench_build', ?)", (_signature(outings, consultations, seed),)
+    )
     connection.execute("COMMIT")
     connection.execute("ANALYZE")
     connection.close()
+
+
+def _signature(outings: int, consultations: int, seed: int) -> str:
+    return f"{outings}+{consultations}:{seed}"
+
+
+def built(path: Path, outings: int, consultations: int, seed: int = 7) -> bool:
+    """Whether `path` is a database `build` made with these sizes (a benchmark's work folder kept from a run)."""
+    if not path.is_file():
+        return False
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = connection.execute("SELECT value FROM meta WHERE key = 'bench_build'").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == _signature(outings, consultations, seed)
+
+
+def build_councils(
+    folder: Path, taxonomy: Taxonomy, sealer: Sealer, *, councils: int, outings: int, consultations: int
+) -> list[Path]:
+    """The databases of `councils` councils of a city (COUNCILS_DIR keeps one per council), each with `outings`
+    outings and `consultations` consultations over ten fiscal years. One is built and copied: the councils'
+    figures are alike, and each is read from its own file. Databases already built alike in `folder` are kept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"council-{i:02d}.sqlite3" for i in range(councils)]
+    if not built(paths[0], outings, consultations):
+        build(paths[0], taxonomy, sealer, outings=outings, consultations=consultations)
+    for path in paths[1:]:
+        if not built(path, outings, consultations):
+            shutil.copyfile(paths[0], path)
+    return paths

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
@@ -35,8 +35,9 @@ from services.places import PlaceService
 from services.reminders import DraftExpiryService, ReminderService, RetentionService
 from services.reporting import ReportService
 from services.staff import StaffService
+from storage.engines import open_store
 from storage.sqlite.lock import WriterLock
-from storage.sqlite.store import Store
+from storage.sqlite.store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,17 @@ async def set_commands(application: FieldApplication) -> None:
     await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
 
 
+class Runtime(Protocol):
+    """What brings updates in instead of long polling: the webhook listener and the inbox workers of
+    `fieldbot serve` and `fieldbot work` (bot/webhook.py, bot/worker.py), started once the application runs."""
+
+    name: str  # who holds the database, in the lock file ("fieldbot serve")
+
+    async def start(self, bot: FieldBot) -> None: ...
+    async def wait(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class FieldBot:
     """Store, services, application, ledger and poller, started and stopped together."""
@@ -92,7 +104,7 @@ class FieldBot:
     base_file_url: str | None = None
     rate_limiter: bool = True
     application: FieldApplication | None = None
-    store: Store | None = None
+    store: SqlStore | None = None
     deps: Deps | None = None
     ledger: DeliveryLedger | None = None
     poller: Poller | None = None
@@ -111,13 +123,19 @@ class FieldBot:
     retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
     # How long a write waits for another writer (a backup, an import) before it fails as "busy".
     busy_timeout_ms: int = 5000
+    # None: long polling. Else the webhook runtime, whose processes share the database (a shared lock).
+    runtime: Runtime | None = None
+    # Whether this process runs the scheduled jobs: a deployment has one scheduler (not `fieldbot work`).
+    schedules: bool = True
 
     async def start(self) -> None:
         settings = self.settings
         token = settings.token()
         bot_id = int(token.split(":", 1)[0])
         taxonomy = self.taxonomy or load_taxonomy(settings.taxonomy_file)
-        self.lock = WriterLock.acquire(settings.database_path, "the bot")
+        runtime = self.runtime
+        what, shared = ("the bot", False) if runtime is None else (runtime.name, True)
+        self.lock = WriterLock.acquire(settings.database_path, what, shared=shared)
         store = self.store = await self._open_store()
         children = child_councils(settings)  # the councils under this one, if any (市社協 over 区社協)
         deps = self.deps = Deps(store, taxonomy, self.clock, ZoneInfo(settings.timezone), children)
@@ -134,20 +152,29 @@ class FieldBot:
         await application.initialize()
         await set_commands(application)
         await application.start()
-        if self.tick_interval is not None and application.job_queue is not None:
+        if self.schedules and self.tick_interval is not None and application.job_queue is not None:
             application.job_queue.run_repeating(self._tick, interval=self.tick_interval, first=1, name="scheduler")
-        self.poller = Poller(application, ledger, self.updates_request)
-        await self.poller.start()
+        if runtime is not None:
+            await runtime.start(self)
+        else:
+            self.poller = Poller(application, ledger, self.updates_request)
+            await self.poller.start()
         log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
 
-    async def _open_store(self) -> Store:
-        store = await Store.open(
-            self.settings.database_path, self.settings.sealer(), busy_timeout_ms=self.busy_timeout_ms
+    async def _open_store(self) -> SqlStore:
+        settings = self.settings
+        store = await open_store(
+            settings.database_path,
+            settings.postgres_url(),
+            settings.sealer(),
+            busy_timeout_ms=self.busy_timeout_ms,
+            schema=settings.database_schema,
         )
         await store.meta.set_once("installed_at", utc_iso(self.clock.now()))
         for admin in self.settings.admin_telegram_ids:
             await store.staff.ensure_admin(admin, self.clock.now())
-        interrupted = await store.outbox.interrupted()
+        # Only the process that sends scheduled messages may take a send in progress for one cut off.
+        interrupted = await store.outbox.interrupted() if self.schedules else []
         if interrupted:
             log.warning("%d scheduled send(s) were cut off by the last stop and are not repeated", len(interrupted))
         return store
@@ -204,6 +231,9 @@ class FieldBot:
         await self.scheduler.tick()
 
     async def wait(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.wait()
+            return
         assert self.poller is not None
         await self.poller.wait()
 
@@ -213,6 +243,8 @@ class FieldBot:
         try:
             if self.poller is not None:
                 await self.poller.stop()
+            if self.runtime is not None:
+                await self.runtime.stop()
             if self.application is not None:
                 if self.application.running:
                     await self.application.stop()

@@ -9,7 +9,8 @@
 
 Each council runs with the deployment's settings and its own database, key, taxonomy and token
 (`council_settings`): a council's data is kept apart by construction, every query of its store reads its own
-file. One council on one database (DATABASE_PATH, the default) needs none of this.
+file, or with DATABASE_URL its own schema `council_<code>` of the deployment's PostgreSQL database (its
+connections' search_path is that schema alone). One council on one database (the default) needs none of this.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from pathlib import Path
 
 from bot.settings import Settings, load_settings
 from core.councils import UnknownCouncil, children_of
-from core.crypto import generate_key
+from core.crypto import Sealer, generate_key
 from core.taxonomy import load_taxonomy
 from services.deps import Child
+from storage.engines import open_store
 from storage.sqlite.registry import CouncilRegistry
-from storage.sqlite.store import Store
+from storage.sqlite.store import SqlStore
 
 REGISTRY = "councils.sqlite3"
 DATABASE = "fieldbot.sqlite3"
@@ -78,6 +80,16 @@ def _read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
 
+def schema_of(code: str) -> str:
+    return f"council_{code}"
+
+
+async def open_council_store(settings: Settings, sealer: Sealer | None = None) -> SqlStore:
+    """A council's store on its engine: its SQLite file, or its schema of the deployment's PostgreSQL database.
+    Without a key it counts and reports but never reads personal text."""
+    return await open_store(settings.database_path, settings.postgres_url(), sealer, schema=settings.database_schema)
+
+
 def council_settings(settings: Settings, code: str) -> Settings:
     """The deployment's settings with the council's own database, key, taxonomy and token."""
     where = folder(settings, code)
@@ -90,6 +102,8 @@ def council_settings(settings: Settings, code: str) -> Settings:
         taxonomy_file=where / TAXONOMY if (where / TAXONOMY).is_file() else None,
         telegram_bot_token=_read(where / TOKEN),
         council_code=code,
+        # On PostgreSQL every council has a schema of its own in the deployment's database.
+        database_schema=schema_of(code) if settings.database_url is not None else None,
     )
     return load_settings(_env_file=None, **overrides)
 
@@ -109,9 +123,9 @@ class ChildStores:
             found = []
             for council in under:
                 own = council_settings(self.settings, council.code)
-                if not own.database_path.is_file():
+                if own.database_url is None and not own.database_path.is_file():
                     continue  # added but its database is gone: nothing to count, and nothing is created
-                store = await Store.open(own.database_path)
+                store = await open_council_store(own)
                 stack.push_async_callback(store.close)
                 found.append(Child(council, store, load_taxonomy(own.taxonomy_file)))
             yield found

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from datetime import time
 from pathlib import Path
@@ -29,6 +32,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = DEFAULT_API_BASE_URL
     database_path: Path = Path("./data/fieldbot.sqlite3")
+    # PostgreSQL instead of SQLite (postgresql://user:password@host/db): a secret, as it may hold a password.
+    database_url: SecretStr | None = None
     timezone: str = "Asia/Tokyo"
     taxonomy_file: Path | None = None
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -44,6 +49,15 @@ class Settings(BaseSettings):
     # Many councils on one machine: the register and a folder per council (bot/councils.py). Unset: one council.
     councils_dir: Path | None = None
     council_code: str | None = None  # set for each council of COUNCILS_DIR (bot/councils.py), never by hand
+    database_schema: str | None = None  # with DATABASE_URL, the council's own schema (bot/councils.py)
+    # Webhooks (`fieldbot serve` / `fieldbot work`, bot/webhook.py and bot/worker.py); long polling needs none.
+    public_url: str | None = None  # the https:// address Telegram posts to (the proxy in front of SERVE_PORT)
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8080
+    webhook_secret: SecretStr | None = None  # unset: derived from the token (webhook_secret_token())
+    serve_workers: int = 4  # workers inside `fieldbot serve` (asyncio tasks); 0: `fieldbot work` processes only
+    worker_lease_seconds: float = 30.0  # a worker silent this long is taken for dead and its update taken over
+    worker_poll_seconds: float = 0.5  # how often a `fieldbot work` process with nothing to do looks again
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -136,6 +150,17 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 1 (days without an answer before a record in progress is dropped)")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = value.get_secret_value().strip()
+        if not re.match(r"^postgres(ql)?://", url):
+            # Never echo the value: it may hold a password.
+            raise ValueError("must be a PostgreSQL URL, postgresql://user:password@host:5432/database")
+        return SecretStr(url)
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -143,6 +168,59 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: Any) -> Any:
+        if value in ("", None):
+            return None
+        text = str(value).strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+            raise ValueError("must be the bot's public address, e.g. https://bot.example.org (no query string)")
+        return text
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value().strip()):
+            raise ValueError("must be 16 to 256 characters of A-Z, a-z, 0-9, _ and - (as Telegram accepts)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("serve_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError("must be a TCP port, 1 to 65535")
+        return value
+
+    @field_validator("serve_workers")
+    @classmethod
+    def _workers(cls, value: int) -> int:
+        if not 0 <= value <= 64:
+            raise ValueError("must be 0 to 64 (0: only `fieldbot work` processes handle updates)")
+        return value
+
+    @field_validator("worker_lease_seconds", "worker_poll_seconds")
+    @classmethod
+    def _seconds(cls, value: float) -> float:
+        if not 0.01 <= value <= 3600:
+            raise ValueError("must be a number of seconds, 0.01 to 3600")
+        return value
+
+    def webhook_secret_token(self) -> str:
+        """The secret Telegram sends with every webhook (X-Telegram-Bot-Api-Secret-Token): WEBHOOK_SECRET, or
+        HMAC-SHA256 of a fixed label keyed by the bot's token, base64url: the same in every process, no extra
+        secret to keep, and a new one when the token is revoked."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        digest = hmac.new(self.token().encode(), b"fieldbot webhook secret v1", hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def postgres_url(self) -> str | None:
+        """DATABASE_URL when set (the PostgreSQL engine), else None (SQLite at DATABASE_PATH)."""
+        return None if self.database_url is None else self.database_url.get_secret_value()
 
     def sealer(self) -> Sealer:
         if self.field_encryption_key is None:

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cli.common import CommandError, clock_of, existing_database, settings_for
+from cli.common import CommandError, clock_of, existing_database, open_database, settings_for, sqlite_only
 from core.clock import parse_utc
 from core.crypto import Sealer, SealError, generate_key
 from core.i18n import catalogue, t
@@ -26,7 +26,6 @@ from storage.sqlite.backup import backup, restore
 from storage.sqlite.lock import WriterLock
 from storage.sqlite.records import export_rows
 from storage.sqlite.seal import key_opens, rotate_key
-from storage.sqlite.store import Store
 from storage.types import AuditEntry
 
 __all__ = ["CommandError", "add_parsers"]
@@ -74,6 +73,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def cmd_backup(args: argparse.Namespace) -> None:
     settings = settings_for(args)
+    sqlite_only(settings, "backup")
     info = backup(existing_database(args, settings), args.file, force=args.force)
     print(
         f"backed up to {info.path} ({info.bytes:,} bytes, schema {info.schema}, {info.outings:,} outings, "
@@ -83,6 +83,7 @@ def cmd_backup(args: argparse.Namespace) -> None:
 
 def cmd_restore(args: argparse.Namespace) -> None:
     settings = settings_for(args)
+    sqlite_only(settings, "restore")
     with WriterLock.acquire(settings.database_path, "fieldbot restore"):
         sealer = settings.sealer()
         info, kept = restore(
@@ -106,7 +107,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     database = existing_database(args, settings)
 
     async def run() -> int:
-        store = await Store.open(database)
+        store = await open_database(settings, database)
         try:
             batches = export_rows(store.db, period.start, period.end)
             if args.format == "csv":
@@ -128,7 +129,7 @@ def cmd_import(args: argparse.Namespace) -> None:
     taxonomy = load_taxonomy(settings.taxonomy_file)
 
     async def run() -> ImportReport:
-        store = await Store.open(settings.database_path)
+        store = await open_database(settings, settings.database_path)
         try:
             clock = clock_of(args)
             today = clock.now().astimezone(settings.tz).date()
@@ -178,7 +179,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> None:
         raise CommandError(f"rotate-key: the new key {exc}") from None
 
     async def run() -> dict[str, int]:
-        store = await Store.open(database, old)
+        store = await open_database(settings, database, old)
         try:
             done = await rotate_key(store.db, old, new)
             await store.audit.record(
@@ -206,7 +207,7 @@ def cmd_audit(args: argparse.Namespace) -> None:
     taxonomy = load_taxonomy(settings.taxonomy_file)
 
     async def run() -> list[AuditEntry]:
-        store = await Store.open(database)
+        store = await open_database(settings, database)
         try:
             return await store.audit.since(since)
         finally:
@@ -332,7 +333,7 @@ def cmd_purge(args: argparse.Namespace) -> None:
     taxonomy = load_taxonomy(settings.taxonomy_file)
 
     async def run() -> tuple[datetime, datetime | None, Erasable]:
-        store = await Store.open(database, settings.sealer())
+        store = await open_database(settings, database, settings.sealer())
         try:
             retention = RetentionService(store, clock_of(args), tz, settings.retention_days)
             now, last_run = retention.clock.now(), await retention.watch.last_run()

@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 
 from xlsxwriter import Workbook  # type: ignore[import-untyped]
 
-from bot.councils import NoDeployment, council_settings, registry
+from bot.councils import NoDeployment, council_settings, open_council_store, registry
 from bot.settings import Settings
 from cli.common import CommandError
 from core.councils import ALL, Council, children_of, tops
@@ -21,7 +21,6 @@ from reports.cells import safe_cell, safe_text
 from reports.city import CityTable, city_rows
 from services.city import city_texts, city_title, city_totals
 from services.deps import Child
-from storage.sqlite.store import Store
 
 BOM = "\ufeff"
 
@@ -58,9 +57,9 @@ async def city_table_of(settings: Settings, parent: Council | None, children: li
         found = []
         for child in children:
             own = council_settings(settings, child.code)
-            if not own.database_path.is_file():
+            if own.database_url is None and not own.database_path.is_file():
                 raise CityUsageError(t("cli.no_database", path=own.database_path))
-            store = await Store.open(own.database_path)  # counts only: no key, no personal text
+            store = await open_council_store(own)  # counts only: no key, no personal text
             stack.push_async_callback(store.close)
             found.append(Child(child, store, load_taxonomy(own.taxonomy_file)))
         return await city_totals(load_taxonomy(labels.taxonomy_file), found, span)

@@ -10,8 +10,11 @@ from bot.councils import NoDeployment, council_settings
 from bot.settings import Settings, load_settings
 from core.clock import Clock, SystemClock
 from core.councils import UnknownCouncil
+from core.crypto import Sealer
 from core.i18n import t
 from demo import DATABASE, DEFAULT_DATA, KEY_FILE
+from storage.engines import open_store
+from storage.sqlite.store import SqlStore
 
 
 class CommandError(ValueError):
@@ -41,9 +44,10 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 def existing_database(args: argparse.Namespace, settings: Settings) -> Path:
     """The database path, which must exist: a command that only reads (report, export, audit, check, purge...)
-    would otherwise create an empty one and answer from it, as if the council had no records."""
+    would otherwise create an empty one and answer from it, as if the council had no records. With DATABASE_URL
+    the data is on a PostgreSQL server, not in this file (`open_database` connects there)."""
     path = settings.database_path
-    if path.is_file():
+    if path.is_file() or settings.postgres_url() is not None:
         return path
     if getattr(args, "demo", False):
         raise CommandError(t("cli.no_demo_database", path=path))
@@ -52,8 +56,31 @@ def existing_database(args: argparse.Namespace, settings: Settings) -> Path:
     raise CommandError(t("cli.no_database", path=path))
 
 
+async def open_database(settings: Settings, database: Path, sealer: Sealer | None = None) -> SqlStore:
+    """The store a command works on: the PostgreSQL database of DATABASE_URL when set, else the SQLite file."""
+    return await open_store(database, settings.postgres_url(), sealer, schema=settings.database_schema)
+
+
+def sqlite_only(settings: Settings, command: str) -> None:
+    """Refuse a command that works on the SQLite file itself (backup, restore) when the data is on PostgreSQL."""
+    if settings.postgres_url() is not None:
+        raise CommandError(t("cli.postgres_file_command", command=command))
+
+
 # The commands that act on one council's data: with COUNCILS_DIR, `--council CODE` says whose.
-PER_COUNCIL = ("run", "check", "rotate-key", "audit", "purge", "import", "export", "backup", "restore", "places")
+PER_COUNCIL = (
+    "run",
+    "check",
+    "rotate-key",
+    "audit",
+    "purge",
+    "import",
+    "export",
+    "backup",
+    "restore",
+    "places",
+    "tallies",
+)
 
 
 def add_council_option(parser: argparse.ArgumentParser) -> None:

@@ -7,13 +7,12 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from bot.councils import NoDeployment, council_settings, folder, make_folder, registry
+from bot.councils import NoDeployment, council_settings, folder, make_folder, open_council_store, registry
 from bot.settings import TOKEN_SHAPE, Settings
 from cli.common import CommandError, clock_of, settings_for
 from core.councils import Council, CouncilError, CouncilExists, UnknownCouncil, check_code
 from core.i18n import t
 from core.taxonomy import load_taxonomy
-from storage.sqlite.store import Store
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -94,7 +93,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def _create_database(settings: Settings) -> None:
-    store = await Store.open(settings.database_path, settings.sealer())
+    store = await open_council_store(settings, settings.sealer())
     await store.close()
 
 

@@ -24,7 +24,17 @@ from cli import admin as admincli
 from cli import council as councilcli
 from cli import places as placescli
 from cli import report as reportcli
-from cli.common import PER_COUNCIL, CommandError, add_council_option, existing_database, of_council, settings_for
+from cli import serve as servecli
+from cli import tallies as talliescli
+from cli.common import (
+    PER_COUNCIL,
+    CommandError,
+    add_council_option,
+    existing_database,
+    of_council,
+    open_database,
+    settings_for,
+)
 from core.clock import Clock, SystemClock
 from core.i18n import t
 from core.models import Role
@@ -141,7 +151,7 @@ def _demo_options(parser: argparse.ArgumentParser) -> None:
 
 
 # Commands that run a bot, or touch no data: --demo has no meaning for them.
-NOT_WITH_DEMO = frozenset({"run", "start", "demo", "keygen", "council"})
+NOT_WITH_DEMO = frozenset({"run", "start", "demo", "keygen", "council", "serve", "work"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     admincli.add_parsers(commands)
     placescli.add_parser(commands)
     councilcli.add_parser(commands)
+    servecli.add_parsers(commands)
+    talliescli.add_parser(commands)
     for name in PER_COUNCIL:
         add_council_option(commands.choices[name])
     return parser
@@ -216,11 +228,23 @@ def _key_problem(database: Path, settings: Settings) -> str | None:
     """Whether the key opens this database (None: it does, or there is no key to try)."""
     if settings.field_encryption_key is None:
         return None
+    if settings.postgres_url() is not None:
+        return asyncio.run(_postgres_key_problem(settings))
     try:
         opens = key_opens(database, settings.sealer())
     except sqlite3.Error as exc:
         return t("cli.check.unreadable", path=database, error=exc)
     return None if opens else t("cli.check.wrong_key", path=database)
+
+
+async def _postgres_key_problem(settings: Settings) -> str | None:
+    """Whether the PostgreSQL database of DATABASE_URL opens with the key (opening it checks the key)."""
+    try:
+        store = await open_database(settings, settings.database_path, settings.sealer())
+    except StorageError as exc:
+        return str(exc)
+    await store.close()
+    return None
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:

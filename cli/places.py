@@ -6,12 +6,12 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from cli.common import CommandError, clock_of, existing_database, settings_for
+from bot.settings import Settings
+from cli.common import CommandError, clock_of, existing_database, open_database, settings_for
 from core.i18n import t
 from core.places import PlacesReader, places_csv
 from core.taxonomy import Taxonomy, load_taxonomy
 from storage.sqlite.lock import WriterLock
-from storage.sqlite.store import Store
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,7 +33,7 @@ def cmd_places(args: argparse.Namespace) -> None:
     taxonomy = load_taxonomy(settings.taxonomy_file)
     database = existing_database(args, settings)
     if args.action == "export":
-        data = asyncio.run(_export(database, taxonomy))
+        data = asyncio.run(_export(settings, database, taxonomy))
         args.file.write_bytes(data)
         print(t("place.cli.exported", path=args.file))
         return
@@ -47,7 +47,7 @@ def cmd_places(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
     async def write() -> tuple[int, int]:
-        store = await Store.open(database)
+        store = await open_database(settings, database)
         try:
             return await store.places.import_all(places, clock_of(args).now())
         finally:
@@ -58,8 +58,8 @@ def cmd_places(args: argparse.Namespace) -> None:
     print(t("place.cli.imported", path=args.file, added=added, updated=updated))
 
 
-async def _export(database: Path, taxonomy: Taxonomy) -> bytes:
-    store = await Store.open(database)
+async def _export(settings: Settings, database: Path, taxonomy: Taxonomy) -> bytes:
+    store = await open_database(settings, database)
     try:
         return places_csv(await store.places.all(), taxonomy)
     finally:

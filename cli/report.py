@@ -15,7 +15,7 @@ from typing import Any
 from bot.councils import council_settings
 from bot.settings import Settings
 from cli import city
-from cli.common import clock_of, existing_database
+from cli.common import clock_of, existing_database, open_database
 from core.i18n import t
 from core.periods import Period, PeriodError, date_range, fiscal_year, parse_month, parse_week
 from core.taxonomy import Taxonomy, load_taxonomy
@@ -28,7 +28,6 @@ from reports.tables import TABLE_NAMES, NamedTable
 from reports.tally import Report
 from services.report_tables import DEFAULT_YEARS, ReportTables, counted_span
 from services.reporting import Reporter, Scope
-from storage.sqlite.store import Store
 
 FORMATS = ("text", "json", "csv", "xlsx", "png")
 BINARY = ("xlsx", "png")  # never written to a terminal
@@ -185,7 +184,7 @@ async def _produce(args: argparse.Namespace, settings: Settings, today: date, pe
     scope = _scope(taxonomy, args.zone)
     years = years_of(args)
     database = existing_database(args, settings)
-    store = await Store.open(database)
+    store = await open_database(settings, database)
     try:
         reporter = Reporter(store, taxonomy)
         if fmt == "png" and chart == "multi-year":

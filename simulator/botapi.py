@@ -14,6 +14,7 @@ from simulator.protocol import DEFAULT_TOKEN, DEFAULT_WAIT, MESSAGE_UPDATES, Api
 from simulator.server import ApiServer
 from simulator.updates import PendingUpdate, UpdateQueue
 from simulator.users import SimUser
+from simulator.webhook import Delivery, Webhook, WebhookDeliverer
 
 # Everything tests, benchmarks and the demo import from here, wherever it is defined.
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ApiEvent",
     "CallbackAnswer",
     "CallbackQueryState",
+    "Delivery",
     "Fault",
     "LocalBotApi",
     "SimChat",
@@ -29,6 +31,7 @@ __all__ = [
     "SimMessage",
     "SimUser",
     "Upload",
+    "Webhook",
     "image_size",
     "png_bytes",
 ]
@@ -75,12 +78,16 @@ class LocalBotApi:
         self._changed: asyncio.Event | None = None
         self._server = ApiServer(self)
         self._methods = BotApiMethods(self)
+        # setWebhook: updates are POSTed to the bot instead of fetched (simulator/webhook.py).
+        self.webhook = WebhookDeliverer(self)
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         await self._server.start(host, port)
+        self.webhook.start()
 
     async def stop(self) -> None:
+        await self.webhook.stop()
         await self._server.stop()
 
     async def __aenter__(self) -> LocalBotApi:
@@ -263,7 +270,10 @@ class LocalBotApi:
             lines.append("  (none)")
         recent_calls = [name for name, _ in self.calls[-15:]]
         lines.append(f"Recent calls: {recent_calls}")
-        if not any(name == "getUpdates" for name, _ in self.calls):
+        if self.webhook.config is not None:
+            recent = [(d.update_id, d.status) for d in self.webhook.deliveries[-10:]]
+            lines.append(f"Webhook {self.webhook.config.url}: recent deliveries (update, status) {recent}")
+        elif not any(name == "getUpdates" for name, _ in self.calls):
             lines.append("getUpdates was never called: is the bot polling this server?")
         pending = [(u.update_id, u.kind, "fetched" if u.fetched_seq else "new") for u in self.updates.pending]
         lines.append(f"Unconfirmed updates: {pending}")

@@ -67,6 +67,8 @@ class BotApiMethods:
             ("getMe", self.get_me),
             ("getUpdates", self.get_updates),
             ("deleteWebhook", self.delete_webhook),
+            ("setWebhook", self.set_webhook),
+            ("getWebhookInfo", self.get_webhook_info),
             ("setMyCommands", self.set_my_commands),
             ("sendMessage", self.send_message),
             ("editMessageText", self.edit_message_text),
@@ -98,6 +100,7 @@ class BotApiMethods:
         return self.api.bot_user_json()
 
     async def get_updates(self, p: Params) -> list[JSONDict]:
+        self.api.webhook.refuse_polling()
         queue = self.api.updates
         offset = p.get_int("offset", 0) or 0
         limit = min(max(p.get_int("limit", 100) or 100, 1), 100)
@@ -144,10 +147,14 @@ class BotApiMethods:
                 queue.polls_waiting -= 1
 
     async def delete_webhook(self, p: Params) -> bool:
-        # There is never a webhook here; python-telegram-bot's Updater calls this before it starts polling.
-        if p.get_bool("drop_pending_updates"):
-            self.api.updates.drop_pending()
-        return True
+        # python-telegram-bot's Updater calls this before it starts polling, webhook or not.
+        return self.api.webhook.delete_webhook(p)
+
+    async def set_webhook(self, p: Params) -> bool:
+        return self.api.webhook.set_webhook(p)
+
+    async def get_webhook_info(self, p: Params) -> JSONDict:
+        return self.api.webhook.info()
 
     async def set_my_commands(self, p: Params) -> bool:
         commands = p.get_json("commands", "commands")

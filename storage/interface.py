@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeAlias
 
 from core.counts import Counts
@@ -26,6 +26,7 @@ from storage.types import (
     HandoverNote,
     IdempotencyKey,
     ImportInfo,
+    InboxClaim,
     OutingCell,
     PendingInput,
     PlaceActivity,
@@ -179,6 +180,10 @@ class FollowUps(Protocol):
 
 
 class Tallies(Protocol):
+    """Counts for reports. A council's or a zone's come from tallies per day and per month kept in the same
+    transaction as every write that changes what is counted (save, undo, import); one person's, and what needs
+    single records (per staff member, last outing), from the records."""
+
     async def counts(
         self,
         start: date,
@@ -206,8 +211,27 @@ class Tallies(Protocol):
         *,
         agency_group: str | None = None,
     ) -> list[list[Counts]]:
-        """For each group of areas (None: every area), `counts_of_spans(spans, areas=group)`, from one scan of
-        each table for all the groups."""
+        """For each group of areas (None: every area), `counts_of_spans(spans, areas=group)`, from one statement
+        for all the groups."""
+        ...
+
+    async def counts_from_records(
+        self,
+        spans: Sequence[tuple[date, date]],
+        *,
+        areas: Sequence[str] | None = None,
+        staff_id: int | None = None,
+        agency_group: str | None = None,
+    ) -> list[Counts]:
+        """`counts_of_spans` counted from the records themselves (what the tallies always equal)."""
+        ...
+
+    async def differences(self) -> tuple[int, int]:
+        """How many rows of (daily, monthly) tallies differ from what the records make; (0, 0): they agree."""
+        ...
+
+    async def rebuild(self) -> tuple[int, int]:
+        """Every tally recomputed from the records in one transaction; the rows of (daily, monthly) it changed."""
         ...
 
     async def baseline(self, fiscal_year: int, outing_channel: str) -> Counts: ...
@@ -344,6 +368,16 @@ class Inbox(Protocol):
     async def receive(self, bot_id: int, updates: list[tuple[int, str]], now: datetime) -> None: ...
     async def unprocessed(self, bot_id: int) -> list[tuple[int, str]]: ...
     async def prune(self, before: datetime) -> dict[int, int]: ...
+    # The queue of webhook updates that workers share (bot/worker.py).
+    async def enqueue(self, bot_id: int, update_id: int, chat_key: int | None, payload: str, now: datetime) -> bool: ...
+    async def claim(self, bot_id: int, worker: str, now: datetime, lease: timedelta) -> InboxClaim | None:
+        """The next update whose person has no earlier open update and no claimed one, claimed until now + lease;
+        the one method where workers compete (row-locking engines: FOR UPDATE SKIP LOCKED)."""
+        ...
+
+    async def renew(self, bot_id: int, worker: str, now: datetime, lease: timedelta) -> int: ...
+    async def release(self, bot_id: int, update_id: int, worker: str, now: datetime, *, handled: bool) -> bool: ...
+    async def take_over(self, bot_id: int, now: datetime) -> list[tuple[int, str]]: ...
 
 
 class Places(Protocol):

@@ -38,6 +38,16 @@ class AlreadyProcessed(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class InboxClaim:
+    """An update of the inbox claimed by a worker until its lease ends (bot/worker.py)."""
+
+    update_id: int
+    chat_key: int | None  # whose update it is: the ordering key
+    payload: str  # the update's JSON
+    attempts: int  # claims so far, this one included
+
+
+@dataclass(frozen=True, slots=True)
 class Draft:
     id: int
     staff_id: int

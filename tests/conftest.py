@@ -1,8 +1,13 @@
-"""Shared fixtures: the default taxonomy, a flow context on a fixed day, a fresh database."""
+"""Shared fixtures: the default taxonomy, a flow context on a fixed day, a fresh database of each engine.
+
+`store` is a fresh database on SQLite, and again on PostgreSQL (a throwaway server started once for the session,
+tests/pg.py): every test that takes it runs on both engines, unless marked `sqlite_only`. Where no PostgreSQL
+server binaries are found, the PostgreSQL runs are skipped with one line saying how to enable them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +16,9 @@ import pytest
 from core.crypto import Sealer, generate_key
 from core.flow import FlowContext
 from core.taxonomy import Taxonomy, load_taxonomy
-from storage.sqlite.store import Store
+from storage.postgres.store import PostgresStore
+from storage.sqlite.store import SqlStore, Store
+from tests.pg import SKIP_REASON, Cluster, run_aside, shared_cluster
 
 TODAY = date(2026, 11, 23)  # a Monday
 TEST_KEY = generate_key()
@@ -27,9 +34,42 @@ def ctx(taxonomy: Taxonomy) -> FlowContext:
     return FlowContext(taxonomy, TODAY, "west")
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that takes `engine` (and so `store`) runs once per engine; `sqlite_only` ones on SQLite alone."""
+    if "engine" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("engine", ENGINES[:1] if only_sqlite else ENGINES, scope="function")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """The session's throwaway PostgreSQL server, started by the first test that needs it, stopped at the end
+    of the session however it ends."""
+    cluster = shared_cluster()
+    if cluster is None:
+        pytest.skip(SKIP_REASON)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+async def open_store(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> SqlStore:
+    """A fresh, migrated database of `engine` with the test key (a copy of the session's template on PostgreSQL)."""
+    if engine == "sqlite":
+        return await Store.open(tmp_path / "fieldbot.sqlite3", Sealer.from_text(TEST_KEY))
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    name = await cluster.create_database(template=Cluster.TEMPLATE)
+    request.addfinalizer(lambda: run_aside(cluster.drop_database(name)))
+    return await PostgresStore.open(cluster.url(name), Sealer.from_text(TEST_KEY))
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "fieldbot.sqlite3", Sealer.from_text(TEST_KEY))
+async def store(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[SqlStore]:
+    opened = await open_store(engine, tmp_path, request)
     try:
         yield opened
     finally:

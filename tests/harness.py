@@ -19,8 +19,9 @@ from core.clock import ManualClock
 from core.crypto import Sealer
 from core.models import Role
 from simulator.botapi import LocalBotApi, SimUser
-from storage.sqlite.store import Store
+from storage.sqlite.store import SqlStore, Store
 from tests.conftest import TEST_KEY
+from tests.pg import Cluster, shared_cluster
 
 ADMIN_ID = 1001
 START = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # Monday 09:30 in Tokyo
@@ -90,7 +91,7 @@ class Harness:
         return await self.bot.scheduler.tick()
 
     @property
-    def store(self) -> Store:
+    def store(self) -> SqlStore:
         assert self.bot is not None and self.bot.store is not None
         return self.bot.store
 
@@ -108,7 +109,7 @@ class Harness:
         store.staff.cache.clear()  # written behind the repository's back
         return self.api.user(user_id, first_name=f"職員{user_id}")
 
-    async def count(self, table: str, where: str = "1") -> int:
+    async def count(self, table: str, where: str = "TRUE") -> int:
         row = await self.store.db.fetchone(f"SELECT count(*) FROM {table} WHERE {where}")
         assert row is not None
         return int(row[0])
@@ -119,6 +120,11 @@ async def running(tmp_path: Path, start: datetime = START, **settings: Any) -> A
     clock = ManualClock(start)
     api = LocalBotApi(now=lambda: clock.now().timestamp())
     await api.start()
+    # FIELDBOT_TEST_DATABASE=postgresql: the bot on a fresh database of the session's throwaway PostgreSQL server.
+    cluster = shared_cluster() if os.environ.get("FIELDBOT_TEST_DATABASE") == "postgresql" else None
+    database = None if cluster is None else await cluster.create_database(template=Cluster.TEMPLATE)
+    if cluster is not None and database is not None:
+        settings.setdefault("database_url", cluster.url(database))
     harness = Harness(api, tmp_path / "fieldbot.sqlite3", clock, **settings)
     try:
         await harness.start()
@@ -126,6 +132,8 @@ async def running(tmp_path: Path, start: datetime = START, **settings: Any) -> A
     finally:
         await harness.stop()
         await api.stop()
+        if cluster is not None and database is not None:
+            await cluster.drop_database(database)
 
 
 async def prepare_database(database: Path, *people: tuple[int, Role, str | None, str | None]) -> None:

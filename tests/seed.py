@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from core.models import NewConsultation, NewFollowUp, NewOuting, Submission
-from storage.sqlite.store import Store
+from storage.sqlite.store import SqlStore
 
 STAMP = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def outing(
-    store: Store,
+    store: SqlStore,
     staff_id: int,
     day: date,
     area: str = "kyonan",
@@ -37,6 +37,6 @@ def consultation(
     return NewConsultation(channel, consulter, category, topic, agencies, channel == "outing", followup, from_agency)
 
 
-async def consult_only(store: Store, staff_id: int, day: date, area: str, *items: NewConsultation) -> None:
+async def consult_only(store: SqlStore, staff_id: int, day: date, area: str, *items: NewConsultation) -> None:
     async with store.db.transaction() as tx:
         await store.records.save_submission(tx, Submission(staff_id, day, area, None, items), "consult", STAMP)

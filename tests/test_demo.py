@@ -226,7 +226,9 @@ async def test_seeding_makes_two_fiscal_years_of_plausible_records(
     at_outing = await one("SELECT count(*) FROM consultations WHERE at_outing = 1")
     assert 0.25 <= at_outing / consultations <= 0.45  # about a third, as councils report
     assert await one("SELECT count(DISTINCT consulter) FROM consultations") == 5
-    several = "SELECT count(*) FROM (SELECT 1 FROM consultation_agencies GROUP BY consultation_id HAVING count(*) > 1)"
+    several = (
+        "SELECT count(*) FROM (SELECT 1 FROM consultation_agencies GROUP BY consultation_id HAVING count(*) > 1) AS s"
+    )
     assert await one(several) > 10
 
     assert await one("SELECT count(*) FROM followups WHERE status = 'open'") >= 5

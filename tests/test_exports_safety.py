@@ -68,23 +68,27 @@ async def seed(store: Store, names: tuple[str, ...]) -> int:
     async with store.db.transaction() as tx:
         for i, name in enumerate(names):
             staff = await tx.execute(
-                "INSERT INTO staff (name, role, active, imported, created_at) VALUES (?, 'staff', 0, 1, ?)",
+                "INSERT INTO staff (name, role, active, imported, created_at) VALUES (?, 'staff', 0, 1, ?) "
+                "RETURNING id",
                 (name, STAMP),
             )
+            staff_id = staff.rows[0][0]
             day = f"2025-06-{1 + i:02d}"
             await tx.execute(
                 "INSERT INTO outings (staff_id, date, area, activity, destination, headcount, created_at) "
                 "VALUES (?, ?, 'kyonan', 'outing', 'salon-elderly', ?, ?)",
-                (staff.lastrowid, day, 10 + i, STAMP),
+                (staff_id, day, 10 + i, STAMP),
             )
             consultation = await tx.execute(
                 "INSERT INTO consultations (staff_id, date, area, channel, consulter, consulter_category, topic, "
-                "at_outing, created_at) VALUES (?, ?, 'kyonan', 'phone', 'volunteer', 'donate', 'ibasho', 0, ?)",
-                (staff.lastrowid, day, STAMP),
+                "at_outing, created_at) VALUES (?, ?, 'kyonan', 'phone', 'volunteer', 'donate', 'ibasho', 0, ?) "
+                "RETURNING id",
+                (staff_id, day, STAMP),
             )
+            consultation_id = consultation.rows[0][0]
             await tx.executemany(
                 "INSERT INTO consultation_agencies (consultation_id, agency) VALUES (?, ?)",
-                [(consultation.lastrowid, "children"), (consultation.lastrowid, "elderly")],
+                [(consultation_id, "children"), (consultation_id, "elderly")],
             )
     return 2 * len(names)
 

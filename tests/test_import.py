@@ -357,6 +357,7 @@ async def test_a_file_changed_between_validation_and_writing_writes_nothing(
     assert await table_counts(store) == EMPTY
 
 
+@pytest.mark.sqlite_only
 async def test_a_locked_database_is_a_storage_error_and_writes_nothing(store: Store, tmp_path: Path) -> None:
     await store.db.writer.execute("PRAGMA busy_timeout = 50")
     other = sqlite3.connect(store.db.path, isolation_level=None)
@@ -904,10 +905,11 @@ async def test_from_agency_topic_and_referrals_columns_are_imported(store: Store
     report = await run(store, "records", path)
     assert report.ok, report.errors
     assert (report.counts.consultations, report.counts.agency_links) == (5, 7)
+    joined = store.db.dialect.string_agg("agency", "'|'")
     rows = await store.db.fetchall(
         "SELECT c.consulter, c.from_agency, c.topic, "
-        "(SELECT group_concat(agency, '|') FROM (SELECT agency FROM consultation_agencies a "
-        "WHERE a.consultation_id = c.id ORDER BY agency)) FROM consultations c ORDER BY c.date"
+        f"(SELECT {joined} FROM (SELECT agency FROM consultation_agencies a "
+        "WHERE a.consultation_id = c.id ORDER BY agency) AS linked) FROM consultations c ORDER BY c.date"
     )
     assert [tuple(r) for r in rows] == [
         ("agency", "children", "ibasho", None),

@@ -76,7 +76,7 @@ async def test_a_fiscal_year_report_adds_the_imported_baseline_council_wide_only
     async with store.db.transaction() as tx:
         cursor = await tx.execute(
             "INSERT INTO imports (kind, sha256, filename, rows, imported_at) "
-            "VALUES ('baseline', 'x', 'b.csv', 3, 'now')"
+            "VALUES ('baseline', 'x', 'b.csv', 3, 'now') RETURNING id"
         )
         rows = [
             (2019, "activity", "outing", 10),
@@ -86,7 +86,7 @@ async def test_a_fiscal_year_report_adds_the_imported_baseline_council_wide_only
         ]
         await tx.executemany(
             "INSERT INTO baseline_counts (fiscal_year, dimension, category, count, import_id) VALUES (?, ?, ?, ?, ?)",
-            [(*r, cursor.lastrowid) for r in rows],
+            [(*r, cursor.rows[0][0]) for r in rows],
         )
     reporter = Reporter(store, taxonomy)
     council = await reporter.counts(fiscal_year(2019))

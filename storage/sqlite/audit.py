@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.clock import parse_utc, utc_iso
-from storage.sqlite.db import Database, Transaction
+from storage.sql import Database, Transaction
 from storage.types import AuditEntry
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage.sql import Transaction as AnyTransaction
 from storage.types import StorageError
 
 log = logging.getLogger(__name__)
@@ -154,11 +155,31 @@ class Transaction:
             await self._connection.execute("ROLLBACK")
 
 
+class SqliteDialect:
+    """SQLite's phrases where PostgreSQL's differ (storage/sql.py)."""
+
+    name = "sqlite"
+
+    def json_rows(self, columns: str) -> str:
+        return f"json_group_array(json_array({columns}))"
+
+    def string_agg(self, expression: str, separator: str) -> str:
+        return f"group_concat({expression}, {separator})"
+
+    async def new_ids(self, tx: AnyTransaction, table: str, count: int) -> list[int]:
+        # Above the largest id: the transaction holds the only write lock, so no other writer can take them.
+        row = (await tx.execute(f"SELECT coalesce(max(id), 0) FROM {table}")).one()
+        first = int(row[0]) + 1 if row is not None else 1
+        return list(range(first, first + count))
+
+
 class Database:
     """One writer connection (writes are serialised by a lock, as SQLite allows one writer) and one reader.
 
     WAL lets the reader see committed data while a write is in progress, so reports never block taps.
     """
+
+    dialect = SqliteDialect()
 
     def __init__(self, path: Path, busy_timeout_ms: int = 5000) -> None:
         self.path = path
@@ -309,7 +330,7 @@ class Database:
             hook()
 
     @asynccontextmanager
-    async def within(self, tx: Transaction | None) -> AsyncIterator[Transaction]:
+    async def within(self, tx: AnyTransaction | None) -> AsyncIterator[AnyTransaction]:
         """The caller's transaction when given (a service's unit of work), else one of its own."""
         if tx is not None:
             yield tx
@@ -368,6 +389,13 @@ class Database:
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction() as tx:
             await tx.executemany(sql, rows)
+
+    async def stream(self, sql: str, params: Params, batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """The rows of a long read in batches, on a connection of its own: a cursor open for the whole read holds
+        one consistent snapshot, which must not become the snapshot of every other read."""
+        async with aiosqlite.connect(self.path) as connection, connection.execute(sql, params) as cursor:
+            while rows := await cursor.fetchmany(batch):
+                yield [tuple(row) for row in rows]
 
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")

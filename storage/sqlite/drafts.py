@@ -8,7 +8,7 @@ from datetime import datetime
 
 from core.clock import parse_utc, utc_iso
 from core.crypto import SealError
-from storage.sqlite.db import Database, Row, Transaction
+from storage.sql import Database, Row, Transaction
 from storage.sqlite.seal import Seal, place
 from storage.types import Draft, DraftConflict, PendingInput
 
@@ -40,6 +40,11 @@ class DraftRepository:
         # the only writer of drafts), so a tap reads no row and opens no seal. The database stays the truth.
         self._by_id: dict[int, Draft] = {}
         self._of_staff: dict[int, int | None] = {}
+
+    def forget_cached(self) -> None:
+        """Drop the copy: another process may have written drafts since (webhook workers, bot/worker.py)."""
+        self._by_id.clear()
+        self._of_staff.clear()
 
     def _remember(self, draft: Draft) -> None:
         self._by_id[draft.id] = draft
@@ -98,18 +103,16 @@ class DraftRepository:
         replaced = self._of_staff.get(staff_id)
         await tx.execute("DELETE FROM drafts WHERE staff_id = ?", (staff_id,))
         stamp = utc_iso(now)
-        cursor = await tx.execute(
+        made = await tx.execute(
             "INSERT INTO drafts (staff_id, chat_id, kind, state, version, boot_id, created_at, updated_at) "
-            "VALUES (?, ?, ?, X'', 1, ?, ?, ?)",
-            (staff_id, chat_id, kind, boot_id, stamp, stamp),
+            "VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING id",
+            (staff_id, chat_id, kind, b"", boot_id, stamp, stamp),
         )
-        assert cursor.lastrowid is not None
+        draft_id = int(made.rows[0][0])
         # Sealed for its row, so it needs the row's id: written with the commit, in the same trip.
-        sealed = self.seal.seal(state, place("drafts", "state", cursor.lastrowid))
-        tx.defer(
-            "UPDATE drafts SET state = ? WHERE id = ?", (sealed, cursor.lastrowid), changes=1, error=DraftConflict()
-        )
-        draft = Draft(cursor.lastrowid, staff_id, chat_id, kind, state, 1, None, boot_id, now, now)
+        sealed = self.seal.seal(state, place("drafts", "state", draft_id))
+        tx.defer("UPDATE drafts SET state = ? WHERE id = ?", (sealed, draft_id), changes=1, error=DraftConflict())
+        draft = Draft(draft_id, staff_id, chat_id, kind, state, 1, None, boot_id, now, now)
 
         def committed() -> None:
             if replaced is not None:

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from typing import Any
 
 from core.clock import parse_utc, utc_iso
+from storage.sql import Database, Row, Transaction
 from storage.sqlite.audit import AuditLog
-from storage.sqlite.db import Database, Row, Transaction
 from storage.sqlite.seal import Seal, place
 from storage.types import FollowUp, FollowUpDetail, FollowUpScope, Note
 
@@ -20,9 +20,9 @@ def _scope_where(scope: FollowUpScope) -> tuple[str, list[Any]]:
         clauses.append("f.owner_id = ?")
         params.append(scope.owner_id)
     if scope.areas is not None:
-        clauses.append(f"f.area IN ({', '.join('?' * len(scope.areas))})" if scope.areas else "0")
+        clauses.append(f"f.area IN ({', '.join('?' * len(scope.areas))})" if scope.areas else "FALSE")
         params += list(scope.areas)
-    return (" AND ".join(clauses) or "1"), params
+    return (" AND ".join(clauses) or "TRUE"), params
 
 
 _SELECT = (
@@ -101,16 +101,16 @@ class FollowUpRepository:
         """Add a dated note, in the caller's transaction; the note the author was asked to type is no longer awaited."""
         async with self.db.within(tx) as conn:
             await conn.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (author_id,))
-            if not await _is_open(conn, followup_id):
+            if not await _touch_open(conn, followup_id, now):
                 return False
             added = await conn.execute(
-                "INSERT INTO followup_notes (followup_id, author_id, body, created_at) VALUES (?, ?, X'', ?)",
-                (followup_id, author_id, utc_iso(now)),
+                "INSERT INTO followup_notes (followup_id, author_id, body, created_at) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
+                (followup_id, author_id, b"", utc_iso(now)),
             )
-            assert added.lastrowid is not None
-            sealed = self.seal.seal(body, place("followup_notes", "body", added.lastrowid))
-            await conn.execute("UPDATE followup_notes SET body = ? WHERE id = ?", (sealed, added.lastrowid))
-            await _touch(conn, followup_id, now)
+            note_id = int(added.rows[0][0])
+            sealed = self.seal.seal(body, place("followup_notes", "body", note_id))
+            await conn.execute("UPDATE followup_notes SET body = ? WHERE id = ?", (sealed, note_id))
             await self.audit.record(conn, author_id, "followup.note", f"followup:{followup_id}", "", now)
         return True
 
@@ -120,12 +120,13 @@ class FollowUpRepository:
         """A new due date restarts the reminders from that date; a typed date no longer awaited goes too."""
         async with self.db.within(tx) as conn:
             await conn.execute("DELETE FROM pending_inputs WHERE staff_id = ?", (actor_id,))
-            if not await _is_open(conn, followup_id):
-                return False
-            await conn.execute(
-                "UPDATE followups SET due_date = ?, reminded_on = NULL, updated_at = ? WHERE id = ?",
+            changed = await conn.execute(
+                "UPDATE followups SET due_date = ?, reminded_on = NULL, updated_at = ? "
+                "WHERE id = ? AND status = 'open'",
                 (due.isoformat(), utc_iso(now), followup_id),
             )
+            if changed.rowcount != 1:
+                return False
             await self.audit.record(conn, actor_id, "followup.due", f"followup:{followup_id}", due.isoformat(), now)
         return True
 
@@ -133,12 +134,13 @@ class FollowUpRepository:
         self, followup_id: int, outcome: str, actor_id: int, now: datetime, *, tx: Transaction | None = None
     ) -> bool:
         async with self.db.within(tx) as conn:
-            if not await _is_open(conn, followup_id):
-                return False
-            await conn.execute(
-                "UPDATE followups SET status = 'closed', outcome = ?, closed_at = ?, updated_at = ? WHERE id = ?",
+            changed = await conn.execute(
+                "UPDATE followups SET status = 'closed', outcome = ?, closed_at = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'open'",
                 (outcome, utc_iso(now), utc_iso(now), followup_id),
             )
+            if changed.rowcount != 1:
+                return False
             await self.audit.record(conn, actor_id, "followup.close", f"followup:{followup_id}", outcome, now)
         return True
 
@@ -157,10 +159,14 @@ class FollowUpRepository:
             ).one()
             if row is None:
                 return None
-            await conn.execute(
-                "UPDATE followups SET status = 'open', outcome = NULL, closed_at = NULL, updated_at = ? WHERE id = ?",
-                (utc_iso(now), followup_id),
+            # The same conditions again: a closing undone meanwhile by another writer leaves nothing to undo.
+            changed = await conn.execute(
+                "UPDATE followups SET status = 'open', outcome = NULL, closed_at = NULL, updated_at = ? "
+                "WHERE id = ? AND status = 'closed' AND closed_at = ? AND erased_at IS NULL",
+                (utc_iso(now), followup_id, utc_iso(closed_at)),
             )
+            if changed.rowcount != 1:
+                return None
             outcome = str(row[0])
             await self.audit.record(conn, actor_id, "followup.reopen", f"followup:{followup_id}", outcome, now)
         return outcome
@@ -169,12 +175,13 @@ class FollowUpRepository:
         self, followup_id: int, owner_id: int, actor_id: int, now: datetime, *, tx: Transaction | None = None
     ) -> bool:
         async with self.db.within(tx) as conn:
-            if not await _is_open(conn, followup_id):
-                return False
-            await conn.execute(
-                "UPDATE followups SET owner_id = ?, reminded_on = NULL, updated_at = ? WHERE id = ?",
+            changed = await conn.execute(
+                "UPDATE followups SET owner_id = ?, reminded_on = NULL, updated_at = ? "
+                "WHERE id = ? AND status = 'open'",
                 (owner_id, utc_iso(now), followup_id),
             )
+            if changed.rowcount != 1:
+                return False
             detail = f"owner {owner_id}"
             await self.audit.record(conn, actor_id, "followup.reassign", f"followup:{followup_id}", detail, now)
         return True
@@ -215,10 +222,11 @@ class FollowUpRepository:
         return len(ids)
 
 
-async def _is_open(tx: Transaction, followup_id: int) -> bool:
-    row = (await tx.execute("SELECT status FROM followups WHERE id = ?", (followup_id,))).one()
-    return row is not None and row[0] == "open"
-
-
-async def _touch(tx: Transaction, followup_id: int, now: datetime) -> None:
-    await tx.execute("UPDATE followups SET updated_at = ? WHERE id = ?", (utc_iso(now), followup_id))
+async def _touch_open(tx: Transaction, followup_id: int, now: datetime) -> bool:
+    """Stamp an open follow-up as changed; False when it is not open. A change to a follow-up is made by one
+    statement that checks it is open: where writers run side by side (PostgreSQL), one that closes it meanwhile
+    is waited for, and then seen."""
+    done = await tx.execute(
+        "UPDATE followups SET updated_at = ? WHERE id = ? AND status = 'open'", (utc_iso(now), followup_id)
+    )
+    return done.rowcount == 1

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Final
@@ -12,8 +11,9 @@ from typing import Any, Final
 from core.clock import parse_utc, utc_iso
 from core.faults import crash_point
 from core.importing import BaselineRow, ConsultationRow, ImportKind, OutingRow, RecordRow
-from storage.sqlite.db import Database, Transaction
+from storage.sql import Database, Dialect, Transaction
 from storage.sqlite.staff import StaffRepository
+from storage.sqlite.tallies import count_import
 from storage.types import BaselineWritten, DuplicateImport, ImportInfo, RecordsWritten, StorageError
 
 BATCH_SIZE: Final = 5000
@@ -71,11 +71,12 @@ class _RecordsWriter:
     """
 
     def __init__(
-        self, tx: Transaction, staff: StaffRepository, import_id: int, now: datetime, next_ids: tuple[int, int]
+        self, tx: Transaction, staff: StaffRepository, import_id: int, now: datetime, dialect: Dialect
     ) -> None:
-        self.tx, self.staff, self.now = tx, staff, now
+        self.tx, self.staff, self.now, self.dialect = tx, staff, now, dialect
         self.stamp = utc_iso(now)
-        self.next_outing, self.next_consultation = next_ids
+        self.outing_ids: Iterator[int] = iter(())
+        self.consultation_ids: Iterator[int] = iter(())
         self.staff_ids: dict[str, int] = {}
         self.place_ids: dict[tuple[str, str], int] = {}
         self.result = RecordsWritten(import_id)
@@ -88,13 +89,18 @@ class _RecordsWriter:
 
     async def write(self, rows: list[RecordRow]) -> None:
         present = await _present_in(self.tx, [row.record_id for row in rows if row.record_id])
+        kept = [row for row in rows if row.record_id not in present]
+        self.result.already_present += len(rows) - len(kept)
+        # The batch's ids, taken at once: consultations and the agency links that cite them go in one batch.
+        new_outings = sum(isinstance(row, OutingRow) for row in kept)
+        if new_outings:
+            self.outing_ids = iter(await self.dialect.new_ids(self.tx, "outings", new_outings))
+        if len(kept) > new_outings:
+            self.consultation_ids = iter(await self.dialect.new_ids(self.tx, "consultations", len(kept) - new_outings))
         outings: list[tuple[Any, ...]] = []
         consultations: list[tuple[Any, ...]] = []
         links: list[tuple[int, str]] = []
-        for row in rows:
-            if row.record_id in present:
-                self.result.already_present += 1
-                continue
+        for row in kept:
             staff_id = await self._staff_id(row.staff)
             if isinstance(row, OutingRow):
                 place_id = None if row.place is None else await self._place_id(row)
@@ -117,15 +123,14 @@ class _RecordsWriter:
             else:
                 made = await self.tx.execute(
                     "INSERT INTO places (name, kind, area, status, confirmed, created_at, updated_at) "
-                    "VALUES (?, ?, ?, 'active', 0, ?, ?)",
+                    "VALUES (?, ?, ?, 'active', 0, ?, ?) RETURNING id",
                     (row.place, row.destination, row.area, self.stamp, self.stamp),
                 )
-                assert made.lastrowid is not None
-                self.place_ids[key] = made.lastrowid
+                self.place_ids[key] = int(made.rows[0][0])
         return self.place_ids[key]
 
     def _outing(self, row: OutingRow, staff_id: int) -> tuple[Any, ...]:
-        outing_id, self.next_outing = self.next_outing, self.next_outing + 1
+        outing_id = next(self.outing_ids)
         self.result.outings += 1
         record_id = row.record_id or "o-" + secrets.token_hex(16)
         day = row.date.isoformat()
@@ -143,7 +148,7 @@ class _RecordsWriter:
         )
 
     def _consultation(self, row: ConsultationRow, staff_id: int) -> tuple[Any, ...]:
-        consultation_id, self.next_consultation = self.next_consultation, self.next_consultation + 1
+        consultation_id = next(self.consultation_ids)
         self.result.consultations += 1
         self.result.agency_links += len(row.agencies)
         record_id = row.record_id or "c-" + secrets.token_hex(16)
@@ -168,9 +173,10 @@ class ImportRepository:
     """Imports are all-or-nothing: every write method runs in one transaction and any exception rolls it back,
     including one raised by the row iterator itself (the caller's way to abort a write pass).
 
-    Records are written with explicit ids taken above the current maximum: BEGIN IMMEDIATE holds the only
-    write lock, so no other writer can take those ids, and executemany can then write consultations and their
-    agency links in batches without asking SQLite for each row's id.
+    Records are written with explicit ids taken for each batch (the dialect's `new_ids`: above the current maximum
+    on SQLite, whose BEGIN IMMEDIATE holds the only write lock; from the tables' sequences on PostgreSQL), so no
+    other writer can take those ids, and executemany can then write consultations and their agency links in
+    batches without asking the database for each row's id.
     """
 
     def __init__(self, db: Database, staff: StaffRepository | None = None) -> None:
@@ -235,8 +241,8 @@ class ImportRepository:
         try:
             async with self.db.transaction() as tx:
                 yield tx
-        except (sqlite3.OperationalError, StorageError) as exc:
-            kind = exc.kind if isinstance(exc, StorageError) else "other"
+        except StorageError as exc:  # the engine's own failures (locked, disk full, read-only) come as these
+            kind = exc.kind
             raise StorageError(f"the import could not be written, so nothing was ({exc})", kind) from None
 
     async def _begin(
@@ -245,24 +251,22 @@ class ImportRepository:
         """The `imports` row of a new import; `file` is (sha256, fingerprint). DuplicateImport when an earlier
         import of the same kind had the same bytes or the same rows (the UNIQUE indexes make that race-free)."""
         sha256, fingerprint = file
-        try:
-            cursor = await tx.execute(
-                "INSERT INTO imports (kind, sha256, fingerprint, filename, rows, imported_at) "
-                "VALUES (?, ?, ?, ?, 0, ?)",
-                (kind, sha256, fingerprint, filename, utc_iso(now)),
-            )
-        except sqlite3.IntegrityError:
-            found = await tx.execute(
-                "SELECT id, imported_at, sha256 = ?2, filename FROM imports WHERE kind = ?1 "
-                "AND (sha256 = ?2 OR fingerprint = ?3) ORDER BY sha256 = ?2 DESC LIMIT 1",
-                (kind, sha256, fingerprint),
-            )
-            row = found.one()
-            if row is None:
-                raise
-            raise DuplicateImport(int(row[0]), parse_utc(row[1]), filename=None if row[2] else row[3]) from None
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        made = await tx.execute(
+            "INSERT INTO imports (kind, sha256, fingerprint, filename, rows, imported_at) "
+            "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING RETURNING id",
+            (kind, sha256, fingerprint, filename, utc_iso(now)),
+        )
+        if made.rows:
+            return int(made.rows[0][0])
+        found = await tx.execute(
+            "SELECT id, imported_at, sha256 = ?2, filename FROM imports WHERE kind = ?1 "
+            "AND (sha256 = ?2 OR fingerprint = ?3) ORDER BY sha256 = ?2 DESC LIMIT 1",
+            (kind, sha256, fingerprint),
+        )
+        row = found.one()
+        if row is None:
+            raise StorageError(f"the import of {filename} could not be recorded")
+        raise DuplicateImport(int(row[0]), parse_utc(row[1]), filename=None if row[2] else row[3])
 
     @staticmethod
     async def _scalar(tx: Transaction, sql: str, params: tuple[Any, ...] = ()) -> int:
@@ -294,7 +298,7 @@ class ImportRepository:
                 await self._scalar(tx, "SELECT MAX(id) FROM outings") + 1,
                 await self._scalar(tx, "SELECT MAX(id) FROM consultations") + 1,
             )
-            writer = _RecordsWriter(tx, self.staff, import_id, now, next_ids)
+            writer = _RecordsWriter(tx, self.staff, import_id, now, self.db.dialect)
             batch: list[RecordRow] = []
             for row in rows:
                 batch.append(row)
@@ -302,6 +306,7 @@ class ImportRepository:
                     await writer.write(batch)
                     batch = []
             await writer.write(batch)
+            await count_import(tx, import_id, *next_ids)  # the reports' tallies, in the same transaction
             result = writer.result
             await tx.execute(
                 "UPDATE imports SET rows = ? WHERE id = ?", (result.outings + result.consultations, import_id)

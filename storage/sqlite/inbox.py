@@ -1,19 +1,34 @@
 """The inbox and the processed-update set in SQLite: what was fetched and not yet handled, what was handled.
 
 Only the SQL lives here; the rule that uses it (when an update counts as settled, when Telegram may be told it
-arrived) is the delivery ledger's, in bot/ledger.py.
+arrived) is the delivery ledger's, in bot/ledger.py. With webhooks the inbox is also a queue that several workers
+share, each update claimed for a lease (bot/worker.py; the claim rules are in migration 0013).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.clock import utc_iso
-from storage.sqlite.db import Database, Transaction
+from storage.sql import Database, Transaction
 from storage.sqlite.seal import Seal, place
-from storage.types import AlreadyProcessed, IdempotencyKey
+from storage.types import AlreadyProcessed, IdempotencyKey, InboxClaim
 
 _RECORD = "INSERT INTO processed_updates (bot_id, update_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+_PROCESSED = "EXISTS (SELECT 1 FROM processed_updates p WHERE p.bot_id = i.bot_id AND p.update_id = i.update_id)"
+
+# The next update a worker may take: open, not claimed, not processed, and the first open one of its person with
+# no claimed one beside it (so one person's updates go one at a time, in update order). Only the first open row
+# of a person is ever a candidate, so two workers racing for it race for the same row, which `claimed_by IS NULL`
+# in the claiming UPDATE settles.
+_NEXT = (
+    "SELECT i.update_id FROM inbox i WHERE i.bot_id = ? AND i.handled_at IS NULL AND i.claimed_by IS NULL "
+    f"AND NOT {_PROCESSED} "
+    "AND NOT EXISTS (SELECT 1 FROM inbox e WHERE e.bot_id = i.bot_id AND e.chat_key = i.chat_key "
+    "AND e.handled_at IS NULL AND e.update_id <> i.update_id "
+    "AND (e.update_id < i.update_id OR e.claimed_by IS NOT NULL)) "
+    "ORDER BY i.update_id LIMIT 1"
+)
 
 
 class Inbox:
@@ -71,3 +86,94 @@ class Inbox:
                 (stamp, stamp),
             )
         return oldest
+
+    # --- the queue of webhook updates (bot/webhook.py keeps them, bot/worker.py handles them) -------------------
+
+    async def enqueue(self, bot_id: int, update_id: int, chat_key: int | None, payload: str, now: datetime) -> bool:
+        """Keep one received update (its JSON, sealed) until a worker has handled it; committed when this returns.
+        False when it was kept before (Telegram delivered it again)."""
+        sealed = self.seal.seal(payload, place("inbox", "payload", bot_id, update_id))
+        changed = await self.db.execute(
+            "INSERT INTO inbox (bot_id, update_id, payload, received_at, chat_key) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (bot_id, update_id, sealed, utc_iso(now), chat_key),
+        )
+        return changed == 1
+
+    async def claim(self, bot_id: int, worker: str, now: datetime, lease: timedelta) -> InboxClaim | None:
+        """Claim the next update to handle for `worker` until now + lease, or None when there is none.
+
+        The one place where workers compete. SQLite runs the claiming UPDATE as one statement under its single
+        write lock, shared by every process; an engine with row locks would pick the row with
+        `SELECT ... FOR UPDATE SKIP LOCKED` here instead, so that workers do not queue behind one row.
+        """
+        # A read first: an idle worker looking for work takes no write lock.
+        if await self.db.fetchone(_NEXT, (bot_id,)) is None:
+            return None
+        async with self.db.transaction(small=True) as tx:
+            done = await tx.execute(
+                "UPDATE inbox SET claimed_by = ?, claim_expires = ?, attempts = attempts + 1 "
+                f"WHERE bot_id = ? AND update_id = ({_NEXT}) AND claimed_by IS NULL AND handled_at IS NULL "
+                "RETURNING update_id, chat_key, payload, attempts",
+                (worker, utc_iso(now + lease), bot_id, bot_id),
+            )
+        row = done.one()
+        if row is None:
+            return None  # another worker was quicker
+        update_id = int(row["update_id"])
+        payload = self.seal.open(row["payload"], place("inbox", "payload", bot_id, update_id))
+        return InboxClaim(update_id, row["chat_key"], payload, int(row["attempts"]))
+
+    async def renew(self, bot_id: int, worker: str, now: datetime, lease: timedelta) -> int:
+        """Extend the lease of every claim `worker` holds to now + lease (a live worker's heartbeat)."""
+        return await self.db.execute(
+            "UPDATE inbox SET claim_expires = ? WHERE bot_id = ? AND claimed_by = ? AND handled_at IS NULL",
+            (utc_iso(now + lease), bot_id, worker),
+        )
+
+    async def release(self, bot_id: int, update_id: int, worker: str, now: datetime, *, handled: bool) -> bool:
+        """End `worker`'s claim: handled (nothing more to do), or given back for another worker to take (a
+        worker stopping before it began). False when the claim was no longer the worker's (taken over)."""
+        if handled:
+            changed = await self.db.execute(
+                "UPDATE inbox SET handled_at = ?, claimed_by = NULL, claim_expires = NULL WHERE bot_id = ? "
+                "AND update_id = ? AND handled_at IS NULL AND (claimed_by = ? OR claimed_by IS NULL)",
+                (utc_iso(now), bot_id, update_id, worker),
+            )
+        else:
+            changed = await self.db.execute(
+                "UPDATE inbox SET claimed_by = NULL, claim_expires = NULL "
+                "WHERE bot_id = ? AND update_id = ? AND claimed_by = ? AND handled_at IS NULL",
+                (bot_id, update_id, worker),
+            )
+        return changed == 1
+
+    async def take_over(self, bot_id: int, now: datetime) -> list[tuple[int, str]]:
+        """Free the claims whose lease ran out (their worker died, or hangs), for live workers to take: returns
+        (update id, worker) of each. A claimed update whose unit of work committed before its worker died is
+        marked handled instead (its effects are durable; only its reply may be missing), as is any open update
+        already processed and claimed by nobody."""
+        stamp = utc_iso(now)
+        expired = "i.claimed_by IS NOT NULL AND i.claim_expires < ?"
+        settled = f"i.claimed_by IS NULL AND {_PROCESSED}"
+        probe = f"SELECT 1 FROM inbox i WHERE i.bot_id = ? AND i.handled_at IS NULL AND (({expired}) OR ({settled}))"
+        if await self.db.fetchone(probe, (bot_id, stamp)) is None:
+            return []  # the usual case: a heartbeat takes no write lock
+        async with self.db.transaction() as tx:
+            rows = await tx.execute(
+                f"SELECT i.update_id, i.claimed_by, {_PROCESSED} AS processed FROM inbox i "
+                f"WHERE i.bot_id = ? AND i.handled_at IS NULL AND {expired} ORDER BY i.update_id",
+                (bot_id, stamp),
+            )
+            await tx.execute(
+                "UPDATE inbox SET handled_at = ?, claimed_by = NULL, claim_expires = NULL "
+                f"WHERE bot_id = ? AND update_id IN (SELECT i.update_id FROM inbox i WHERE i.bot_id = ? "
+                f"AND i.handled_at IS NULL AND (({expired}) OR i.claimed_by IS NULL) AND {_PROCESSED})",
+                (stamp, bot_id, bot_id, stamp),
+            )
+            await tx.execute(
+                "UPDATE inbox SET claimed_by = NULL, claim_expires = NULL "
+                "WHERE bot_id = ? AND handled_at IS NULL AND claimed_by IS NOT NULL AND claim_expires < ?",
+                (bot_id, stamp),
+            )
+        return [(int(r["update_id"]), str(r["claimed_by"])) for r in rows.rows if not r["processed"]]

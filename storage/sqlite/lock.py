@@ -23,18 +23,23 @@ def lock_path(database: Path) -> Path:
 class WriterLock:
     """Held from `acquire` until `release` (or the end of the process)."""
 
-    def __init__(self, path: Path, descriptor: int) -> None:
+    def __init__(self, path: Path, descriptor: int, *, shared: bool = False) -> None:
         self.path = path
         self._descriptor: int | None = descriptor
+        self._shared = shared  # the last shared holder to start is named in the file; others may still hold it
 
     @classmethod
-    def acquire(cls, database: Path, what: str) -> WriterLock:
-        """Take the lock for `what` (e.g. "the bot", "rotate-key"), or raise StorageError naming who holds it."""
+    def acquire(cls, database: Path, what: str, *, shared: bool = False) -> WriterLock:
+        """Take the lock for `what` (e.g. "the bot", "rotate-key"), or raise StorageError naming who holds it.
+
+        `shared`: the processes of one webhook deployment (`fieldbot serve` and its `fieldbot work` processes),
+        which write the same database together and keep no cache another of them could make stale; they hold it
+        shared with each other, and still exclude `fieldbot run`, imports, rotate-key and restore."""
         path = lock_path(database)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.read(descriptor, 200).decode("utf-8", "replace").strip() or "another fieldbot process"
             os.close(descriptor)
@@ -45,13 +50,14 @@ class WriterLock:
             ) from None
         os.ftruncate(descriptor, 0)
         os.write(descriptor, f"{what} (pid {os.getpid()})".encode())
-        return cls(path, descriptor)
+        return cls(path, descriptor, shared=shared)
 
     def release(self) -> None:
         if self._descriptor is None:
             return
         with contextlib.suppress(OSError):
-            os.ftruncate(self._descriptor, 0)
+            if not self._shared:
+                os.ftruncate(self._descriptor, 0)
         os.close(self._descriptor)  # closing the descriptor releases the lock
         self._descriptor = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.clock import parse_utc, utc_iso
-from storage.sqlite.db import Database
+from storage.sql import Database
 from storage.types import FAILED, SENDING, SENT, UNKNOWN
 
 __all__ = ["FAILED", "SENDING", "SENT", "UNKNOWN", "Meta", "Outbox"]
@@ -79,7 +79,8 @@ class Outbox:
 
     async def history(self, kind: str | None = None) -> list[tuple[str, str, datetime]]:
         rows = await self.db.fetchall(
-            "SELECT key, status, claimed_at FROM outbox WHERE ? IS NULL OR kind = ? ORDER BY claimed_at, key",
+            "SELECT key, status, claimed_at FROM outbox WHERE CAST(? AS TEXT) IS NULL OR kind = ? "
+            "ORDER BY claimed_at, key",
             (kind, kind),
         )
         return [(str(r[0]), str(r[1]), parse_utc(r[2])) for r in rows]

@@ -9,7 +9,7 @@ from typing import Any
 
 from core.clock import parse_utc, utc_iso
 from core.models import NewPlace, Place, PlaceStatus
-from storage.sqlite.db import Database, Transaction
+from storage.sql import Database, Row, Transaction
 from storage.types import PlaceActivity, PlaceInput
 
 _COLUMNS = "id, name, kind, area, organiser, status, started_on, ended_on, confirmed"
@@ -20,7 +20,7 @@ def _day(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
 
 
-def _place(row: Sequence[Any]) -> Place:
+def _place(row: Row) -> Place:
     return Place(
         name=row[1],
         kind=row[2],
@@ -49,7 +49,7 @@ class PlaceRepository:
         stamp = utc_iso(now)
         cursor = await tx.execute(
             "INSERT INTO places (name, kind, area, organiser, status, started_on, ended_on, confirmed, created_by, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 place.name,
                 place.kind,
@@ -64,8 +64,7 @@ class PlaceRepository:
                 stamp,
             ),
         )
-        assert cursor.lastrowid is not None
-        return Place(**{**_fields(place), "id": cursor.lastrowid, "confirmed": confirmed})
+        return Place(**{**_fields(place), "id": int(cursor.rows[0][0]), "confirmed": confirmed})
 
     async def get(self, place_id: int) -> Place | None:
         row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM places WHERE id = ?", (place_id,))
@@ -79,7 +78,7 @@ class PlaceRepository:
         """Every place (of some areas), by area and name: the register as exported."""
         where, params = "", []
         if areas is not None:
-            where = f" WHERE area IN ({', '.join('?' * len(areas))})" if areas else " WHERE 0"
+            where = f" WHERE area IN ({', '.join('?' * len(areas))})" if areas else " WHERE FALSE"
             params = list(areas)
         rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM places{where} ORDER BY area, name, id", params)
         return [_place(row) for row in rows]
@@ -130,7 +129,7 @@ class PlaceRepository:
         member went to lately, most recent first (at most `limit`), and the others by name."""
         where, params = "", [staff_id]
         if areas is not None:
-            where = f" AND p.area IN ({', '.join('?' * len(areas))})" if areas else " AND 0"
+            where = f" AND p.area IN ({', '.join('?' * len(areas))})" if areas else " AND FALSE"
         rows = await self.db.fetchall(
             f"SELECT {_PLACE_COLUMNS}, o.last, o.latest FROM places p "
             "LEFT JOIN (SELECT place_id, max(date) AS last, max(id) AS latest FROM outings "
@@ -172,13 +171,13 @@ async def place_activity(
     `outreach`) dated start..end, and the last outing on or before `end`; places of some areas only. One scan."""
     where, params = "", [start.isoformat(), end.isoformat(), start.isoformat(), end.isoformat()]
     if areas is not None:
-        where = f" AND p.area IN ({', '.join('?' * len(areas))})" if areas else " AND 0"
+        where = f" AND p.area IN ({', '.join('?' * len(areas))})" if areas else " AND FALSE"
     rows = await db.fetchall(
         "SELECT o.place_id, "
-        "sum(o.date BETWEEN ? AND ?), "
+        "count(CASE WHEN o.date BETWEEN ? AND ? THEN 1 END), "
         "coalesce(sum(CASE WHEN o.date BETWEEN ? AND ? THEN "
         "(SELECT count(*) FROM consultations c WHERE c.outing_id = o.id) END), 0), "
-        "sum(o.date BETWEEN ? AND ? AND o.activity = ?), "
+        "count(CASE WHEN o.date BETWEEN ? AND ? AND o.activity = ? THEN 1 END), "
         "max(CASE WHEN o.date <= ? THEN o.date END) "
         f"FROM outings o JOIN places p ON p.id = o.place_id WHERE o.place_id IS NOT NULL{where} GROUP BY o.place_id",
         [*params, start.isoformat(), end.isoformat(), outreach or "", end.isoformat(), *(areas or ())],

@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Any
 
-import aiosqlite
-
 from core.clock import parse_utc, utc_iso
 from core.models import SavedSubmission, Submission
-from storage.sqlite.db import Database, Transaction
+from storage.sql import Database, Transaction
 from storage.sqlite.seal import Seal, place
+from storage.sqlite.tallies import count_submission, uncount_submission
 from storage.types import EXPORT_COLUMNS, RecentOuting, StorageError
 
 __all__ = ["EXPORT_COLUMNS", "RecordRepository", "export_rows"]
@@ -29,11 +28,11 @@ class RecordRepository:
         stamp = utc_iso(now)
         day = submission.date.isoformat()
         cursor = await tx.execute(
-            "INSERT INTO submissions (staff_id, kind, memo, created_at, draft_id) VALUES (?, ?, NULL, ?, ?)",
+            "INSERT INTO submissions (staff_id, kind, memo, created_at, draft_id) VALUES (?, ?, NULL, ?, ?) "
+            "RETURNING id",
             (submission.staff_id, kind, stamp, draft_id),
         )
-        submission_id = cursor.lastrowid
-        assert submission_id is not None
+        submission_id = int(cursor.rows[0][0])
         if submission.memo is not None:
             self._seal_later(tx, "submissions", "memo", submission_id, submission.memo)
         outing_id = None
@@ -44,7 +43,7 @@ class RecordRepository:
                 place_id = await self._new_place(tx, submission, outing.new_place, stamp)
             cursor = await tx.execute(
                 "INSERT INTO outings (submission_id, staff_id, date, area, activity, destination, headcount, "
-                "place_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "place_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     submission_id,
                     submission.staff_id,
@@ -57,13 +56,13 @@ class RecordRepository:
                     stamp,
                 ),
             )
-            outing_id = cursor.lastrowid
+            outing_id = int(cursor.rows[0][0])
         consultation_ids = []
         for consultation in submission.consultations:
             cursor = await tx.execute(
                 "INSERT INTO consultations (submission_id, outing_id, staff_id, date, area, channel, consulter, "
                 "consulter_category, topic, from_agency, at_outing, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     submission_id,
                     outing_id,
@@ -79,8 +78,7 @@ class RecordRepository:
                     stamp,
                 ),
             )
-            consultation_id = cursor.lastrowid
-            assert consultation_id is not None
+            consultation_id = int(cursor.rows[0][0])
             consultation_ids.append(consultation_id)
             if consultation.agencies:
                 await tx.executemany(
@@ -90,7 +88,7 @@ class RecordRepository:
             if consultation.followup is not None:
                 flagged = await tx.execute(
                     "INSERT INTO followups (consultation_id, owner_id, area, label, reason, due_date, created_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
+                    "updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?) RETURNING id",
                     (
                         consultation_id,
                         submission.staff_id,
@@ -101,8 +99,10 @@ class RecordRepository:
                         stamp,
                     ),
                 )
-                if consultation.followup.reason is not None and flagged.lastrowid is not None:
-                    self._seal_later(tx, "followups", "reason", flagged.lastrowid, consultation.followup.reason)
+                if consultation.followup.reason is not None:
+                    followup_id = int(flagged.rows[0][0])
+                    self._seal_later(tx, "followups", "reason", followup_id, consultation.followup.reason)
+        await count_submission(tx, submission_id)  # the reports' tallies, in the same transaction
         return SavedSubmission(submission_id, submission.staff_id, now, outing_id, tuple(consultation_ids))
 
     def _seal_later(self, tx: Transaction, table: str, column: str, row_id: int, text: str) -> None:
@@ -124,18 +124,18 @@ class RecordRepository:
             return int(found.rows[0][0])
         made = await tx.execute(
             "INSERT INTO places (name, kind, area, status, confirmed, created_by, created_at, updated_at) "
-            "VALUES (?, ?, ?, 'active', 0, ?, ?, ?)",
+            "VALUES (?, ?, ?, 'active', 0, ?, ?, ?) RETURNING id",
             (name, submission.outing.destination, submission.area, submission.staff_id, stamp, stamp),
         )
-        assert made.lastrowid is not None
-        return made.lastrowid
+        return int(made.rows[0][0])
 
     async def recent_outings(self, staff_id: int, limit: int = 3) -> list[RecentOuting]:
         """A staff member's last distinct outings (activity, kind and place), most recently recorded first, each
         with the area and headcount of its latest: what 前回と同じ offers."""
         rows = await self.db.fetchall(
-            "SELECT activity, destination, area, headcount, place_id, max(id) AS latest FROM outings "
-            "WHERE staff_id = ? GROUP BY activity, destination, coalesce(place_id, 0) ORDER BY latest DESC LIMIT ?",
+            "SELECT activity, destination, area, headcount, place_id FROM outings WHERE id IN (SELECT max(id) "
+            "FROM outings WHERE staff_id = ? GROUP BY activity, destination, coalesce(place_id, 0)) "
+            "ORDER BY id DESC LIMIT ?",
             (staff_id, limit),
         )
         return [RecentOuting(r[0], r[1], r[2], r[3], r[4]) for r in rows]
@@ -167,8 +167,12 @@ class RecordRepository:
         )
 
     async def delete_submission(self, tx: Transaction, submission_id: int, staff_id: int) -> bool:
-        """Undo: remove the submission and, through the cascade, everything it saved."""
-        cursor = await tx.execute("DELETE FROM submissions WHERE id = ? AND staff_id = ?", (submission_id, staff_id))
+        """Undo: remove the submission and, through the cascade, everything it saved (and what it counted)."""
+        found = await tx.execute("SELECT id FROM submissions WHERE id = ? AND staff_id = ?", (submission_id, staff_id))
+        if not found.rows:
+            return False
+        await uncount_submission(tx, submission_id)
+        cursor = await tx.execute("DELETE FROM submissions WHERE id = ?", (submission_id,))
         return cursor.rowcount > 0
 
     async def memos_saved_before(self, moment: datetime) -> list[tuple[int, datetime]]:
@@ -204,7 +208,7 @@ _EXPORT = (
     "UNION ALL "
     "SELECT 'consultation', c.date, s.name, c.area, NULL, NULL, NULL, c.channel, c.consulter, c.consulter_category, "
     "c.from_agency, c.topic, "
-    "(SELECT group_concat(a.agency, '|') FROM consultation_agencies a WHERE a.consultation_id = c.id), "
+    "(SELECT {agencies} FROM consultation_agencies a WHERE a.consultation_id = c.id), "
     "c.at_outing, NULL, c.record_id FROM consultations c JOIN staff s ON s.id = c.staff_id "
     "WHERE c.date BETWEEN ?1 AND ?2 "
     "ORDER BY 2"
@@ -217,9 +221,6 @@ async def export_rows(db: Database, start: date, end: date, batch: int = 5000) -
     On a connection of its own: a cursor open for the whole export holds one consistent snapshot, which must
     not become the snapshot of every other read.
     """
-    async with (
-        aiosqlite.connect(db.path) as connection,
-        connection.execute(_EXPORT, (start.isoformat(), end.isoformat())) as cursor,
-    ):
-        while rows := await cursor.fetchmany(batch):
-            yield [tuple(row) for row in rows]
+    sql = _EXPORT.format(agencies=db.dialect.string_agg("a.agency", "'|'"))
+    async for rows in db.stream(sql, (start.isoformat(), end.isoformat()), batch):
+        yield rows

@@ -7,7 +7,7 @@ from contextlib import closing
 from pathlib import Path
 
 from core.crypto import Sealer, SealError
-from storage.sqlite.db import Database, Transaction
+from storage.sql import Database, Transaction
 from storage.types import StorageError
 
 # Every column that holds sealed text: (table, its key columns, the sealed column). Rotation walks exactly these.

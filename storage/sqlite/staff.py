@@ -8,7 +8,7 @@ from datetime import datetime
 
 from core.clock import parse_utc, utc_iso
 from core.models import Invite, Role, Staff
-from storage.sqlite.db import Database, Row, Transaction
+from storage.sql import Database, Row, Transaction
 from storage.types import HandoverNote
 
 _COLUMNS = "id, telegram_id, name, role, zone, area, active, imported"
@@ -127,8 +127,9 @@ class StaffRepository:
         async with self.db.within(tx) as conn:
             cursor = await conn.execute(
                 "UPDATE staff SET role = ?, zone = ?, active = 1, deactivated_at = NULL, "
-                "area = CASE WHEN zone IS ? THEN area ELSE NULL END WHERE id = ?",
-                (role.value, zone, zone, staff_id),
+                "area = CASE WHEN zone = ? OR (zone IS NULL AND CAST(? AS TEXT) IS NULL) THEN area ELSE NULL END "
+                "WHERE id = ?",
+                (role.value, zone, zone, zone, staff_id),
             )
             if cursor.rowcount > 0:
                 await _audit(conn, actor_id, "staff.role", f"staff:{staff_id}", f"{role.value} {zone or '-'}", now)
@@ -186,13 +187,12 @@ class StaffRepository:
         row = (await tx.execute("SELECT id FROM staff WHERE name = ? ORDER BY imported, id LIMIT 1", (name,))).one()
         if row:
             return int(row[0])
-        cursor = await tx.execute(
+        made = await tx.execute(
             "INSERT INTO staff (telegram_id, name, role, active, imported, created_at) "
-            "VALUES (NULL, ?, 'staff', 0, 1, ?)",
+            "VALUES (NULL, ?, 'staff', 0, 1, ?) RETURNING id",
             (name, utc_iso(now)),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return int(made.rows[0][0])
 
 
 class InviteRepository:
@@ -212,15 +212,15 @@ class InviteRepository:
         tx: Transaction | None = None,
     ) -> int:
         async with self.db.within(tx) as conn:
-            cursor = await conn.execute(
+            made = await conn.execute(
                 "INSERT INTO invites (code_hash, role, zone, created_by, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (code_hash, role.value, zone, created_by, utc_iso(now), utc_iso(expires_at)),
             )
-            assert cursor.lastrowid is not None
+            invite_id = int(made.rows[0][0])
             detail = f"{role.value} {zone or '-'} until {utc_iso(expires_at)}"
-            await _audit(conn, created_by, "invite.create", f"invite:{cursor.lastrowid}", detail, now)
-            return cursor.lastrowid
+            await _audit(conn, created_by, "invite.create", f"invite:{invite_id}", detail, now)
+            return invite_id
 
     async def failures(self, telegram_id: int, since: datetime) -> int:
         """Failed invite codes of this person in the window that began after `since`."""
@@ -238,8 +238,9 @@ class InviteRepository:
             await conn.execute(
                 "INSERT INTO start_attempts (telegram_id, failures, window_start) VALUES (?, 1, ?) "
                 "ON CONFLICT (telegram_id) DO UPDATE SET "
-                "failures = CASE WHEN window_start > ? THEN failures + 1 ELSE 1 END, "
-                "window_start = CASE WHEN window_start > ? THEN window_start ELSE excluded.window_start END",
+                "failures = CASE WHEN start_attempts.window_start > ? THEN start_attempts.failures + 1 ELSE 1 END, "
+                "window_start = CASE WHEN start_attempts.window_start > ? THEN start_attempts.window_start "
+                "ELSE excluded.window_start END",
                 (telegram_id, utc_iso(now), utc_iso(window_since), utc_iso(window_since)),
             )
 
@@ -270,15 +271,20 @@ class InviteRepository:
             known = (await conn.execute("SELECT active FROM staff WHERE telegram_id = ?", (telegram_id,))).one()
             if known is not None:
                 return "registered" if known["active"] else "deactivated"
+            # Claimed before it is used: of two people redeeming one code at once (possible where writers run
+            # side by side, as on PostgreSQL), the second waits for the first's row and then finds it used.
+            claimed = await conn.execute(
+                "UPDATE invites SET used_at = ? WHERE id = ? AND used_by IS NULL AND used_at IS NULL",
+                (utc_iso(now), invite.id),
+            )
+            if claimed.rowcount != 1:
+                return "used"
             created = await conn.execute(
-                "INSERT INTO staff (telegram_id, name, role, zone, created_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO staff (telegram_id, name, role, zone, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (telegram_id, name, invite.role.value, invite.zone, utc_iso(now)),
             )
-            assert created.lastrowid is not None
-            staff = Staff(created.lastrowid, telegram_id, name, invite.role, invite.zone, None, True)
-            await conn.execute(
-                "UPDATE invites SET used_by = ?, used_at = ? WHERE id = ?", (staff.id, utc_iso(now), invite.id)
-            )
+            staff = Staff(int(created.rows[0][0]), telegram_id, name, invite.role, invite.zone, None, True)
+            await conn.execute("UPDATE invites SET used_by = ? WHERE id = ?", (staff.id, invite.id))
             detail = f"invite {invite.id}: {invite.role.value} {invite.zone or '-'}"
             await _audit(conn, None, "staff.register", f"staff:{staff.id}", detail, now)
             return staff
@@ -295,11 +301,13 @@ class InviteRepository:
     async def revoke(self, invite_id: int, actor_id: int, now: datetime, *, tx: Transaction | None = None) -> bool:
         """Withdraw an unused invite: its code then registers no one (it is unknown); audited."""
         async with self.db.within(tx) as conn:
-            row = (await conn.execute("SELECT * FROM invites WHERE id = ? AND used_by IS NULL", (invite_id,))).one()
+            # One statement: an invite being redeemed meanwhile is either deleted first or found used.
+            row = (
+                await conn.execute("DELETE FROM invites WHERE id = ? AND used_by IS NULL RETURNING *", (invite_id,))
+            ).one()
             if row is None:
                 return False
             invite = _invite(row)
-            await conn.execute("DELETE FROM invites WHERE id = ?", (invite_id,))
             detail = f"{invite.role.value} {invite.zone or '-'}"
             await _audit(conn, actor_id, "invite.revoke", f"invite:{invite_id}", detail, now)
         return True

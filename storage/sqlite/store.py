@@ -1,4 +1,7 @@
-"""The storage facade the rest of the program uses: repositories plus transactions tied to updates."""
+"""The storage facade the rest of the program uses: repositories plus transactions tied to updates.
+
+`SqlStore` wires the repositories over any engine's Database (storage/sql.py); `Store` is the SQLite one, and
+storage/postgres/store.py the PostgreSQL one."""
 
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ from datetime import datetime
 from pathlib import Path
 
 from core.crypto import Sealer
+from storage.sql import Database as SqlDatabase
+from storage.sql import Transaction as SqlTransaction
 from storage.sqlite.audit import AuditLog
-from storage.sqlite.db import Database, Transaction, storage_error
+from storage.sqlite.db import Database, storage_error
 from storage.sqlite.drafts import DraftRepository, PendingInputs
 from storage.sqlite.followups import FollowUpRepository
 from storage.sqlite.imports import ImportRepository
@@ -25,8 +30,10 @@ from storage.sqlite.tallies import TallyRepository
 from storage.types import IdempotencyKey, StorageError
 
 
-class Store:
-    def __init__(self, db: Database, sealer: Sealer | None = None) -> None:
+class SqlStore:
+    """The repositories over one open database, of either engine."""
+
+    def __init__(self, db: SqlDatabase, sealer: Sealer | None = None) -> None:
         self.db = db
         self.seal = Seal(sealer)
         self.audit = AuditLog(db)
@@ -48,6 +55,36 @@ class Store:
         self.places = PlaceRepository(db)
         self.place_inputs = PlaceInputs(db)
 
+    async def close(self) -> None:
+        await self.db.close()
+
+    def forget_cached(self) -> None:
+        """Forget what is cached in memory (who is who, drafts in progress): for a process that shares the
+        database with other writers (webhook workers), before each update it handles."""
+        self.staff.cache.clear()
+        self.drafts.forget_cached()
+
+    @asynccontextmanager
+    async def unit(self, key: IdempotencyKey | None, now: datetime) -> AsyncIterator[SqlTransaction]:
+        """A write transaction that also records the update it acts on (`key`; None for writes no update asked
+        for, e.g. scheduled jobs).
+
+        If the update was recorded before (a redelivery), AlreadyProcessed is raised and nothing is written: the
+        change and the record of the update commit together or not at all. Once committed, `settled` is told.
+        """
+        async with self.db.transaction(small=True) as tx:
+            if key is not None:
+                await self.inbox.mark(tx, key, now)
+            yield tx
+        if key is not None and self.settled is not None:
+            self.settled(key)
+
+
+class Store(SqlStore):
+    """The SQLite store (DATABASE_PATH)."""
+
+    db: Database
+
     @classmethod
     async def open(cls, path: Path, sealer: Sealer | None = None, *, busy_timeout_ms: int = 5000) -> Store:
         """Open (and migrate) the database. With a key, check it is the key the data was sealed with.
@@ -68,21 +105,3 @@ class Store:
                 raise StorageError(f"{path}: cannot open the database ({exc})", kind) from None
             raise
         return cls(db, sealer)
-
-    async def close(self) -> None:
-        await self.db.close()
-
-    @asynccontextmanager
-    async def unit(self, key: IdempotencyKey | None, now: datetime) -> AsyncIterator[Transaction]:
-        """A write transaction that also records the update it acts on (`key`; None for writes no update asked
-        for, e.g. scheduled jobs).
-
-        If the update was recorded before (a redelivery), AlreadyProcessed is raised and nothing is written: the
-        change and the record of the update commit together or not at all. Once committed, `settled` is told.
-        """
-        async with self.db.transaction(small=True) as tx:
-            if key is not None:
-                await self.inbox.mark(tx, key, now)
-            yield tx
-        if key is not None and self.settled is not None:
-            self.settled(key)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from core.clock import utc_iso
-from storage.sqlite.db import Database
+from storage.sql import Database
 from storage.sqlite.tallies import span_where as _where
 from storage.types import OutingCell
 
@@ -77,10 +77,10 @@ class TableRepository:
     ) -> tuple[dict[str | None, int], dict[str, int]]:
         """Follow-ups opened in [start, end) by their outcome now (None: still open), and follow-ups closed in
         [start, end) by outcome. Instants, not days: follow-ups are stamped when they are made and closed."""
-        clauses: list[str] = ["1"]
+        clauses: list[str] = ["TRUE"]
         params: list[Any] = []
         if areas is not None:
-            clauses.append(f"area IN ({', '.join('?' * len(areas))})" if areas else "0")
+            clauses.append(f"area IN ({', '.join('?' * len(areas))})" if areas else "FALSE")
             params += list(areas)
         if owner_id is not None:
             clauses.append("owner_id = ?")

@@ -1,17 +1,16 @@
-"""Services over a real SQLite store on a fixed clock: no bot, no HTTP."""
+"""Services over a real store of each engine (SQLite, PostgreSQL: tests/conftest.py) on a fixed clock: no bot, no
+HTTP."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from core.clock import ManualClock
-from core.crypto import Sealer
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy
 from services.deps import Deps
@@ -19,9 +18,8 @@ from services.flow import FlowService
 from services.followups import FollowUpService
 from services.reporting import ReportService
 from services.staff import StaffService
-from storage.sqlite.store import Store
+from storage.sqlite.store import SqlStore
 from storage.types import IdempotencyKey
-from tests.conftest import TEST_KEY
 
 NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)  # Monday 09:30 in Tokyo
 BOT = 1
@@ -29,7 +27,7 @@ BOT = 1
 
 @dataclass
 class World:
-    store: Store
+    store: SqlStore
     deps: Deps
     clock: ManualClock
     flows: FlowService
@@ -56,19 +54,15 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, taxonomy: Taxonomy) -> AsyncIterator[World]:
-    store = await Store.open(tmp_path / "fieldbot.sqlite3", Sealer.from_text(TEST_KEY))
+async def world(store: SqlStore, taxonomy: Taxonomy) -> AsyncIterator[World]:
     clock = ManualClock(NOW)
     deps = Deps(store, taxonomy, clock, ZoneInfo("Asia/Tokyo"))
-    try:
-        yield World(
-            store,
-            deps,
-            clock,
-            FlowService(deps, "boot-1"),
-            FollowUpService(deps),
-            ReportService(deps),
-            StaffService(deps),
-        )
-    finally:
-        await store.close()
+    yield World(
+        store,
+        deps,
+        clock,
+        FlowService(deps, "boot-1"),
+        FollowUpService(deps),
+        ReportService(deps),
+        StaffService(deps),
+    )

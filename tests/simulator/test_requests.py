@@ -43,7 +43,7 @@ async def test_an_unknown_method_is_404(api: LocalBotApi, bot: Bot) -> None:
     assert response.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
 
 
-@pytest.mark.parametrize("method", ["getChat", "copyMessage", "forwardMessage", "sendChatAction", "setWebhook"])
+@pytest.mark.parametrize("method", ["getChat", "copyMessage", "forwardMessage", "sendChatAction", "sendPoll"])
 async def test_methods_fieldbot_never_calls_are_404_and_cannot_be_faulted(api: LocalBotApi, method: str) -> None:
     async with httpx.AsyncClient() as client:
         response = await client.post(f"{api.base_url}{api.token}/{method}", json={"chat_id": USER_ID})
