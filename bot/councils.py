@@ -6,6 +6,7 @@
         <code>/field.key         its own encryption key (made when the council is added; readable by its owner)
         <code>/taxonomy.toml     its categories, areas and zones (a copy of the file given; the built-in without)
         <code>/bot.token         its bot's token (a copy of the file given; never a value on a command line)
+        <code>/council.env       its own settings (admins, digest schedule and chat, reminders...; OWN_SETTINGS)
 
 Each council runs with the deployment's settings and its own database, key, taxonomy and token
 (`council_settings`): a council's data is kept apart by construction, every query of its store reads its own
@@ -17,11 +18,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from core.councils import UnknownCouncil, children_of
 from core.crypto import Sealer, generate_key
 from core.taxonomy import load_taxonomy
@@ -30,6 +31,20 @@ from storage.engines import open_store
 from storage.sqlite.registry import CouncilRegistry
 from storage.sqlite.store import SqlStore
 
+# The settings a council sets for itself in council.env (KEY=VALUE lines); the others are the deployment's.
+OWN_SETTINGS = frozenset(
+    {
+        "ADMIN_TELEGRAM_IDS",
+        "DIGEST_SCHEDULE",
+        "DIGEST_CHAT_ID",
+        "REMINDER_TIME",
+        "TIMEZONE",
+        "RETENTION_DAYS",
+        "DRAFT_RETENTION_DAYS",
+        "TELEGRAM_API_BASE_URL",
+    }
+)
+OWN = "council.env"
 REGISTRY = "councils.sqlite3"
 DATABASE = "fieldbot.sqlite3"
 KEY = "field.key"
@@ -80,6 +95,32 @@ def _read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
 
+def parse_own(lines: Iterable[str]) -> dict[str, str]:
+    """KEY=VALUE settings of a council (blank lines and # comments skipped); SettingsError on another key."""
+    found: dict[str, str] = {}
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        key, equals, value = text.partition("=")
+        key = key.strip().upper()
+        if not equals or key not in OWN_SETTINGS:
+            raise SettingsError(
+                f"council setting {key or text!r}: not one a council sets ({', '.join(sorted(OWN_SETTINGS))})"
+            )
+        found[key] = value.strip().strip('"')
+    return found
+
+
+def own_settings(where: Path) -> dict[str, str]:
+    path = where / OWN
+    return parse_own(path.read_text(encoding="utf-8").splitlines()) if path.is_file() else {}
+
+
+def write_own(where: Path, values: dict[str, str]) -> None:
+    (where / OWN).write_text("".join(f"{key}={value}\n" for key, value in sorted(values.items())), encoding="utf-8")
+
+
 def schema_of(code: str) -> str:
     return f"council_{code}"
 
@@ -96,6 +137,7 @@ def council_settings(settings: Settings, code: str) -> Settings:
     if not where.is_dir():
         raise UnknownCouncil(code)
     overrides = settings.model_dump()
+    overrides.update({key.lower(): value for key, value in own_settings(where).items()})
     overrides.update(
         database_path=where / DATABASE,
         field_encryption_key=_read(where / KEY),

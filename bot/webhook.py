@@ -117,6 +117,9 @@ class Listener:
         return telegram_path(intake.bot_id)
 
     async def start(self) -> None:
+        """Listen (once: the bots of several councils share it; a bot added later is taken by its path)."""
+        if self._runner is not None:
+            return
         # No access log: it would write every path and query string.
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=5.0)
         await runner.setup()

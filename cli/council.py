@@ -7,8 +7,17 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from bot.councils import NoDeployment, council_settings, folder, make_folder, open_council_store, registry
-from bot.settings import TOKEN_SHAPE, Settings
+from bot.councils import (
+    NoDeployment,
+    council_settings,
+    folder,
+    make_folder,
+    open_council_store,
+    parse_own,
+    registry,
+    write_own,
+)
+from bot.settings import TOKEN_SHAPE, Settings, load_settings
 from cli.common import CommandError, clock_of, settings_for
 from core.councils import Council, CouncilError, CouncilExists, UnknownCouncil, check_code
 from core.i18n import t
@@ -27,6 +36,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add.add_argument("--parent", metavar="CODE", help="the council above it (a city council over its ward councils)")
     add.add_argument("--taxonomy", type=Path, metavar="FILE", help="its taxonomy file (default: the built-in one)")
     add.add_argument("--token-file", type=Path, metavar="FILE", help="a file holding its bot token (never the value)")
+    add.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one of its own settings (ADMIN_TELEGRAM_IDS, DIGEST_SCHEDULE, DIGEST_CHAT_ID, REMINDER_TIME, TIMEZONE, "
+        "RETENTION_DAYS, DRAFT_RETENTION_DAYS, TELEGRAM_API_BASE_URL); again for another",
+    )
     action.add_parser("list", help="list the councils, who is under whom, and which are disabled")
     for name, what in (("disable", "stop serving a council (its data stays)"), ("enable", "serve it again")):
         switch = action.add_parser(name, help=what)
@@ -76,12 +93,18 @@ def _add(args: argparse.Namespace, settings: Settings) -> None:
     if args.parent is not None and register.get(args.parent) is None:
         raise UnknownCouncil(args.parent)
     _check_files(args)
+    own = parse_own(args.set)
+    load_settings(
+        _env_file=None, **{key.lower(): value for key, value in own.items()}
+    )  # checked before anything is made
     if folder(settings, code).exists():
         raise CommandError(t("cli.council.folder_exists", path=folder(settings, code)))
     where = make_folder(settings, code, taxonomy=args.taxonomy, token=args.token_file)
     try:
-        own = council_settings(settings, code)
-        asyncio.run(_create_database(own))
+        if own:
+            write_own(where, own)
+        mine = council_settings(settings, code)
+        asyncio.run(_create_database(mine))
         council = Council(
             code=code, name=args.name.strip(), short_name=args.short.strip(), parent=args.parent, enabled=True
         )

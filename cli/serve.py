@@ -20,6 +20,7 @@ from telegram import Bot
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from bot.app import FieldBot
+from bot.councils import council_settings, registry
 from bot.logs import configure_logging
 from bot.settings import Settings, load_settings, readable_by_others
 from bot.webhook import Listener, ListenerError, WebhookServer
@@ -66,21 +67,31 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     work.set_defaults(func=cmd_work)
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Settings, int]:
-    """The settings (of the council `--council` names, with COUNCILS_DIR: one council's bot per `fieldbot serve`
-    for now), logging set up, and the number of workers."""
-    settings = load_settings()
-    if settings.councils_dir is not None and getattr(args, "council_code", None) is None:
-        raise CommandError(t("cli.council.which", command=args.command))
-    settings = of_council(args, settings)
-    token = settings.token()  # a missing token is a start-up error, named
-    configure_logging(settings.log_level, secrets=[token, settings.webhook_secret_token()])
+def _councils(args: argparse.Namespace, settings: Settings) -> list[Settings]:
+    """Whose bots this process serves: the one council (no COUNCILS_DIR, or `--council CODE`), else every enabled
+    council of COUNCILS_DIR that has a bot token, each with its own settings, database, key and taxonomy."""
+    if settings.councils_dir is None or getattr(args, "council_code", None) is not None:
+        return [of_council(args, settings)]
+    found = [council_settings(settings, c.code) for c in registry(settings).all() if c.enabled]
+    with_bots = [own for own in found if own.telegram_bot_token is not None]
+    if not with_bots:
+        raise CommandError(t("cli.council.no_bots"))
+    return with_bots
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Settings, list[Settings], int]:
+    """The deployment's settings, those of each council served, logging set up, and the number of workers (per
+    council)."""
+    deployment = load_settings()
+    councils = _councils(args, deployment)
+    secrets = [secret for own in councils for secret in (own.token(), own.webhook_secret_token())]
+    configure_logging(deployment.log_level, secrets=secrets)  # a missing token was a start-up error, named
     for path in readable_by_others(Path(".env")):
         log.warning("%s holds the bot's token and key and is readable by other users: run `chmod 600 %s`", path, path)
-    workers = settings.serve_workers if args.workers is None else args.workers
+    workers = deployment.serve_workers if args.workers is None else args.workers
     if not 0 <= workers <= 64:
         raise CommandError("--workers: 0 to 64")
-    return settings, workers
+    return deployment, councils, workers
 
 
 def _workers(settings: Settings, loops: int, *, publishes_boot: bool) -> InboxWorkers:
@@ -93,32 +104,46 @@ def _workers(settings: Settings, loops: int, *, publishes_boot: bool) -> InboxWo
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    settings, loops = _prepare(args)
+    deployment, councils, loops = _prepare(args)
     if args.delete_webhook:
-        asyncio.run(_delete_webhook(settings))
+        for own in councils:
+            asyncio.run(_delete_webhook(own))
         return
-    if settings.public_url is None:
+    if deployment.public_url is None:
         raise CommandError(
             "setting PUBLIC_URL is missing: the https:// address Telegram posts webhooks to (a proxy in front of "
-            f"{settings.serve_host}:{settings.serve_port}); without one, run `fieldbot run` (long polling)"
+            f"{deployment.serve_host}:{deployment.serve_port}); without one, run `fieldbot run` (long polling)"
         )
-    server = WebhookServer(
-        Listener(settings.serve_host, settings.serve_port),
-        _workers(settings, loops, publishes_boot=True),
-        settings.webhook_secret_token(),
-        settings.public_url,
-    )
-    asyncio.run(_run(FieldBot(settings, taxonomy=load_taxonomy(settings.taxonomy_file), runtime=server), settings))
+    # One listener for every council's bot: a path per bot, each with its own secret, inbox and workers.
+    listener = Listener(deployment.serve_host, deployment.serve_port)
+    bots = [
+        FieldBot(
+            own,
+            taxonomy=load_taxonomy(own.taxonomy_file),
+            runtime=WebhookServer(
+                listener, _workers(own, loops, publishes_boot=True), own.webhook_secret_token(), deployment.public_url
+            ),
+        )
+        for own in councils
+    ]
+    asyncio.run(_run(bots, deployment))
 
 
 def cmd_work(args: argparse.Namespace) -> None:
-    settings, loops = _prepare(args)
+    deployment, councils, loops = _prepare(args)
     if loops == 0:
         raise CommandError("--workers: a `fieldbot work` process needs at least 1")
-    workers = _workers(settings, loops, publishes_boot=False)
     # The scheduled jobs run in `fieldbot serve` only: one scheduler per deployment.
-    bot = FieldBot(settings, taxonomy=load_taxonomy(settings.taxonomy_file), runtime=workers, schedules=False)
-    asyncio.run(_run(bot, settings))
+    bots = [
+        FieldBot(
+            own,
+            taxonomy=load_taxonomy(own.taxonomy_file),
+            runtime=_workers(own, loops, publishes_boot=False),
+            schedules=False,
+        )
+        for own in councils
+    ]
+    asyncio.run(_run(bots, deployment))
 
 
 async def _delete_webhook(settings: Settings) -> None:
@@ -130,28 +155,34 @@ async def _delete_webhook(settings: Settings) -> None:
     log.info("webhook removed: `fieldbot run` can poll again")
 
 
-async def _run(bot: FieldBot, settings: Settings) -> None:
-    """The bot until SIGINT or SIGTERM; anything that stops it is one line (CommandError)."""
+async def _run(bots: list[FieldBot], settings: Settings) -> None:
+    """The bots until SIGINT or SIGTERM, or until one of them stops; anything that stops them is one line
+    (CommandError). They stop together: a council whose bot could not start stops the process, which a service
+    manager restarts, rather than leave it silently unserved."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
+    started: list[FieldBot] = []
     try:
-        await bot.start()
-        waiter = asyncio.create_task(bot.wait())
+        for bot in bots:
+            started.append(bot)
+            await bot.start()
+        waiters = {asyncio.create_task(bot.wait()) for bot in bots}
         stopper = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({*waiters, stopper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (waiter, stopper):
+            for task in (*waiters, stopper):
                 task.cancel()
     except TelegramError as exc:
-        raise CommandError(_why(exc, settings)) from None
+        raise CommandError(_why(exc, started[-1].settings if started else settings)) from None
     except ListenerError as exc:
         raise CommandError(f"{exc}; check the settings SERVE_HOST and SERVE_PORT") from None
     finally:
-        await bot.stop()
+        for bot in reversed(started):
+            await bot.stop()
 
 
 def _why(exc: TelegramError, settings: Settings) -> str:

@@ -12,16 +12,18 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
+import asyncpg
 import openpyxl
 import pytest
 
-from bot.councils import council_settings, folder, make_folder, registry
+from bot.councils import council_settings, folder, make_folder, open_council_store, registry
 from bot.settings import load_settings
 from core.councils import Council
 from core.models import Role
 from storage.sqlite.store import Store
 from tests import seed
 from tests.harness import ADMIN_ID, running
+from tests.pg import Cluster, run_aside
 from tests.terminal import Cli, cli_fixture
 
 TOKEN_A = "123456:" + "A" * 35
@@ -259,3 +261,47 @@ async def test_a_ward_council_has_no_city_table(tmp_path: Path) -> None:
         admin = h.api.user(ADMIN_ID)
         await admin.send("/report")
         assert all("区社協合計" not in b for row in admin.last.buttons for b in row)  # type: ignore[union-attr]
+
+
+def test_on_postgresql_each_council_has_its_own_schema_and_the_city_sums_them(
+    cli: Cli, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    name = run_aside(cluster.create_database())
+    request.addfinalizer(lambda: run_aside(cluster.drop_database(name)))
+    monkeypatch.setenv("DATABASE_URL", cluster.url(name))
+    _city(cli, tmp_path)
+    for code, outings in (("kita", [("outing", 3), ("info", 2)]), ("minami", [("outing", 4)])):
+        run_aside(_seed_on_engine(code, outings))
+    table = json.loads(cli("report", "--council", "city", "--fy", "2026", "--format", "json").out)
+    rows = {(r["section"], r["code"]): r["values"] for r in table["rows"]}
+    assert rows[("totals", "outings")] == [5, 4, 9]
+    assert rows[("activity", "info")] == [2, None, 2]
+    assert not folder(load_settings(), "kita").joinpath("fieldbot.sqlite3").exists()  # the data is in PostgreSQL
+
+    async def per_schema() -> dict[str, int]:
+        connection = await asyncpg.connect(cluster.url(name))
+        try:
+            return {
+                schema: await connection.fetchval(f"SELECT count(*) FROM {schema}.outings")
+                for schema in ("council_city", "council_kita", "council_minami")
+            }
+        finally:
+            await connection.close()
+
+    assert run_aside(per_schema()) == {"council_city": 0, "council_kita": 5, "council_minami": 4}
+    report = json.loads(cli("report", "--council", "minami", "--fy", "2026", "--format", "json").out)
+    assert report["totals"]["outings"]["count"] == 4
+
+
+async def _seed_on_engine(code: str, outings: list[tuple[str, int]]) -> None:
+    """Outings of one council in FY2026 through its own store, on whichever engine its settings name."""
+    own = council_settings(load_settings(), code)
+    store = await open_council_store(own, own.sealer())
+    try:
+        staff = await store.staff.ensure_admin(1, seed.STAMP)
+        for activity, n in outings:
+            for i in range(n):
+                await seed.outing(store, staff.id, date(2026, 5, 1 + i), activity=activity)
+    finally:
+        await store.close()
