@@ -60,6 +60,11 @@ class Dialect(Protocol):
         of the values (SQLite: in the order the rows are read; a caller that needs an order reads them so)."""
         ...
 
+    def skip_locked(self, alias: str) -> str:
+        """The clause ending a SELECT that picks a row to write, so that concurrent writers each pick a row no
+        other has locked instead of queueing behind one ('' where one writer at a time is all there is)."""
+        ...
+
     async def new_ids(self, tx: Transaction, table: str, count: int) -> list[int]:
         """`count` ids for new rows of `table` that no other row has or will be given (rows written in bulk
         with their ids, so that rows citing them go in the same batch)."""

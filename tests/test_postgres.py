@@ -189,3 +189,27 @@ def test_the_commands_work_on_the_database_of_database_url_and_backup_names_pg_d
     assert len(rows) == 2 and "2026-06-01" in rows[1]
     refused = cli("backup", "copy.sqlite3", DATABASE_URL=url)
     assert "pg_dump" in refused.one_error() and not (tmp_path / "copy.sqlite3").exists()
+
+
+async def test_workers_claiming_at_once_take_other_peoples_updates_instead_of_waiting(pg: PostgresStore) -> None:
+    """Worker 1 is claiming person 10's first update (its transaction holds the row); worker 2, claiming at the
+    same moment, takes person 20's update at once (FOR UPDATE SKIP LOCKED) rather than wait for worker 1's
+    commit, and never person 10's second update (their first is not handled)."""
+    bot = 7
+    for update_id, person in ((1, 10), (2, 20), (3, 10)):
+        await pg.inbox.enqueue(bot, update_id, person, f'{{"update_id": {update_id}}}', NOW)
+    go = asyncio.Event()
+
+    async def second_worker() -> int | None:
+        await go.wait()
+        claim = await pg.inbox.claim(bot, "w2", NOW, timedelta(seconds=30))
+        return claim.update_id if claim is not None else None
+
+    other = asyncio.create_task(second_worker())  # made outside the transaction below: its own connection
+    async with pg.db.transaction() as tx:
+        held = await tx.execute("UPDATE inbox SET claimed_by = 'w1' WHERE bot_id = ? AND update_id = 1", (bot,))
+        assert held.rowcount == 1
+        go.set()
+        # A deadline only against hanging for ever: without SKIP LOCKED the claim waits for this commit.
+        taken = await asyncio.wait_for(asyncio.shield(other), timeout=20)
+    assert taken == 2

@@ -179,6 +179,9 @@ class PostgresDialect:
     def json_rows(self, columns: str) -> str:
         return f"coalesce(json_agg(json_build_array({columns})), '[]')::text"
 
+    def skip_locked(self, alias: str) -> str:
+        return f" FOR UPDATE OF {alias} SKIP LOCKED"
+
     def string_agg(self, expression: str, separator: str) -> str:
         # In the order of the values: SQLite's group_concat follows the order rows are read, which for the
         # export's agency links is their primary key's.

@@ -166,6 +166,9 @@ class SqliteDialect:
     def string_agg(self, expression: str, separator: str) -> str:
         return f"group_concat({expression}, {separator})"
 
+    def skip_locked(self, alias: str) -> str:
+        return ""  # one writer at a time: there is no row another writer holds
+
     async def new_ids(self, tx: AnyTransaction, table: str, count: int) -> list[int]:
         # Above the largest id: the transaction holds the only write lock, so no other writer can take them.
         row = (await tx.execute(f"SELECT coalesce(max(id), 0) FROM {table}")).one()

@@ -104,8 +104,9 @@ class Inbox:
         """Claim the next update to handle for `worker` until now + lease, or None when there is none.
 
         The one place where workers compete. SQLite runs the claiming UPDATE as one statement under its single
-        write lock, shared by every process; an engine with row locks would pick the row with
-        `SELECT ... FOR UPDATE SKIP LOCKED` here instead, so that workers do not queue behind one row.
+        write lock, shared by every process; PostgreSQL picks the row with `FOR UPDATE SKIP LOCKED`, so that
+        workers claiming at once each take another person's update instead of queueing behind one row (a later
+        update of a person whose earlier one is being claimed is never eligible: the earlier one is unhandled).
         """
         # A read first: an idle worker looking for work takes no write lock.
         if await self.db.fetchone(_NEXT, (bot_id,)) is None:
@@ -113,7 +114,8 @@ class Inbox:
         async with self.db.transaction(small=True) as tx:
             done = await tx.execute(
                 "UPDATE inbox SET claimed_by = ?, claim_expires = ?, attempts = attempts + 1 "
-                f"WHERE bot_id = ? AND update_id = ({_NEXT}) AND claimed_by IS NULL AND handled_at IS NULL "
+                f"WHERE bot_id = ? AND update_id = ({_NEXT}{self.db.dialect.skip_locked('i')}) "
+                "AND claimed_by IS NULL AND handled_at IS NULL "
                 "RETURNING update_id, chat_key, payload, attempts",
                 (worker, utc_iso(now + lease), bot_id, bot_id),
             )
