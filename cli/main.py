@@ -22,6 +22,7 @@ from bot.logs import configure_logging
 from bot.settings import DEFAULT_API_BASE_URL, Settings, SettingsError, load_settings, readable_by_others
 from cli import admin as admincli
 from cli import council as councilcli
+from cli import migrate as migratecli
 from cli import places as placescli
 from cli import report as reportcli
 from cli import serve as servecli
@@ -187,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     councilcli.add_parser(commands)
     servecli.add_parsers(commands)
     talliescli.add_parser(commands)
+    migratecli.add_parser(commands)
     for name in PER_COUNCIL:
         add_council_option(commands.choices[name])
     return parser
