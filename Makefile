@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench bench-quick lock clean
+.PHONY: run test test-fast test-postgresql lint bench bench-quick lock clean
 
 # Every dependency comes pinned and hash-checked from requirements.lock (made from pyproject.toml by `make lock`);
 # the project itself is installed editable on top, with no download of its own.
@@ -19,6 +19,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The whole suite again with the bot on PostgreSQL (a throwaway server the tests start and stop themselves), where
+# the server binaries are installed; `make test` already runs the storage and many-council tests on it.
+test-postgresql: $(STAMP)
+	@if $(BIN)/python -c 'import sys; from tests.pg import server_binaries; sys.exit(server_binaries() is None)'; then \
+		FIELDBOT_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q; \
+	else echo "PostgreSQL suite skipped: no initdb/pg_ctl found (apt install postgresql)"; fi
 
 # The tests that start no subprocess (no `fieldbot` process, no crash or load test): a quick loop while editing.
 test-fast: $(STAMP)

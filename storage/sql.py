@@ -8,11 +8,29 @@ rows written in bulk) come from the engine's `Dialect`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
+from importlib import resources
 from typing import Any, Protocol, TypeAlias, overload
 
 Params: TypeAlias = Sequence[Any]
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def shipped_migrations(package: str) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration in `package`/migrations, in order; numbered 1..n without gaps
+    (both engines' folders hold the same numbers and names: tests/test_postgres.py)."""
+    found = []
+    for entry in resources.files(package).joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [v for v, _, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations are not numbered 1..n without gaps: {versions}")
+    return found
 
 
 class Row(Protocol):

@@ -7,12 +7,15 @@ server binaries are found, the PostgreSQL runs are skipped with one line saying 
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from bot import logs
 from core.crypto import Sealer, generate_key
 from core.flow import FlowContext
 from core.taxonomy import Taxonomy, load_taxonomy
@@ -42,6 +45,32 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "engine" in metafunc.fixturenames:
         only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
         metafunc.parametrize("engine", ENGINES[:1] if only_sqlite else ENGINES, scope="function")
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A test that configures logging (bot/logs.py, as `fieldbot run` does) leaves no handler on the root logger,
+    no level and no redaction list behind: a handler writing to a stream pytest has since closed would break
+    the next test that logs, and which test that is would depend on the order they run in."""
+    root = logging.getLogger()
+    handlers, level, secrets = list(root.handlers), root.level, list(logs._SECRETS)
+    yield
+    for handler in list(root.handlers):
+        if getattr(handler, "_fieldbot", False) and handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    logs._SECRETS[:] = secrets
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With FIELDBOT_TEST_DATABASE=postgresql (the whole bot on PostgreSQL, tests/harness.py), a test marked
+    `sqlite_only` that looks at SQLite itself (its files, its errors, its backup) is skipped, saying why."""
+    if os.environ.get("FIELDBOT_TEST_DATABASE") != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="looks at SQLite itself; the bot runs on PostgreSQL in this run")
+    for item in items:
+        if item.get_closest_marker("sqlite_only") is not None and "engine" not in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -17,10 +17,9 @@ import openpyxl
 import pytest
 
 from bot.councils import council_settings, folder, make_folder, open_council_store, registry
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from core.councils import Council
 from core.models import Role
-from storage.sqlite.store import Store
 from tests import seed
 from tests.harness import ADMIN_ID, running
 from tests.pg import Cluster, run_aside
@@ -57,20 +56,21 @@ def _city(cli: Cli, tmp_path: Path) -> None:
 
 
 def _seed(code: str, outings: list[tuple[str, int]]) -> None:
-    """Outings of one council (activity, how many) in FY2026, saved through its own store."""
+    asyncio.run(_seed_council(load_settings(), code, outings))
 
-    async def write() -> None:
-        own = council_settings(load_settings(), code)
-        store = await Store.open(own.database_path, own.sealer())
-        try:
-            staff = await store.staff.ensure_admin(1, seed.STAMP)
-            for activity, n in outings:
-                for i in range(n):
-                    await seed.outing(store, staff.id, date(2026, 5, 1 + i), activity=activity)
-        finally:
-            await store.close()
 
-    asyncio.run(write())
+async def _seed_council(settings: Settings, code: str, outings: list[tuple[str, int]]) -> None:
+    """Outings of one council (activity, how many) in FY2026, saved through its own store, on whichever engine
+    the deployment's settings name."""
+    own = council_settings(settings, code)
+    store = await open_council_store(own, own.sealer())
+    try:
+        staff = await store.staff.ensure_admin(1, seed.STAMP)
+        for activity, n in outings:
+            for i in range(n):
+                await seed.outing(store, staff.id, date(2026, 5, 1 + i), activity=activity)
+    finally:
+        await store.close()
 
 
 def test_add_makes_a_council_with_its_own_key_database_and_token(cli: Cli, tmp_path: Path) -> None:
@@ -215,23 +215,12 @@ def _deployment(root: Path) -> None:
         register.add(Council(code, name, short, parent, True), seed.STAMP)
 
 
-async def _seed_async(root: Path, code: str, outings: list[tuple[str, int]]) -> None:
-    own = council_settings(load_settings(_env_file=None, councils_dir=root), code)
-    store = await Store.open(own.database_path, own.sealer())
-    try:
-        staff = await store.staff.ensure_admin(1, seed.STAMP)
-        for activity, n in outings:
-            for i in range(n):
-                await seed.outing(store, staff.id, date(2026, 5, 1 + i), activity=activity)
-    finally:
-        await store.close()
-
-
+@pytest.mark.sqlite_only  # the wards are SQLite files this test makes (on PostgreSQL: the schema test below)
 async def test_the_city_councils_admin_reads_the_wards_side_by_side_in_the_bot(tmp_path: Path) -> None:
     root = tmp_path / "councils"
     _deployment(root)
-    await _seed_async(root, "kita", [("outing", 3), ("info", 2)])
-    await _seed_async(root, "minami", [("outing", 4)])
+    await _seed_council(load_settings(_env_file=None, councils_dir=root), "kita", [("outing", 3), ("info", 2)])
+    await _seed_council(load_settings(_env_file=None, councils_dir=root), "minami", [("outing", 4)])
     async with running(tmp_path, councils_dir=root, council_code="city") as h:
         admin = h.api.user(ADMIN_ID)
         await admin.send("/report")
@@ -272,7 +261,7 @@ def test_on_postgresql_each_council_has_its_own_schema_and_the_city_sums_them(
     monkeypatch.setenv("DATABASE_URL", cluster.url(name))
     _city(cli, tmp_path)
     for code, outings in (("kita", [("outing", 3), ("info", 2)]), ("minami", [("outing", 4)])):
-        run_aside(_seed_on_engine(code, outings))
+        _seed(code, outings)
     table = json.loads(cli("report", "--council", "city", "--fy", "2026", "--format", "json").out)
     rows = {(r["section"], r["code"]): r["values"] for r in table["rows"]}
     assert rows[("totals", "outings")] == [5, 4, 9]
@@ -292,16 +281,3 @@ def test_on_postgresql_each_council_has_its_own_schema_and_the_city_sums_them(
     assert run_aside(per_schema()) == {"council_city": 0, "council_kita": 5, "council_minami": 4}
     report = json.loads(cli("report", "--council", "minami", "--fy", "2026", "--format", "json").out)
     assert report["totals"]["outings"]["count"] == 4
-
-
-async def _seed_on_engine(code: str, outings: list[tuple[str, int]]) -> None:
-    """Outings of one council in FY2026 through its own store, on whichever engine its settings name."""
-    own = council_settings(load_settings(), code)
-    store = await open_council_store(own, own.sealer())
-    try:
-        staff = await store.staff.ensure_admin(1, seed.STAMP)
-        for activity, n in outings:
-            for i in range(n):
-                await seed.outing(store, staff.id, date(2026, 5, 1 + i), activity=activity)
-    finally:
-        await store.close()

@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from core.models import Role
 from core.periods import fiscal_year
 from core.taxonomy import load_taxonomy
@@ -137,6 +139,7 @@ async def test_a_supervisor_reassigns_and_moves_the_due_date_within_the_zone(tmp
         assert "対応中 0件" in staff.last.text  # type: ignore[union-attr]
 
 
+@pytest.mark.sqlite_only  # the SQLite file and its WAL, read as bytes
 async def test_the_database_file_and_its_wal_never_hold_a_note_or_reason_in_clear(tmp_path: Path) -> None:
     async with running(tmp_path) as h:
         staff = await h.register(STAFF)

@@ -123,6 +123,7 @@ async def test_a_saved_record_survives_a_reply_that_never_arrives(tmp_path: Path
 # The database failing
 
 
+@pytest.mark.sqlite_only  # SQLite's lock, injected
 async def test_a_locked_database_tells_the_person_and_keeps_their_answers(tmp_path: Path) -> None:
     async with running(tmp_path) as h:
         h.busy_timeout_ms = 100
@@ -145,6 +146,7 @@ async def test_a_locked_database_tells_the_person_and_keeps_their_answers(tmp_pa
         assert await h.count("outings") == 1
 
 
+@pytest.mark.sqlite_only  # SQLite's full and read-only errors, injected
 @pytest.mark.parametrize(
     ("problem", "told"),
     [("database or disk is full", "空き容量が足りない"), ("attempt to write a readonly database", "書き込めない")],

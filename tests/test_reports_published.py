@@ -136,6 +136,7 @@ async def test_a_year_without_earlier_data_says_so_once_and_prints_no_change(sto
     assert "■ ニーズを抱えている個人の相談 33件" in text.splitlines()
 
 
+@pytest.mark.sqlite_only  # the terminal reads DATABASE_PATH (the CLI on DATABASE_URL: tests/test_postgres.py)
 async def test_the_bot_the_terminal_and_the_workbook_show_the_same_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

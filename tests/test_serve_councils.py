@@ -24,7 +24,7 @@ from core.models import Role
 from simulator.botapi import LocalBotApi, SimUser
 from tests.conftest import TEST_KEY
 from tests.harness import ADMIN_ID, integrity, prepare_database
-from tests.test_serve_processes import begin_outing, free_port, until
+from tests.test_serve_processes import Fieldbot, begin_outing, free_port, until
 
 pytestmark = pytest.mark.slow
 
@@ -36,48 +36,14 @@ INFO = '[[activity]]\ncode = "info"\nlabel = "情報提供"\norder = 4\n\n'
 SETTINGS = ("_URL", "_TOKEN", "_PATH", "_KEY", "_PORT", "_DIR", "_IDS", "_SCHEDULE")
 
 
-class Process:
+class Process(Fieldbot):
+    """`fieldbot serve` or `fieldbot work` for every council of COUNCILS_DIR: the environment names no bot."""
+
     def __init__(self, root: Path, name: str, command: list[str], env: dict[str, str]) -> None:
         self.log = root / f"{name}.log"
         self.command = command
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "cli", *self.command], cwd=self.log.parent, env=self.env, stdout=out, stderr=out
-            )
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
-
-    async def until_logged(self, text: str, times: int = 1) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        while self.text().count(text) < times:
-            assert self.process is not None and self.process.poll() is None, self.text()
-            assert loop.time() < deadline, f"{self.command} never logged {text!r} {times} times"
-            await asyncio.sleep(0.05)
-
-    async def exited(self) -> int:
-        assert self.process is not None
-        return await asyncio.to_thread(self.process.wait, 60)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    async def terminate(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return await asyncio.to_thread(self.process.wait, 30)
 
 
 async def _deployment(root: Path, kita: LocalBotApi, minami: LocalBotApi) -> None:

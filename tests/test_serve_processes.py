@@ -65,14 +65,17 @@ class Fieldbot:
         assert self.process is not None
         return self.process.pid
 
-    def logged(self, text: str) -> bool:
-        return self.log.is_file() and text in self.log.read_text(encoding="utf-8", errors="replace")
+    def logged(self, text: str, times: int = 1) -> bool:
+        return self.text().count(text) >= times
 
-    async def until_logged(self, text: str, limit: float = 60) -> None:
-        """Wait for a line in the log, serving the simulator meanwhile (starting talks to it)."""
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
+
+    async def until_logged(self, text: str, limit: float = 60, *, times: int = 1) -> None:
+        """Wait for a line in the log (`times` such lines), serving the simulator meanwhile (starting talks to it)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        while not self.logged(text):
+        while not self.logged(text, times):
             assert self.process is not None and self.process.poll() is None, self.log.read_text(errors="replace")
             assert loop.time() < deadline, f"{self.command} never logged {text!r}"
             await asyncio.sleep(0.05)

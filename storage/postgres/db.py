@@ -18,18 +18,16 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import asyncpg
 
-from storage.sql import Params, Row
+from storage.sql import Params, Row, shipped_migrations
 from storage.sql import Transaction as AnyTransaction
 from storage.types import StorageError
 
 log = logging.getLogger(__name__)
 
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # A string literal, a quoted identifier, or a placeholder (`?` or `?NNN`); only placeholders are rewritten.
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?(\d*)")
 _RETURNS_ROWS = re.compile(r"^\s*(SELECT|WITH|VALUES)\b|\bRETURNING\b", re.IGNORECASE)
@@ -97,17 +95,7 @@ _FAILURES = (
 
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every migration in storage/postgres/migrations, in order, numbered 1..n."""
-    folder = resources.files("storage.postgres").joinpath("migrations")
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations are not numbered 1..n without gaps: {versions}")
-    return found
+    return shipped_migrations("storage.postgres")
 
 
 @dataclass(frozen=True, slots=True)

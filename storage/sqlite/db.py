@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 
 from storage.sql import Transaction as AnyTransaction
+from storage.sql import shipped_migrations
 from storage.types import StorageError
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,6 @@ Params = Sequence[Any] | dict[str, Any]
 T = TypeVar("T")
 
 CHECKPOINT_EVERY = 500  # small writes between two checkpoints: a few megabytes of log at the most
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
 def storage_error(exc: sqlite3.Error) -> StorageError:
@@ -47,17 +45,7 @@ def storage_error(exc: sqlite3.Error) -> StorageError:
 
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every migration shipped in storage/sqlite/migrations, in order."""
-    folder = resources.files("storage.sqlite").joinpath("migrations")
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations are not numbered 1..n without gaps: {versions}")
-    return found
+    return shipped_migrations("storage.sqlite")
 
 
 @dataclass(frozen=True, slots=True)
