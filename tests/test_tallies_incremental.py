@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,9 +22,11 @@ from core.crypto import Sealer
 from core.importing import ConsultationRow, OutingRow, RecordRow
 from core.models import NewConsultation, NewOuting, Submission
 from services.reminders import RetentionService
+from storage.postgres.store import PostgresStore
 from storage.sqlite import tallies
-from storage.sqlite.store import Store
+from storage.sqlite.store import SqlStore, Store
 from tests.conftest import TEST_KEY
+from tests.pg import Cluster, run_aside
 
 FIRST = date(2026, 3, 20)  # the records' days run from here over two month ends and the start of FY2026
 DAYS = 60
@@ -151,7 +153,7 @@ area_sets = st.lists(st.lists(st.sampled_from(AREAS), unique=True, min_size=1), 
 class Scenario:
     """The operations run on a real store: the repositories' own writes and the nightly retention service."""
 
-    def __init__(self, store: Store, staff: tuple[int, int]) -> None:
+    def __init__(self, store: SqlStore, staff: tuple[int, int]) -> None:
         self.store = store
         self.owner, self.other = staff
         self.saved: list[int] = []
@@ -222,7 +224,7 @@ class Scenario:
         assert written.already_present == len(again)
 
 
-async def counted_alike(store: Store, spans: Sequence[tuple[date, date]], groups: list[list[str] | None]) -> None:
+async def counted_alike(store: SqlStore, spans: Sequence[tuple[date, date]], groups: list[list[str] | None]) -> None:
     """Every way reports read the tallies gives what the record scan gives."""
     for agency_group in ("agency", None):
         from_records = [
@@ -236,9 +238,9 @@ async def counted_alike(store: Store, spans: Sequence[tuple[date, date]], groups
 
 
 async def scenario(
-    folder: Path, steps: list[Operation], spans: list[tuple[date, date]], groups: list[list[str] | None]
+    opened: Awaitable[SqlStore], steps: list[Operation], spans: list[tuple[date, date]], groups: list[list[str] | None]
 ) -> None:
-    store = await Store.open(folder / "tallies.sqlite3", Sealer.from_text(TEST_KEY))
+    store = await opened
     chunk = tallies.IMPORT_CHUNK
     tallies.IMPORT_CHUNK = 3  # an import counted in several ranges of ids
     try:
@@ -269,7 +271,22 @@ def test_tallies_kept_with_every_write_equal_a_rebuild_and_the_record_scan(
 ) -> None:
     groups: list[list[str] | None] = [*FIXED_AREAS, *more_areas]
     with tempfile.TemporaryDirectory() as folder:
-        asyncio.run(scenario(Path(folder), steps, FIXED_SPANS + more_spans, groups))
+        opened = Store.open(Path(folder) / "tallies.sqlite3", Sealer.from_text(TEST_KEY))
+        asyncio.run(scenario(opened, steps, FIXED_SPANS + more_spans, groups))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(steps=operations, more_spans=spans, more_areas=area_sets)
+def test_on_postgresql_too_tallies_kept_with_every_write_equal_a_rebuild_and_the_record_scan(
+    pg_cluster: Cluster, steps: list[Operation], more_spans: list[tuple[date, date]], more_areas: list[list[str]]
+) -> None:
+    groups: list[list[str] | None] = [*FIXED_AREAS, *more_areas]
+    name = run_aside(pg_cluster.create_database(template=Cluster.TEMPLATE))
+    try:
+        opened = PostgresStore.open(pg_cluster.url(name), Sealer.from_text(TEST_KEY))
+        asyncio.run(scenario(opened, steps, FIXED_SPANS + more_spans, groups))
+    finally:
+        run_aside(pg_cluster.drop_database(name))
 
 
 # ---- what a span reads -----------------------------------------------------------------------------------------
