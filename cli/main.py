@@ -62,6 +62,8 @@ def _why(exc: BaseException, settings: Settings) -> str:
     """One line for what stopped the bot, naming the setting to look at when there is one."""
     if isinstance(exc, InvalidToken):
         return "setting TELEGRAM_BOT_TOKEN: the Bot API refused the token (revoked or mistyped?)"
+    if isinstance(exc, Conflict) and "webhook" in str(exc).lower():
+        return "the bot has a webhook (fieldbot serve): stop serve and run `fieldbot serve --delete-webhook` first"
     if isinstance(exc, Conflict):
         return "another process polls with the same TELEGRAM_BOT_TOKEN; only one may run"
     if isinstance(exc, RetryAfter):

@@ -275,6 +275,11 @@ async def test_serve_on_a_port_in_use_stops_with_one_line_and_delete_webhook_giv
                 "check the settings SERVE_HOST and SERVE_PORT"
             )
         api.webhook.config = Webhook("https://bot.example.org/telegram/123456789")
+        polling = await asyncio.to_thread(fieldbot, tmp_path, "run", **env)
+        assert one_line(polling) == (
+            "fieldbot: polling stopped: the bot has a webhook (fieldbot serve): stop serve and run "
+            "`fieldbot serve --delete-webhook` first"
+        )
         removed = await asyncio.to_thread(fieldbot, tmp_path, "serve", "--delete-webhook", **env)
         assert removed.returncode == 0, removed.stderr
         assert api.webhook.config is None
