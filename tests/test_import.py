@@ -36,6 +36,7 @@ from storage.sqlite.imports import ImportRepository
 from storage.sqlite.records import export_rows
 from storage.sqlite.store import Store
 from storage.types import EXPORT_COLUMNS, StorageError
+from tests import seed
 
 TODAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -1017,3 +1018,22 @@ async def test_a_records_export_imported_into_an_empty_database_gives_the_same_r
             )
         finally:
             await fresh.close()
+
+
+async def test_an_import_never_reuses_the_ids_of_records_undone_before_it(store: Store, tmp_path: Path) -> None:
+    """Migration 0008: ids are never reused. An outing and its consultation saved and undone leave their ids behind
+    for good: an import after them takes new ones (an export of the undone record would otherwise name a record
+    the import made)."""
+    staff = await store.staff.ensure_admin(1, NOW)
+    await seed.outing(store, staff.id, TODAY, consultations=(seed.consultation(),))
+    saved = await store.db.fetchone("SELECT max(id) FROM submissions")
+    ids = await store.db.fetchone("SELECT max(o.id), max(c.id) FROM outings o, consultations c")
+    assert saved is not None and ids is not None
+    async with store.db.transaction() as tx:
+        assert await store.records.delete_submission(tx, int(saved[0]), staff.id)
+    report = await run(store, "records", write(tmp_path / "records.csv", MIXED))
+    assert report.ok, report.errors
+    outing_ids = [int(r[0]) for r in await store.db.fetchall("SELECT id FROM outings")]
+    consultation_ids = [int(r[0]) for r in await store.db.fetchall("SELECT id FROM consultations")]
+    assert outing_ids and min(outing_ids) > int(ids[0])
+    assert consultation_ids and min(consultation_ids) > int(ids[1])

@@ -158,8 +158,16 @@ class SqliteDialect:
         return ""  # one writer at a time: there is no row another writer holds
 
     async def new_ids(self, tx: AnyTransaction, table: str, count: int) -> list[int]:
-        # Above the largest id: the transaction holds the only write lock, so no other writer can take them.
-        row = (await tx.execute(f"SELECT coalesce(max(id), 0) FROM {table}")).one()
+        # Above every id the table ever gave (its AUTOINCREMENT counter: the largest id left may be below an undone
+        # one's, and ids are never reused, migration 0008); the transaction holds the only write lock, so no other
+        # writer can take them. Rows written with these ids move the counter past them.
+        row = (
+            await tx.execute(
+                f"SELECT max(coalesce((SELECT max(id) FROM {table}), 0), "
+                "coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))",
+                (table,),
+            )
+        ).one()
         first = int(row[0]) + 1 if row is not None else 1
         return list(range(first, first + count))
 
