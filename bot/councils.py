@@ -2,7 +2,7 @@
 
     COUNCILS_DIR/
         councils.sqlite3         the register: codes, names, who is under whom, enabled or not
-        <code>/fieldbot.sqlite3  the council's own database (nothing of another council is ever in it)
+        <code>/fieldbot.sqlite3  the council's own database on SQLite (nothing of another council is ever in it)
         <code>/field.key         its own encryption key (made when the council is added; readable by its owner)
         <code>/taxonomy.toml     its categories, areas and zones (a copy of the file given; the built-in without)
         <code>/bot.token         its bot's token (a copy of the file given; never a value on a command line)
@@ -44,6 +44,10 @@ OWN_SETTINGS = frozenset(
         "TELEGRAM_API_BASE_URL",
     }
 )
+# Never taken from the deployment: who is an admin, and which group chat gets the digest, belong to one council
+# (a deployment-wide value would make one person admin of every council, or send every council's counts to one
+# group).
+NEVER_INHERITED: dict[str, object] = {"admin_telegram_ids": [], "digest_chat_id": None}
 OWN = "council.env"
 REGISTRY = "councils.sqlite3"
 DATABASE = "fieldbot.sqlite3"
@@ -136,7 +140,7 @@ def council_settings(settings: Settings, code: str) -> Settings:
     where = folder(settings, code)
     if not where.is_dir():
         raise UnknownCouncil(code)
-    overrides = settings.model_dump()
+    overrides = settings.model_dump() | NEVER_INHERITED
     overrides.update({key.lower(): value for key, value in own_settings(where).items()})
     overrides.update(
         database_path=where / DATABASE,

@@ -281,3 +281,19 @@ def test_on_postgresql_each_council_has_its_own_schema_and_the_city_sums_them(
     assert run_aside(per_schema()) == {"council_city": 0, "council_kita": 5, "council_minami": 4}
     report = json.loads(cli("report", "--council", "minami", "--fy", "2026", "--format", "json").out)
     assert report["totals"]["outings"]["count"] == 4
+
+
+def test_a_council_never_inherits_the_deployments_admins_or_digest_group(cli: Cli, tmp_path: Path) -> None:
+    """ADMIN_TELEGRAM_IDS and DIGEST_CHAT_ID of the deployment (a .env from single-council days, say) would make one
+    person admin of every council and send every council's counts to one group: each council has its own or none."""
+    assert cli("council", "add", "kita", "--name", "北区", "--set", "ADMIN_TELEGRAM_IDS=111,222").code == 0
+    assert cli("council", "add", "minami", "--name", "南区", "--set", "DIGEST_SCHEDULE=fri 17:00").code == 0
+    deployment = load_settings(admin_telegram_ids="999", digest_chat_id="-100123", digest_schedule="mon 08:30")
+    kita, minami = council_settings(deployment, "kita"), council_settings(deployment, "minami")
+    assert kita.admin_telegram_ids == [111, 222] and minami.admin_telegram_ids == []
+    assert kita.digest_chat_id is None and minami.digest_chat_id is None
+    assert (kita.digest_schedule, minami.digest_schedule) == ("mon 08:30", "fri 17:00")  # a default: inherited
+    assert (
+        "council setting 'DATABASE_PATH'"
+        in cli("council", "add", "nishi", "--name", "西区", "--set", "DATABASE_PATH=x").one_error()
+    )
