@@ -169,11 +169,19 @@ def build_councils(
     """The databases of `councils` councils of a city (COUNCILS_DIR keeps one per council), each with `outings`
     outings and `consultations` consultations over ten fiscal years. One is built and copied: the councils'
     figures are alike, and each is read from its own file. Databases already built alike in `folder` are kept."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"council-{i:02d}.sqlite3" for i in range(councils)]
-    if not built(paths[0], outings, consultations):
-        build(paths[0], taxonomy, sealer, outings=outings, consultations=consultations)
+    paths = [council_source(folder, taxonomy, sealer, outings=outings, consultations=consultations)]
+    paths += [folder / f"council-{i:02d}.sqlite3" for i in range(1, councils)]
     for path in paths[1:]:
         if not built(path, outings, consultations):
             shutil.copyfile(paths[0], path)
     return paths
+
+
+def council_source(folder: Path, taxonomy: Taxonomy, sealer: Sealer, *, outings: int, consultations: int) -> Path:
+    """The first council's database of `build_councils` (the one the others are copies of), built unless it is
+    already there alike: the PostgreSQL city rows copy their data from it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "council-00.sqlite3"
+    if not built(path, outings, consultations):
+        build(path, taxonomy, sealer, outings=outings, consultations=consultations)
+    return path

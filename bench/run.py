@@ -38,6 +38,7 @@ from services.digest import DigestService
 from services.reporting import Reporter
 from services.screens import Rows
 from simulator.botapi import ApiEvent, LocalBotApi, SimUser
+from storage.engines import open_store
 from storage.sqlite.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,8 +192,9 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-async def prepare_staff(path: Path, sealer: Sealer, users: int) -> None:
-    store = await Store.open(path, sealer)
+async def prepare_staff(path: Path, sealer: Sealer, users: int, url: str | None = None) -> None:
+    """`users` staff members in a new database: the SQLite file at `path`, or the PostgreSQL database at `url`."""
+    store = await open_store(path, url, sealer)
     async with store.db.transaction() as tx:
         await tx.executemany(
             "INSERT INTO staff (telegram_id, name, role, zone, area, created_at) VALUES (?, ?, 'staff', 'west', "
@@ -685,30 +687,59 @@ def table(results: Results) -> str:
     return "\n".join(lines)
 
 
+PG_PARTS = ("pg-latency", "pg-workers", "pg-city", "pg-serve")
+ONLY = ("latency", "city", "serve", *PG_PARTS, "postgres", "pg-statements")
+
+
 async def main_async(args: argparse.Namespace) -> Results:
     results = Results()
     taxonomy = load_taxonomy()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="fieldbot-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    if not args.work:
+        work.chmod(0o755)  # the PostgreSQL server, run as user postgres, keeps its data in here
     users, seconds, records, import_rows = (
         (20, 4.0, 100_000, 100_000) if args.quick else (200, 20.0, 1_000_000, 1_000_000)
     )
     global LOG_DIR
     LOG_DIR = work
     city_records = 1_000_000 if args.quick else 10_000_000
-    if args.only == "city":
-        await city_runs(work / "city", taxonomy, city_records, results)
-        return results
-    if args.only in (None, "latency"):
+
+    def wanted(part: str) -> bool:
+        return args.only in (None, part) or (args.only == "postgres" and part in PG_PARTS)
+
+    if wanted("latency"):
         await latency_runs(work, users, seconds, results)
-    if args.only == "latency":
-        return results
-    if args.only in (None, "serve"):
+    if wanted("serve"):
         from bench.serve import serve_runs  # here: bench/serve.py imports this module
 
         await serve_runs(work, users, seconds, results)
-    if args.only == "serve":
-        return results
+    if args.only is None:
+        await big_runs(work, taxonomy, records, import_rows, results)
+    if wanted("city"):
+        await city_runs(work / "city", taxonomy, city_records, results)
+    parts = [part for part in PG_PARTS if wanted(part)] + (["pg-statements"] if args.only == "pg-statements" else [])
+    if parts:
+        from bench.pg import postgres_runs  # here: bench/pg.py imports this module
+
+        await postgres_runs(
+            work,
+            taxonomy,
+            parts,
+            keep=bool(args.work),
+            quick=args.quick,
+            city_records=city_records,
+            users=users,
+            seconds=seconds,
+            results=results,
+        )
+    if not args.work:  # gigabytes: kept (and used again) only in a work folder given
+        shutil.rmtree(work / "city", ignore_errors=True)
+    return results
+
+
+async def big_runs(work: Path, taxonomy: Taxonomy, records: int, import_rows: int, results: Results) -> None:
+    """The report and digest over one big council, then import and export."""
     key = generate_key()
     database = work / "big.sqlite3"
     print(f"building {records:,} outings and {records:,} consultations over 10 fiscal years", flush=True)
@@ -716,11 +747,7 @@ async def main_async(args: argparse.Namespace) -> Results:
         build, database, taxonomy, Sealer.from_text(key), outings=records, consultations=records, last_fy=LAST_FY
     )
     await report_runs(database, Sealer.from_text(key), taxonomy, records, results)
-    await city_runs(work / "city", taxonomy, city_records, results)
-    if not args.work:  # gigabytes: kept (and used again) only in a work folder given
-        shutil.rmtree(work / "city")
     await asyncio.to_thread(io_runs, work, database, key, taxonomy, import_rows, results)
-    return results
 
 
 def main() -> None:
@@ -728,9 +755,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, under a minute")
     parser.add_argument("--work", help="folder for the generated databases and files (default: a temporary one)")
     parser.add_argument(
+        "--results", type=Path, default=RESULTS, help=f"where to write the figures as JSON (default: {RESULTS})"
+    )
+    parser.add_argument(
         "--only",
-        choices=("latency", "city", "serve"),
-        help="run only one part (latency: for profiling; city: the councils; serve: webhook intake)",
+        choices=ONLY,
+        help="run only one part (latency: for profiling; city: the councils; serve: webhook intake; pg-latency, "
+        "pg-workers, pg-city, pg-serve: the PostgreSQL rows, or all of them with postgres; pg-statements: where "
+        "the server's time goes on the webhook path, not part of the full run)",
     )
     args = parser.parse_args()
     started = time.perf_counter()
@@ -745,8 +777,8 @@ def main() -> None:
         "seconds": round(elapsed, 1),
         "figures": [asdict(f) for f in results.figures],
     }
-    RESULTS.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(f"\n{len(results.figures)} figures in {elapsed:.0f} s; written to {RESULTS.relative_to(ROOT)}")
+    args.results.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"\n{len(results.figures)} figures in {elapsed:.0f} s; written to {args.results}")
 
 
 if __name__ == "__main__":
