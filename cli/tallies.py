@@ -7,10 +7,10 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from cli.common import existing_database, settings_for
+from bot.settings import Settings
+from cli.common import existing_database, open_database, settings_for
 from core.i18n import t
 from storage.sqlite.lock import WriterLock
-from storage.sqlite.store import Store
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,7 +33,7 @@ def cmd_tallies(args: argparse.Namespace) -> None:
     settings = settings_for(args)
     database = existing_database(args, settings)
     if args.check:
-        daily, monthly = asyncio.run(_compared(database, rebuild=False))
+        daily, monthly = asyncio.run(_compared(settings, database, rebuild=False))
         if daily or monthly:
             print(t("cli.tallies.differ", count=daily + monthly, daily=daily, monthly=monthly))
             raise SystemExit(1)
@@ -41,13 +41,14 @@ def cmd_tallies(args: argparse.Namespace) -> None:
         return
     # One transaction that holds the write lock while it reads every record: not while the bot writes.
     with WriterLock.acquire(database, "fieldbot tallies rebuild"):
-        daily, monthly = asyncio.run(_compared(database, rebuild=True))
+        daily, monthly = asyncio.run(_compared(settings, database, rebuild=True))
     print(t("cli.tallies.rebuilt", count=daily + monthly, daily=daily, monthly=monthly))
 
 
-async def _compared(database: Path, *, rebuild: bool) -> tuple[int, int]:
-    """The rows of (daily, monthly) tallies that differ from the records', made right when `rebuild`."""
-    store = await Store.open(database)
+async def _compared(settings: Settings, database: Path, *, rebuild: bool) -> tuple[int, int]:
+    """The rows of (daily, monthly) tallies that differ from the records', made right when `rebuild`: on the
+    engine and in the schema the settings name (counts only: no key needed)."""
+    store = await open_database(settings, database)
     try:
         return await (store.tallies.rebuild() if rebuild else store.tallies.differences())
     finally:

@@ -189,6 +189,9 @@ def test_the_commands_work_on_the_database_of_database_url_and_backup_names_pg_d
     assert len(rows) == 2 and "2026-06-01" in rows[1]
     refused = cli("backup", "copy.sqlite3", DATABASE_URL=url)
     assert "pg_dump" in refused.one_error() and not (tmp_path / "copy.sqlite3").exists()
+    checked = cli("tallies", "rebuild", "--check", DATABASE_URL=url)
+    assert checked.code == 0 and "一致" in checked.out, checked
+    assert not (tmp_path / "council.sqlite3").exists()
 
 
 async def test_workers_claiming_at_once_take_other_peoples_updates_instead_of_waiting(pg: PostgresStore) -> None:
