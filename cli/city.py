@@ -31,9 +31,7 @@ class CityUsageError(CommandError):
 
 def resolve(args: argparse.Namespace, settings: Settings) -> tuple[Council | None, list[Council]]:
     """(the parent, its children) for a city table; (the council, []) for a council without children, whose
-    report is its own."""
-    if args.table is not None or args.chart is not None or args.zone is not None or args.format == "png":
-        raise CityUsageError(t("report.city.cli.alone"))
+    report is its own (tables, charts and zones included). A city table is one table: none of those with it."""
     try:
         councils = registry(settings).all()
     except NoDeployment:
@@ -41,12 +39,18 @@ def resolve(args: argparse.Namespace, settings: Settings) -> tuple[Council | Non
     if args.council == ALL:
         top = tops(councils)
         if len(top) == 1 and children_of(councils, top[0].code):
-            return top[0], children_of(councils, top[0].code)
-        return None, top
-    council = next((c for c in councils if c.code == args.council), None)
-    if council is None:
-        raise CityUsageError(t("cli.council.unknown", code=args.council))
-    return council, children_of(councils, council.code)
+            parent, children = top[0], children_of(councils, top[0].code)
+        else:
+            parent, children = None, top
+    else:
+        parent = next((c for c in councils if c.code == args.council), None)
+        if parent is None:
+            raise CityUsageError(t("cli.council.unknown", code=args.council))
+        children = children_of(councils, parent.code)
+    city = parent is None or bool(children)
+    if city and (args.table is not None or args.chart is not None or args.zone is not None or args.format == "png"):
+        raise CityUsageError(t("report.city.cli.alone"))
+    return parent, children
 
 
 async def city_table_of(settings: Settings, parent: Council | None, children: list[Council], span: Period) -> CityTable:

@@ -172,7 +172,12 @@ def test_a_disabled_council_leaves_the_city_table(cli: Cli, tmp_path: Path) -> N
 
 def test_council_report_refuses_options_it_cannot_honour(cli: Cli, tmp_path: Path) -> None:
     _city(cli, tmp_path)
-    assert "--council" in cli("report", "--council", "city", "--fy", "2026", "--table", "staff").one_error()
+    assert "--table" in cli("report", "--council", "city", "--fy", "2026", "--table", "staff").one_error()
+    # A council without councils under it: its own report, tables included.
+    _seed("kita", [("outing", 2)])
+    table = cli("report", "--council", "kita", "--fy", "2026", "--table", "staff", "--format", "json")
+    assert table.code == 0, table.err
+    assert "staff" in json.loads(table.out)["tables"]
     assert "登録されていません" in cli("report", "--council", "nishi", "--fy", "2026").one_error()
 
 
