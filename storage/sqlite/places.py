@@ -38,6 +38,19 @@ def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _described(place: NewPlace | Place) -> tuple[object, ...]:
+    """The columns that describe a place (name … ended_on), in the order add and update write them."""
+    return (
+        place.name,
+        place.kind,
+        place.area,
+        place.organiser,
+        place.status.value,
+        _iso(place.started_on),
+        _iso(place.ended_on),
+    )
+
+
 class PlaceRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -50,19 +63,7 @@ class PlaceRepository:
         cursor = await tx.execute(
             "INSERT INTO places (name, kind, area, organiser, status, started_on, ended_on, confirmed, created_by, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                place.name,
-                place.kind,
-                place.area,
-                place.organiser,
-                place.status.value,
-                _iso(place.started_on),
-                _iso(place.ended_on),
-                int(confirmed),
-                by,
-                stamp,
-                stamp,
-            ),
+            (*_described(place), int(confirmed), by, stamp, stamp),
         )
         return Place(**{**_fields(place), "id": int(cursor.rows[0][0]), "confirmed": confirmed})
 
@@ -88,18 +89,7 @@ class PlaceRepository:
         cursor = await tx.execute(
             "UPDATE places SET name = ?, kind = ?, area = ?, organiser = ?, status = ?, started_on = ?, ended_on = ?, "
             "confirmed = ?, updated_at = ? WHERE id = ?",
-            (
-                place.name,
-                place.kind,
-                place.area,
-                place.organiser,
-                place.status.value,
-                _iso(place.started_on),
-                _iso(place.ended_on),
-                int(place.confirmed),
-                utc_iso(now),
-                place.id,
-            ),
+            (*_described(place), int(place.confirmed), utc_iso(now), place.id),
         )
         return cursor.rowcount == 1
 
