@@ -23,6 +23,8 @@ from storage.postgres.store import PostgresStore
 from storage.sqlite.store import SqlStore, Store
 from tests.pg import SKIP_REASON, Cluster, run_aside, shared_cluster
 
+pytest_plugins = ["tests.browser"]  # the browser fixtures: `browser`, `new_browser`
+
 TODAY = date(2026, 11, 23)  # a Monday
 TEST_KEY = generate_key()
 
