@@ -68,6 +68,7 @@ class Button:
     label: str
     data: str | None
     url: str | None
+    web_app: str | None = None  # a Mini App button's URL: "pressing" it prints the link to open in a browser
 
 
 # --------------------------------------------------------------------------------------------------
@@ -323,12 +324,12 @@ class TerminalChat:
         if numbered:
             self._buttons = []
             self._numbered = (msg.message_id, msg.buttons)
-        rows = zip(msg.buttons, msg.callback_data, msg.button_urls, strict=True)
-        for labels, data, urls in rows:
+        rows = zip(msg.buttons, msg.callback_data, msg.button_urls, msg.web_app_urls, strict=True)
+        for labels, data, urls, web_apps in rows:
             shown: list[str] = []
-            for label, callback, url in zip(labels, data, urls, strict=True):
+            for label, callback, url, web_app in zip(labels, data, urls, web_apps, strict=True):
                 if numbered:
-                    self._buttons.append(Button(msg.message_id, label, callback, url))
+                    self._buttons.append(Button(msg.message_id, label, callback, url, web_app))
                     shown.append(f"[{len(self._buttons)}] {label}")
                 else:
                     shown.append(f"[-] {label}")
@@ -366,6 +367,9 @@ class TerminalChat:
             self.write.line(t("demo.no_button", number=number))
             return
         button = self._buttons[number - 1]
+        if button.web_app is not None:
+            self.open_web_app(number, button)
+            return
         if button.data is None:
             if button.url:
                 self.write.line(t("demo.link", url=button.url))
@@ -382,6 +386,17 @@ class TerminalChat:
             return
         if toast:
             self.write.line(t("demo.toast", text=toast))
+
+    def open_web_app(self, number: int, button: Button) -> None:
+        """A Mini App button opens a page in the Telegram app: here, the link to open in a browser on this machine
+        (the launch data signed for the demo user, as the app would add it)."""
+        try:
+            url = self.user.open_web_app(button.label, message_id=button.message_id)
+        except AssertionError:  # the message was deleted or its buttons changed since they were shown
+            self.write.line(t("demo.no_button", number=number))
+            return
+        self.write.line(t("demo.open_form"))
+        self.write.line(f"  {url}")
 
     async def send(self, text: str) -> None:
         try:

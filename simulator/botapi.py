@@ -14,6 +14,7 @@ from simulator.protocol import DEFAULT_TOKEN, DEFAULT_WAIT, MESSAGE_UPDATES, Api
 from simulator.server import ApiServer
 from simulator.updates import PendingUpdate, UpdateQueue
 from simulator.users import SimUser
+from simulator.webapp import launch_params
 from simulator.webhook import Delivery, Webhook, WebhookDeliverer
 
 # Everything tests, benchmarks and the demo import from here, wherever it is defined.
@@ -33,6 +34,7 @@ __all__ = [
     "Upload",
     "Webhook",
     "image_size",
+    "launch_params",
     "png_bytes",
 ]
 

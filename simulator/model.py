@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from simulator.media import SimFile
-from simulator.protocol import JSONDict, deep_copy
+from simulator.protocol import INLINE_BUTTON_ACTIONS, JSONDict, deep_copy
 
 if TYPE_CHECKING:
     from simulator.botapi import LocalBotApi
@@ -125,6 +125,11 @@ class SimMessage:
     @property
     def button_urls(self) -> list[list[str | None]]:
         return [[b.get("url") for b in row] for row in self.inline_rows()]
+
+    @property
+    def web_app_urls(self) -> list[list[str | None]]:
+        """The URLs of the Mini App (web_app) buttons (None for other buttons)."""
+        return [[web_app_url(b) for b in row] for row in self.inline_rows()]
 
     def inline_rows(self) -> list[list[JSONDict]]:
         if not self.inline_markup:
@@ -255,6 +260,17 @@ class SimChat:
 
     def __repr__(self) -> str:
         return f"<SimChat {self.id} {self.type} {self.title or (self.user and self.user.first_name)!r}>"
+
+
+def button_action(button: JSONDict) -> str:
+    """What pressing the button does: its action field, e.g. "callback_data", "url" or "web_app"."""
+    return next((key for key in INLINE_BUTTON_ACTIONS if key in button), "none")
+
+
+def web_app_url(button: JSONDict) -> str | None:
+    web_app = button.get("web_app")
+    url = web_app.get("url") if isinstance(web_app, dict) else None
+    return url if isinstance(url, str) else None
 
 
 def find_button(chat: SimChat, label: str, message_id: int | None) -> tuple[SimMessage, JSONDict]:

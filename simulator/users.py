@@ -7,8 +7,17 @@ import re
 from typing import TYPE_CHECKING
 
 from simulator.media import image_size, png_bytes
-from simulator.model import CallbackAnswer, CallbackQueryState, SimChat, SimMessage, find_button
+from simulator.model import (
+    CallbackAnswer,
+    CallbackQueryState,
+    SimChat,
+    SimMessage,
+    button_action,
+    find_button,
+    web_app_url,
+)
 from simulator.protocol import DEFAULT_WAIT, MESSAGE_UPDATES, JSONDict, deep_copy, utf16_len
+from simulator.webapp import init_data, launch_url
 
 if TYPE_CHECKING:
     from simulator.botapi import LocalBotApi
@@ -329,10 +338,39 @@ class SimUser:
         """Press an inline button by its text; returns the text of the bot's callback answer."""
         target = self._target(chat)
         msg, button = find_button(target, label, message_id)
+        if button_action(button) == "web_app":
+            raise AssertionError(
+                f"button {button.get('text')!r} in {msg!r} is a web_app (Mini App) button: pressing it sends the bot "
+                "nothing and opens a page; use open_web_app()"
+            )
         data = button.get("callback_data")
         if not isinstance(data, str):
             raise AssertionError(f"button {button.get('text')!r} in {msg!r} has no callback_data: {button}")
         return await self._press(target, msg, data, wait=wait, timeout=timeout)
+
+    def open_web_app(self, label: str, *, message_id: int | None = None, auth_date: int | None = None) -> str:
+        """Press a Mini App (web_app) button of the private chat, as a Telegram app does: no update reaches the
+        bot; returns the URL the app opens, the button's URL with the launch parameters in its fragment
+        (`#tgWebAppData=<initData>&tgWebAppVersion=…&tgWebAppPlatform=…`; simulator.webapp.launch_params reads
+        them back). initData is this user's, signed with the bot's token, dated auth_date (default: api.now())."""
+        url = self._web_app_button(label, message_id)
+        return launch_url(url, self.web_app_init_data(label, message_id=message_id, auth_date=auth_date))
+
+    def web_app_init_data(self, label: str, *, message_id: int | None = None, auth_date: int | None = None) -> str:
+        """Just the initData string open_web_app would put in the URL (a fresh query_id each time)."""
+        self._web_app_button(label, message_id)
+        when = auth_date if auth_date is not None else self.api.now()
+        return init_data(self.api.token, self.to_json(), auth_date=when)
+
+    def _web_app_button(self, label: str, message_id: int | None) -> str:
+        msg, button = find_button(self.chat, label, message_id)
+        url = web_app_url(button)
+        if url is None:
+            raise AssertionError(
+                f"button {button.get('text')!r} in {msg!r} is not a web_app (Mini App) button: "
+                f"it is a {button_action(button)} button"
+            )
+        return url
 
     async def press_data(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import io
 import os
 import pty
 import re
@@ -19,12 +20,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from core.crypto import Sealer
 from core.i18n import t
 from core.models import Role
 from core.taxonomy import Taxonomy
+from core.webapp import check_init_data
 from demo.seed import DEMO_AREA, DEMO_USER_ID, DEMO_ZONE, ensure_demo_user, is_seeded, seed
+from demo.terminal import TerminalChat, TerminalWriter
+from simulator.botapi import LocalBotApi, launch_params
 from storage.sqlite.store import Store
 from tests.conftest import TEST_KEY, TODAY
 
@@ -301,3 +306,34 @@ async def test_demo_consultations_from_agencies_name_who_consulted_and_a_topic_a
         < await one("SELECT count(DISTINCT consultation_id) FROM consultation_agencies")
         < await one("SELECT count(*) FROM consultations")
     )
+
+
+async def test_a_mini_app_button_is_numbered_and_its_number_prints_the_signed_link(tmp_path: Path) -> None:
+    """In process: the terminal chat against the simulator, a bot client sending a keyboard with a form button."""
+    form, url = "🔒 フォームで入力", "http://127.0.0.1:8765/form?t=abc"
+    markup = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("保存", callback_data="save")], [InlineKeyboardButton(form, web_app=WebAppInfo(url))]]
+    )
+    async with LocalBotApi() as api, Bot(api.token, base_url=api.base_url) as bot:
+        user = api.user(DEMO_USER_ID, "花子", "デモ")
+        out = io.StringIO()
+        chat = TerminalChat(api, user, tmp_path / "files", TerminalWriter(out), echo=False)
+        await bot.send_message(DEMO_USER_ID, "記録を入力してください", reply_markup=markup)
+        assert chat.render()
+        assert "[1] 保存" in out.getvalue() and f"[2] {form}" in out.getvalue()
+
+        start = len(out.getvalue())
+        assert await chat.handle("２")  # full-width, from a Japanese input method
+        shown = out.getvalue()[start:].splitlines()
+        assert shown[0] == t("demo.open_form")
+        link = shown[1].strip()
+        assert link.startswith(url + "#tgWebAppData=")
+        init_data = launch_params(link)["tgWebAppData"]
+        launch = check_init_data(api.token, init_data, datetime.fromtimestamp(api.now(), UTC))
+        assert launch.user_id == DEMO_USER_ID
+        assert await bot.get_updates() == ()  # the bot is told nothing
+
+        await bot.delete_message(DEMO_USER_ID, user.messages[-1].message_id)
+        start = len(out.getvalue())
+        await chat.handle("2")  # the buttons shown are gone
+        assert out.getvalue()[start:].strip() == t("demo.no_button", number=2)
