@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -15,25 +16,31 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 from bot.councils import child_councils
 from bot.ledger import DeliveryLedger
+from bot.notes import NoteSite
 from bot.polling import Poller, RawUpdatesRequest
 from bot.processor import KeyedUpdateProcessor
 from bot.requests import SafeRequest
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.webhook import Listener
 from core.clock import Clock, SystemClock, utc_iso
 from core.i18n import t
 from core.taxonomy import Taxonomy, load_taxonomy
+from core.webapp import FormLinks
 from handlers import access, errors, followups, menu, places, reports, visit
 from handlers.common import BotData, Context, Services
+from handlers.common import deliver as handlers_deliver
 from handlers.delivery import TelegramSender
 from services.city import CityService
-from services.deps import Deps
+from services.deps import Deps, Forms
 from services.digest import DigestService
 from services.flow import FlowService
 from services.followups import FollowUpService
+from services.notes import NoteFormService
 from services.places import PlaceService
 from services.reminders import DraftExpiryService, ReminderService, RetentionService
 from services.reporting import ReportService
+from services.screens import Reply
 from services.staff import StaffService
 from storage.engines import open_store
 from storage.sqlite.lock import WriterLock
@@ -127,6 +134,8 @@ class FieldBot:
     runtime: Runtime | None = None
     # Whether this process runs the scheduled jobs: a deployment has one scheduler (not `fieldbot work`).
     schedules: bool = True
+    notes: NoteFormService | None = None  # the note form (services/notes.py), when PUBLIC_URL is set
+    listener: Listener | None = None  # long polling with the note form: its pages' listener
 
     async def start(self) -> None:
         settings = self.settings
@@ -138,16 +147,19 @@ class FieldBot:
         self.lock = WriterLock.acquire(settings.database_path, what, shared=shared)
         store = self.store = await self._open_store()
         children = child_councils(settings)  # the councils under this one, if any (市社協 over 区社協)
-        deps = self.deps = Deps(store, taxonomy, self.clock, ZoneInfo(settings.timezone), children)
+        forms = self._forms(bot_id)
+        deps = self.deps = Deps(store, taxonomy, self.clock, ZoneInfo(settings.timezone), children, forms)
         ledger = self.ledger = DeliveryLedger(store.inbox, bot_id, self.clock)
         ledger.listeners.extend(self.finished_listeners)
         store.settled = ledger.settled
         self.processor.finish = ledger.finish
         application = self.application = self._build_application(token)
-        application.bot_data.services = build_services(
+        services = application.bot_data.services = build_services(
             deps, self.boot_id, bot_id, frozenset(settings.admin_telegram_ids)
         )
         register_handlers(application)
+        if forms is not None:
+            self.notes = NoteFormService(deps, services.flows, services.followups, services.staff)
         self.scheduler = self._scheduler(deps, ledger, TelegramSender(application.bot))
         await application.initialize()
         await set_commands(application)
@@ -157,9 +169,41 @@ class FieldBot:
         if runtime is not None:
             await runtime.start(self)
         else:
+            if forms is not None:  # one council on long polling: its own listener, for the note form only
+                self.listener = Listener(settings.serve_host, settings.serve_port)
+                self.listener.add_notes(self.note_site())
+                await self.listener.start()
             self.poller = Poller(application, ledger, self.updates_request)
             await self.poller.start()
         log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
+
+    def _forms(self, bot_id: int) -> Forms | None:
+        """The note form, when the bot has a public address its pages are served at (PUBLIC_URL)."""
+        settings = self.settings
+        if settings.public_url is None:
+            return None
+        return Forms(FormLinks(settings.sealer(), settings.public_url, bot_id), typing=settings.note_typing)
+
+    def note_site(self) -> NoteSite:
+        """This bot's note form, for a listener (its own, or the one `fieldbot serve` shares)."""
+        assert self.deps is not None and self.deps.forms is not None and self.notes is not None
+        assert self.application is not None and self.store is not None
+        bot, flows = self.application.bot, self.application.bot_data.services.flows
+        store = self.store
+
+        async def deliver(chat_id: int, reply: Reply) -> None:
+            await handlers_deliver(bot, flows, chat_id, reply)
+
+        return NoteSite(
+            bot_id=self.deps.forms.links.bot_id,
+            bot_token=self.settings.token(),
+            service=self.notes,
+            links=self.deps.forms.links,
+            clock=self.clock,
+            deliver=deliver,
+            launch_max_age=timedelta(minutes=self.settings.note_launch_max_age_minutes),
+            refresh=store.forget_cached if self.runtime is not None else None,
+        )
 
     async def _open_store(self) -> SqlStore:
         settings = self.settings
@@ -223,6 +267,7 @@ class FieldBot:
                 ("retention", retention.run),
                 ("drafts", drafts.run),
                 ("ledger", ledger.prune),
+                *([("form links", self.notes.prune)] if self.notes is not None else []),
             ]
         )
 
@@ -241,6 +286,8 @@ class FieldBot:
         """Stop whatever was started, even after a failed start; the database is closed and its lock released
         whatever else fails (an open connection's thread would keep the process alive)."""
         try:
+            if self.listener is not None:
+                await self.listener.stop()
             if self.poller is not None:
                 await self.poller.stop()
             if self.runtime is not None:

@@ -42,6 +42,7 @@ OWN_SETTINGS = frozenset(
         "RETENTION_DAYS",
         "DRAFT_RETENTION_DAYS",
         "TELEGRAM_API_BASE_URL",
+        "NOTE_TYPING",
     }
 )
 # Never taken from the deployment: who is an admin, and which group chat gets the digest, belong to one council

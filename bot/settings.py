@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     serve_workers: int = 4  # workers inside `fieldbot serve` (asyncio tasks); 0: `fieldbot work` processes only
     worker_lease_seconds: float = 30.0  # a worker silent this long is taken for dead and its update taken over
     worker_poll_seconds: float = 0.5  # how often a `fieldbot work` process with nothing to do looks again
+    # The note form (bot/notes.py), offered when PUBLIC_URL is set: whether personal text may still be typed into
+    # the chat (it is removed once saved), and how old a Mini App's launch data may be.
+    note_typing: bool = True
+    note_launch_max_age_minutes: int = 10
 
     @field_validator("telegram_bot_token")
     @classmethod

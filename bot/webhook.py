@@ -1,9 +1,10 @@
 """The HTTP listener of `fieldbot serve`: Telegram webhooks at POST /telegram/{bot_id}, one path per bot, each
 update answered 200 only once it is committed to the inbox; workers handle it from there (bot/worker.py).
 
-More callers share the listener as routes are added to it (`Listener.add`): LINE WORKS callbacks at
-/lineworks/{botId} and the note form's pages are meant to come here. The token is never in a path; a request
-that is refused is logged with its method, status and a redacted path, never its body or query string.
+More callers share the listener as routes are added to it (`Listener.add`): the note form's pages (bot/notes.py,
+`Listener.add_notes`), and LINE WORKS callbacks at /lineworks/{botId} are meant to come here. The bot token is
+never in a path; a request that is refused is logged with its method, status and a redacted path (a route's
+template: never a form link's token), never its body or query string.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from telegram import Update
 
+from bot.notes import NotePages, NoteSite
 from bot.polling import ALLOWED_UPDATES
 from bot.processor import update_key
 from bot.worker import InboxWorkers
@@ -103,6 +105,7 @@ class Listener:
         self.port = port
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[log_refusals])
         self._bots: dict[str, TelegramIntake] = {}
+        self._notes: NotePages | None = None
         self._runner: web.AppRunner | None = None
 
     def add(self, method: str, path: str, handler: Handler) -> None:
@@ -115,6 +118,13 @@ class Listener:
             self.add("POST", TELEGRAM_ROUTE, self._telegram)
         self._bots[str(intake.bot_id)] = intake
         return telegram_path(intake.bot_id)
+
+    def add_notes(self, site: NoteSite) -> None:
+        """Serve this bot's note form (bot/notes.py)."""
+        if self._notes is None:
+            self._notes = NotePages()
+            self._notes.install(self)
+        self._notes.sites[str(site.bot_id)] = site
 
     async def start(self) -> None:
         """Listen (once: the bots of several councils share it; a bot added later is taken by its path)."""
@@ -196,6 +206,8 @@ class WebhookServer:
         intake = self.intake = TelegramIntake(bot.ledger.bot_id, self.secret, bot.store.inbox, bot.clock)
         intake.received.append(self.workers.wake)
         path = self.listener.add_telegram(intake)
+        if bot.notes is not None:  # PUBLIC_URL set: the note form's pages on the same listener
+            self.listener.add_notes(bot.note_site())
         await self.workers.start(bot)
         await self.listener.start()
         base = self.public_url or f"http://{self.listener.host}:{self.listener.port}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -43,12 +44,18 @@ class Sealer:
     """Seals and opens text with one key. The key id (a hash prefix) in each value tells a wrong key at once."""
 
     def __init__(self, key: bytes) -> None:
+        self._key = key
         self._aead = AESGCM(key)
         self.key_id = hashlib.sha256(b"fieldbot key id" + key).digest()[:KEY_ID_BYTES]
 
     @classmethod
     def from_text(cls, text: str) -> Sealer:
         return cls(parse_key(text))
+
+    def derived(self, purpose: str) -> Sealer:
+        """A sealer with a key of its own for `purpose` (HMAC-SHA256 of the purpose under this key): what it seals
+        (the note form's links) never opens with the key of the data at rest, nor the other way round."""
+        return Sealer(hmac.new(self._key, purpose.encode("ascii"), hashlib.sha256).digest())
 
     def seal(self, plaintext: str, where: str) -> bytes:
         nonce = os.urandom(NONCE_BYTES)

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
@@ -98,6 +99,13 @@ def remove_demo_data(folder: Path) -> None:
                 shutil.rmtree(path)
             elif path.exists() or path.is_symlink():
                 path.unlink()
+
+
+def free_port() -> int:
+    """A port of this machine no one listens on (the note form's pages; the demo's own choice, on loopback)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def demo_key(path: Path) -> str:
@@ -493,7 +501,11 @@ async def run_demo(options: DemoOptions, out: TextIO | None = None, stdin_fd: in
     await api.start()
     bot: FieldBot | None = None
     try:
+        # The note form's pages on this machine, so that its links open in a browser here.
+        port = free_port()
         settings = load_settings(
+            public_url=f"http://127.0.0.1:{port}",
+            serve_port=port,
             telegram_bot_token=api.token,
             telegram_api_base_url=api.base_url,
             database_path=folder / DATABASE,

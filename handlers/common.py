@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from telegram import (
+    Bot,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -18,6 +19,7 @@ from telegram import (
     Message,
     ReplyKeyboardMarkup,
     Update,
+    WebAppInfo,
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -32,7 +34,7 @@ from services.flow import FlowService
 from services.followups import FollowUpService
 from services.places import PlaceService
 from services.reporting import ReportService
-from services.screens import Attachment, Reply, Rows, View, expired
+from services.screens import Attachment, Choice, FormLink, Reply, Rows, View, expired
 from services.staff import StaffService
 from storage.types import IdempotencyKey
 
@@ -111,9 +113,16 @@ def registered(*roles: Role) -> Callable[[StaffHandler], PlainHandler]:
     return decorate
 
 
+def inline_button(choice: Choice) -> InlineKeyboardButton:
+    """A callback button, or the note form's page opened as a Mini App (our buttons live in private chats only)."""
+    if isinstance(choice.button, FormLink):
+        return InlineKeyboardButton(choice.label, web_app=WebAppInfo(choice.button.url))
+    return InlineKeyboardButton(choice.label, callback_data=encode(choice.button))
+
+
 def markup(rows: Rows) -> InlineKeyboardMarkup | None:
     """Buttons with encoded data; None when there is none (Telegram refuses an empty keyboard)."""
-    kept = [[InlineKeyboardButton(c.label, callback_data=encode(c.button)) for c in row] for row in rows if row]
+    kept = [[inline_button(c) for c in row] for row in rows if row]
     return InlineKeyboardMarkup(kept) if kept else None
 
 
@@ -205,6 +214,25 @@ async def retire_keyboard(context: Context, chat_id: int, message_id: int) -> No
     """Remove the buttons of a message that no longer shows the current question."""
     with contextlib.suppress(BadRequest, Forbidden):
         await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+
+
+async def deliver(bot: Bot, flows: FlowService, chat_id: int, reply: Reply) -> None:
+    """Carry out a Reply that answers no update (the note form posted): its messages, new ones, in the chat;
+    the message that showed the question before loses its buttons."""
+    shown: int | None = None
+    try:
+        for view in [*([reply.edit] if reply.edit is not None else []), *reply.send]:
+            sent = await bot.send_message(chat_id, view.text, reply_markup=markup(view.rows))
+            shown = sent.message_id
+    except TelegramError:
+        if reply.track is not None:
+            await flows.shown(reply.track, None)  # the next input shows the question again
+        raise
+    if reply.track is not None:
+        await flows.shown(reply.track, shown)
+    if reply.retire is not None and reply.retire != shown:
+        with contextlib.suppress(BadRequest, Forbidden):
+            await bot.edit_message_reply_markup(chat_id, reply.retire, reply_markup=None)
 
 
 def pressed_message(update: Update) -> int | None:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from core.clock import Clock, local_today
 from core.councils import Council
 from core.taxonomy import Taxonomy
+from core.webapp import FormLinks
 from storage.interface import Store
 
 
@@ -31,12 +32,21 @@ class ChildCouncils(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Forms:
+    """The note form (services/notes.py): its links, and whether personal text may still be typed into the chat."""
+
+    links: FormLinks
+    typing: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Deps:
     store: Store
     taxonomy: Taxonomy
     clock: Clock
     tz: ZoneInfo
     children: ChildCouncils | None = None  # None: no council is under this one
+    forms: Forms | None = None  # None: no public address for the note form (personal text is typed)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import ValidationError
 
@@ -17,10 +18,12 @@ from core import dates, flow
 from core.buttons import CancelDraft, FlowPress, ResumeDraft, UndoSubmission
 from core.faults import crash_point
 from core.flow import DraftState, FlowContext, FlowKind, PlaceChoice, Repeat, Screen
+from core.flow.screen import FormField
 from core.i18n import t
 from core.models import Place, Staff
+from core.webapp import LinkClaims
 from services.deps import Deps
-from services.screens import Choice, Reply, View, expired, rows
+from services.screens import Choice, FormLink, Reply, View, expired, rows
 from storage.interface import Tx
 from storage.types import AlreadyProcessed, Draft, DraftConflict, IdempotencyKey
 
@@ -35,6 +38,30 @@ REPEATS = 3
 
 def _choice(place: Place) -> PlaceChoice:
     return PlaceChoice(place.id, place.name, place.kind, place.area)
+
+
+class LinkUsed(Exception):
+    """The form's link was used already (a double tap, or a link opened again): the transaction rolls back."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormQuestion:
+    """A draft's question as the note form asks it: the draft and its state still on it, and what it takes."""
+
+    draft: Draft
+    state: DraftState
+    ctx: FlowContext
+    field: FormField
+
+
+@dataclass(frozen=True, slots=True)
+class FormAnswer:
+    """What became of a form's text: stored (`reply` for the chat `chat_id`), invalid (`hint`), used, moved."""
+
+    outcome: Literal["stored", "invalid", "used", "moved"]
+    reply: Reply | None = None
+    chat_id: int | None = None
+    hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +81,12 @@ def load_state(draft: Draft) -> DraftState | None:
         return None
 
 
-def view_of(screen: Screen, draft: Draft) -> View:
-    """A flow screen as choices: every button carries the draft id and version."""
-    lines = ([Choice(b.label, FlowPress(draft.id, draft.version, b.action)) for b in row] for row in screen.keyboard)
+def view_of(screen: Screen, draft: Draft, form: Choice | None = None) -> View:
+    """A flow screen as choices: every button carries the draft id and version; `form`, the button opening the
+    note form, goes above the screen's last row."""
+    lines = [[Choice(b.label, FlowPress(draft.id, draft.version, b.action)) for b in row] for row in screen.keyboard]
+    if form is not None:
+        lines.insert(max(0, len(lines) - 1), [form])
     return View(screen.text, rows(*lines), personal_text=screen.personal_text)
 
 
@@ -242,6 +272,11 @@ class FlowService:
             return Reply(send=[screen], track=draft.id)
         ctx = await self._context(staff, state)
         personal = flow.render(state, ctx).personal_text
+        forms = self.deps.forms
+        if personal and forms is not None and not forms.typing:
+            # The council takes personal text only through the form: what was typed is not kept, and goes.
+            screen = await self._screen(draft, state, staff, t("flow.form.typing_off"), ctx=ctx)
+            return Reply(send=[screen], retire=draft.message_id, track=draft.id, forget_typed=True)
         outcome = flow.apply(state, ctx, text=text)
         shown_before = draft.message_id
         if outcome.changed:
@@ -345,4 +380,52 @@ class FlowService:
         self, draft: Draft, state: DraftState, staff: Staff, hint: str | None = None, ctx: FlowContext | None = None
     ) -> View:
         ctx = ctx or await self._context(staff, state)
-        return view_of(flow.render(state, ctx, hint), draft)
+        screen = flow.render(state, ctx, hint)
+        return view_of(screen, draft, self._form_button(staff, draft, state) if screen.form else None)
+
+    def _form_button(self, staff: Staff, draft: Draft, state: DraftState) -> Choice | None:
+        """The button opening the note form for this question (when the council has the form)."""
+        forms = self.deps.forms
+        if forms is None or staff.telegram_id is None:
+            return None
+        issued = int(self.deps.now().timestamp())
+        claims = LinkClaims("draft", staff.telegram_id, draft.id, issued, draft.version, state.step)
+        return Choice(t("flow.form.button"), FormLink(forms.links.url(claims)))
+
+    # --- the note form (services/notes.py) ---------------------------------------------------------------------
+
+    async def form_question(self, staff: Staff, claims: LinkClaims) -> FormQuestion | None:
+        """The question a draft link asks, if the draft is still on it (this person's, at the link's version)."""
+        draft = await self.store.drafts.get(claims.subject)
+        if draft is None or draft.staff_id != staff.id or draft.version != claims.version:
+            return None
+        state = load_state(draft)
+        if state is None or state.step != claims.step:
+            return None
+        ctx = await self._context(staff, state)
+        form = flow.render(state, ctx).form
+        return FormQuestion(draft, state, ctx, form) if form is not None else None
+
+    async def form_answer(self, staff: Staff, question: FormQuestion, token_hash: str, text: str) -> FormAnswer:
+        """What the form posted, as the answer to its question: kept sealed in the draft, in the transaction that
+        marks the link used; then the receipt and the next question for the chat."""
+        draft, ctx = question.draft, question.ctx
+        outcome = flow.apply(question.state, ctx, text=text)
+        if not outcome.changed:
+            return FormAnswer("invalid", hint=outcome.hint)
+        now = self.deps.now()
+        try:
+            async with self.store.unit(None, now) as tx:
+                if not await self.store.used_links.use(tx, token_hash, "draft", staff.id, now):
+                    raise LinkUsed
+                fresh = await self.store.drafts.update(
+                    tx, draft, state=outcome.state.model_dump_json(), boot_id=self.boot_id, now=now, unshown=True
+                )
+        except LinkUsed:
+            return FormAnswer("used")
+        except DraftConflict:
+            return FormAnswer("moved")
+        screen = await self._screen(fresh, outcome.state, staff, outcome.hint, ctx=ctx)
+        notes = [t("flow.form.received"), *outcome.notes, "", screen.text]
+        shown = View("\n".join(notes), screen.rows, screen.personal_text)
+        return FormAnswer("stored", Reply(send=[shown], retire=draft.message_id, track=fresh.id), draft.chat_id)

@@ -31,9 +31,10 @@ from core.flow.steps.followup import due_problem
 from core.i18n import t
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy
+from core.webapp import LinkClaims, Purpose
 from services.access import SUPERVISORS, can_see, scope_label, scope_of
 from services.deps import Deps
-from services.screens import Choice, Press, Reply, Rows, View, expired, pager, rows
+from services.screens import Choice, FormLink, Press, Reply, Rows, View, expired, pager, rows
 from storage.types import AlreadyProcessed, FollowUp, FollowUpScope, IdempotencyKey, PendingInput
 
 log = logging.getLogger(__name__)
@@ -92,17 +93,16 @@ def card_text(followup: FollowUp, taxonomy: Taxonomy, today: date) -> str:
     )
 
 
-def card_buttons(followup: FollowUp, *, reassign: bool) -> Rows:
-    """The actions on one follow-up (the same on its card and on its reminder)."""
+def card_buttons(followup: FollowUp, *, reassign: bool, forms: tuple[FormLink, FormLink] | None = None) -> Rows:
+    """The actions on one follow-up (the same on its card and on its reminder). `forms`: the note form's pages
+    that read the details and add a note, opened by the two buttons instead of the chat."""
     last = [Choice(t("followup.button.close"), FollowUpCloseMenu(followup.id))]
     if reassign:
         last.append(Choice(t("followup.button.reassign"), FollowUpOwnerMenu(followup.id)))
+    read, note = forms or (FollowUpDetails(followup.id), FollowUpNote(followup.id))
     return rows(
-        [Choice(t("followup.button.details"), FollowUpDetails(followup.id))],
-        [
-            Choice(t("followup.button.note"), FollowUpNote(followup.id)),
-            Choice(t("followup.button.due"), FollowUpDueMenu(followup.id)),
-        ],
+        [Choice(t("followup.button.details"), read)],
+        [Choice(t("followup.button.note"), note), Choice(t("followup.button.due"), FollowUpDueMenu(followup.id))],
         last,
     )
 
@@ -226,8 +226,19 @@ class FollowUpService:
         text = card_text(followup, self.taxonomy, self.deps.today())
         if note:
             text = f"{note}\n\n{text}"
-        buttons = card_buttons(followup, reassign=can_reassign(staff, followup, self.taxonomy))
+        reassign = can_reassign(staff, followup, self.taxonomy)
+        forms = (self.form_link(staff, "read", followup), self.form_link(staff, "note", followup))
+        both = (forms[0], forms[1]) if forms[0] is not None and forms[1] is not None else None
+        buttons = card_buttons(followup, reassign=reassign, forms=both)
         return View(text, (*buttons, (_to_list(),)))
+
+    def form_link(self, staff: Staff, purpose: Purpose, followup: FollowUp) -> FormLink | None:
+        """The note form's page reading this follow-up's details or adding a note (None: no form here)."""
+        forms = self.deps.forms
+        if forms is None or staff.telegram_id is None:
+            return None
+        issued = int(self.deps.now().timestamp())
+        return FormLink(forms.links.url(LinkClaims(purpose, staff.telegram_id, followup.id, issued)))
 
     async def _visible(self, staff: Staff, followup_id: int, *, closed_ok: bool = False) -> FollowUp | Reply:
         """The follow-up, if this person may see it and it is still open (else what to answer)."""
@@ -248,6 +259,10 @@ class FollowUpService:
         found = await self._visible(staff, button.followup, closed_ok=True)
         if isinstance(found, Reply):
             return found
+        link = self.form_link(staff, "read", found)
+        if link is not None:  # the council has the form: the details open on its page, never in the chat
+            text = f"{card_text(found, self.taxonomy, self.deps.today())}\n\n{t('followup.form.read_here')}"
+            return Reply(edit=View(text, rows([Choice(t("followup.button.details"), link)], [_back(found)])))
         detail = await self.store.followups.detail(found.id, staff.id, self.deps.now())
         assert detail is not None
         tz, today = self.deps.tz, self.deps.today()
@@ -283,6 +298,11 @@ class FollowUpService:
         found = await self._visible(staff, followup_id)
         if isinstance(found, Reply):
             return found
+        link = self.form_link(staff, "note", found) if kind == "note" else None
+        forms = self.deps.forms
+        if link is not None and forms is not None and not forms.typing:
+            text = f"{t('followup.form.note_here')}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
+            return Reply(edit=View(text, rows([Choice(t("flow.form.button"), link)], [_back(found)])))
         now = self.deps.now()
         try:
             async with self.store.unit(press.key, now) as tx:
@@ -291,7 +311,8 @@ class FollowUpService:
             return Reply()
         prompt = t("followup.ask_note", limit=NOTE_MAX) if kind == "note" else t("followup.ask_due")
         text = f"{prompt}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
-        return Reply(edit=View(text, rows([_back(found)]), personal_text=kind == "note"))
+        form = [Choice(t("flow.form.button"), link)] if link is not None else []
+        return Reply(edit=View(text, rows(form, [_back(found)]), personal_text=kind == "note"))
 
     async def due_menu(self, staff: Staff, button: FollowUpDueMenu, press: Press | None = None) -> Reply:
         found = await self._visible(staff, button.followup)
@@ -325,6 +346,10 @@ class FollowUpService:
         except AlreadyProcessed:
             return Reply()
         return await self._after(staff, followup.id, t("followup.due_changed"), edit=edit)
+
+    async def after_note(self, staff: Staff, followup_id: int, note: str) -> Reply:
+        """The card again, as a new message, after a note was added elsewhere (the note form)."""
+        return await self._after(staff, followup_id, note, edit=False)
 
     async def _after(self, staff: Staff, followup_id: int, note: str, *, edit: bool) -> Reply:
         changed = await self.store.followups.get(followup_id)

@@ -17,9 +17,16 @@ from storage.types import IdempotencyKey
 
 
 @dataclass(frozen=True, slots=True)
+class FormLink:
+    """Not a callback: a button opening the note form's page at `url` (a Mini App on Telegram, a link elsewhere)."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class Choice:
     label: str
-    button: Button
+    button: Button | FormLink
 
 
 Rows = tuple[tuple[Choice, ...], ...]

@@ -151,6 +151,8 @@ class StaffService:
             lines.append(t("help.supervisor"))
         if staff.role is Role.ADMIN:
             lines.append(t("help.admin"))
+            # Without a public address the note form is not offered: the admin is told how to turn it on.
+            lines.append(t("help.form_on" if self.deps.forms is not None else "help.form_off"))
         return Reply(send=[View("\n".join(lines))], menu=True)
 
     # --- the home area --------------------------------------------------------------------------------------

@@ -51,9 +51,18 @@ class Drafts(Protocol):
         ...
 
     async def update(
-        self, tx: Tx, draft: Draft, *, state: str, boot_id: str, now: datetime, chat_id: int | None = None
+        self,
+        tx: Tx,
+        draft: Draft,
+        *,
+        state: str,
+        boot_id: str,
+        now: datetime,
+        chat_id: int | None = None,
+        unshown: bool = False,
     ) -> Draft:
-        """Store a new state if the draft is still at the version that was read (else DraftConflict)."""
+        """Store a new state if the draft is still at the version that was read (else DraftConflict); `unshown`:
+        no message shows its question yet."""
         ...
 
     async def set_message(self, draft_id: int, message_id: int | None) -> None: ...
@@ -420,6 +429,17 @@ class PlaceInputs(Protocol):
     async def clear(self, tx: Tx, staff_id: int) -> None: ...
 
 
+class UsedLinks(Protocol):
+    """The note form's links that have been used (each is usable once)."""
+
+    async def use(self, tx: Tx, token_hash: str, purpose: str, staff_id: int, now: datetime) -> bool:
+        """Mark a link used in `tx`; False when it was used before."""
+        ...
+
+    async def used(self, token_hash: str) -> bool: ...
+    async def prune(self, before: datetime) -> int: ...
+
+
 class Store(Protocol):
     """One council's data."""
 
@@ -453,6 +473,8 @@ class Store(Protocol):
     def places(self) -> Places: ...
     @property
     def place_inputs(self) -> PlaceInputs: ...
+    @property
+    def used_links(self) -> UsedLinks: ...
 
     # Told of every update whose unit of work committed (the delivery ledger).
     settled: Callable[[IdempotencyKey], None] | None

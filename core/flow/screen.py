@@ -31,12 +31,22 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class FormField:
+    """The personal free text a screen takes, as the note form's page asks for it."""
+
+    question: str
+    limit: int
+    multiline: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Screen:
     text: str
     keyboard: list[list[Button]]
     accepts_text: bool = False
     # Typed text here is personal (a person's nickname, their situation, a memo): the place for a secure form.
     personal_text: bool = False
+    form: FormField | None = None  # what the note form asks for instead (set with personal_text)
 
 
 def _columns(labels: list[str]) -> int:

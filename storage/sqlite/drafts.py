@@ -131,15 +131,20 @@ class DraftRepository:
         boot_id: str,
         now: datetime,
         chat_id: int | None = None,
+        unshown: bool = False,
     ) -> Draft:
-        """Store a new state if the draft is still at the version that was read; bumps the version.
+        """Store a new state if the draft is still at the version that was read; bumps the version. `unshown`:
+        no message shows the new question yet (one is sent after the commit: if it never arrives, the next input
+        shows the question again instead of being taken as its answer).
 
         In the caller's transaction, the version is checked as it commits (DraftConflict rolls it all back):
         the write costs no trip to the database of its own. Without `tx`, one statement committed on its own.
         """
         sql = (
             "UPDATE drafts SET state = ?, version = version + 1, boot_id = ?, updated_at = ?, "
-            "chat_id = COALESCE(?, chat_id) WHERE id = ? AND version = ?"
+            "chat_id = COALESCE(?, chat_id)"
+            + (", message_id = NULL" if unshown else "")
+            + " WHERE id = ? AND version = ?"
         )
         sealed = self.seal.seal(state, place("drafts", "state", draft.id))
         params = (sealed, boot_id, utc_iso(now), chat_id, draft.id, draft.version)
@@ -154,7 +159,7 @@ class DraftRepository:
             draft.kind,
             state,
             draft.version + 1,
-            draft.message_id,
+            None if unshown else draft.message_id,
             boot_id,
             draft.created_at,
             now,

@@ -24,7 +24,7 @@ def screen(reply: Reply) -> View:
 
 
 def button(view: View, label: str) -> Button:
-    found = [c.button for row in view.rows for c in row if c.label == label]
+    found = [c.button for row in view.rows for c in row if c.label == label and isinstance(c.button, Button)]
     assert found, f"{label!r} not in {[c.label for row in view.rows for c in row]}"
     return found[0]
 

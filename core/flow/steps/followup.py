@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from core import dates
 from core.flow.navigation import advance, answered_here, go_back, returned
-from core.flow.screen import PICK, Button, Screen, consultation_heading, nav, skip_button
+from core.flow.screen import PICK, Button, FormField, Screen, consultation_heading, nav, skip_button
 from core.flow.state import SKIPPED, DraftState, FlowContext, FollowUpAnswer, PendingAnswer, check_free_text
 from core.flow.step import Outcome, Step, refuse, register
 from core.flow.steps.date_area import RETYPE, ask_year, chosen_day, pending_here, withdrawn, year_question
@@ -102,7 +102,8 @@ class Label(_FollowUpQuestion):
             text = t("flow.ask.followup_label", limit=LABEL_MAX)
             rows = [use, nav(state)]
         # A nickname of a person: personal, though it must name no one.
-        return Screen(f"{consultation_heading(i)}\n{text}", rows, accepts_text=True, personal_text=True)
+        form = FormField(t("flow.form.label", limit=LABEL_MAX), LABEL_MAX, multiline=False)
+        return Screen(f"{consultation_heading(i)}\n{text}", rows, accepts_text=True, personal_text=True, form=form)
 
 
 @register
@@ -134,7 +135,8 @@ class Reason(_FollowUpQuestion):
         text = t("flow.ask.followup_reason", limit=REASON_MAX)
         rows = [nav(state, skip_button())]
         # A person's situation: the most personal text in a record.
-        return Screen(f"{consultation_heading(i)}\n{text}", rows, accepts_text=True, personal_text=True)
+        form = FormField(t("flow.form.reason", limit=REASON_MAX), REASON_MAX)
+        return Screen(f"{consultation_heading(i)}\n{text}", rows, accepts_text=True, personal_text=True, form=form)
 
 
 def due_problem(day: date, today: date) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.flow.screen import DISCARD, EDIT, SAVE, Button, Screen, grid, nav
+from core.flow.screen import DISCARD, EDIT, SAVE, Button, FormField, Screen, grid, nav
 from core.flow.state import CONSULTATIONS_MAX, DraftState, FlowContext, check_free_text
 from core.flow.step import Outcome, Step, refuse, register
 from core.flow.summary import render_summary_text
@@ -51,4 +51,5 @@ class Summary(Step):
         rows.append([Button(t("flow.button.save"), SAVE)])
         rows.append(nav(state, Button(t("flow.button.discard"), DISCARD)))
         # Typing here adds a memo, which may well be about a person.
-        return Screen("\n".join(lines), rows, accepts_text=True, personal_text=True)
+        form = FormField(t("flow.form.memo", limit=MEMO_MAX), MEMO_MAX)
+        return Screen("\n".join(lines), rows, accepts_text=True, personal_text=True, form=form)
