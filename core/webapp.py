@@ -156,11 +156,13 @@ class FormLinks:
         self._sealer = sealer.derived("fieldbot form links")
         self.base_url = base_url.rstrip("/")
         self.bot_id = bot_id
+        # Bound to the bot too: a link is refused on another bot's path, even under the same key.
+        self._where = f"{_WHERE}:{bot_id}"
         self.csrf_secret = hmac.new(b"fieldbot form csrf", self._sealer.key_id, hashlib.sha256).digest()
 
     def token(self, claims: LinkClaims) -> str:
         fields = (claims.purpose, claims.user_id, claims.subject, claims.version, claims.step, claims.issued_at)
-        sealed = self._sealer.seal("|".join(str(f) for f in fields), _WHERE)
+        sealed = self._sealer.seal("|".join(str(f) for f in fields), self._where)
         return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
     def url(self, claims: LinkClaims) -> str:
@@ -173,7 +175,7 @@ class FormLinks:
             raise LinkError("malformed")
         try:
             blob = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            purpose, user, subject, version, step, issued = self._sealer.open(blob, _WHERE).split("|")
+            purpose, user, subject, version, step, issued = self._sealer.open(blob, self._where).split("|")
             claims = LinkClaims(_purpose(purpose), int(user), int(subject), int(issued), int(version), step)
         except SealError:
             raise LinkError("forged") from None

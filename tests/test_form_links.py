@@ -90,7 +90,7 @@ def test_a_changed_foreign_or_garbled_link_opens_nothing() -> None:
 
 
 def test_the_links_key_is_not_the_key_of_the_data_at_rest() -> None:
-    sealed = KEY.seal("drafts|state|1|x|0|1", "form_link")  # sealed with the data's own key
+    sealed = KEY.seal("draft|1|1|0|x|0", "form_link:123")  # sealed with the data's own key
     token = base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
     with pytest.raises(LinkError, match="forged"):
         links().read(token, NOW, launched=False)
@@ -106,3 +106,9 @@ async def test_a_link_is_used_once_and_its_use_is_forgotten_only_after_it_expire
     assert await store.used_links.prune(NOW) == 0
     assert await store.used_links.prune(NOW + timedelta(days=2)) == 1
     assert not await store.used_links.used(token_hash)
+
+
+def test_a_link_opens_nothing_on_another_bot_even_under_the_same_key() -> None:
+    token = links(bot_id=123).token(claims())
+    with pytest.raises(LinkError, match="forged"):
+        links(bot_id=124).read(token, NOW, launched=False)

@@ -20,11 +20,15 @@ import aiohttp
 import pytest
 
 from bot.logs import configure_logging
+from bot.webhook import Listener, WebhookServer
+from bot.worker import InboxWorkers
+from core.clock import ManualClock
 from core.i18n import t
 from core.models import Role
-from simulator.botapi import SimUser, launch_params
+from simulator.botapi import LocalBotApi, SimUser, launch_params
 from simulator.webapp import init_data
-from tests.harness import Harness, running
+from tests.harness import START, Harness, make_settings, running
+from tests.test_serve import ServeHarness
 
 STAFF = 4201
 OTHER = 4202
@@ -310,3 +314,43 @@ async def test_without_a_public_address_there_is_no_form_and_help_tells_the_admi
         admin = await h.register(4299, Role.ADMIN, zone=None, area=None)
         await admin.send("/help")
         assert admin.last is not None and t("help.form_on") in admin.last.text
+
+
+@asynccontextmanager
+async def serving_with_form(tmp_path: Path) -> AsyncIterator[ServeHarness]:
+    """`fieldbot serve` with PUBLIC_URL: webhooks and the note form's pages on one listener, workers in process."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    clock = ManualClock(START)
+    api = LocalBotApi(now=lambda: clock.now().timestamp())
+    api.webhook.retry_delay = 0.05
+    await api.start()
+    h = ServeHarness(api, tmp_path / "fieldbot.sqlite3", clock, 2, 30.0)
+    h.settings = make_settings(api, h.database, public_url=public, serve_port=port)
+    workers = InboxWorkers(2, timedelta(seconds=30), poll=0.05, publishes_boot=True)
+    h.server = WebhookServer(Listener("127.0.0.1", port), workers, h.settings.webhook_secret_token(), public)
+    try:
+        h.bot = h._bot(h.server, schedules=True)
+        await h.bot.start()
+        yield h
+    finally:
+        await h.stop()
+        await api.stop()
+
+
+async def test_serve_serves_the_form_next_to_the_webhooks_and_a_worker_process_links_to_it(tmp_path: Path) -> None:
+    async with serving_with_form(tmp_path) as h:
+        worker = await h.add_worker("work-1")  # a `fieldbot work` process: no listener, the same links
+        assert worker.listener is None
+        user = await h.register(STAFF)
+        await to_followup_label(h, user)
+        before = h.api.seq
+        status, page = await submit(user.open_web_app(FORM), LABEL)
+        assert status == 200 and t("form.done") in page
+        assert (await receipt(h, user, before)).startswith(t("flow.form.received"))
+        status, page = await submit(user.open_web_app(FORM), REASON)
+        assert status == 200 and t("form.done") in page
+        await user.press("1週間")  # the next question, answered through the webhook
+        assert user.last is not None and "✅ 相談入力を終える" in str(user.last.buttons)
+        assert REASON not in everything_sent(h)
+        assert await h.count("used_form_links") == 2
