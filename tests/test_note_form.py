@@ -23,6 +23,7 @@ from bot.logs import configure_logging
 from bot.webhook import Listener, WebhookServer
 from bot.worker import InboxWorkers
 from core.clock import ManualClock
+from core.flow import DraftState
 from core.i18n import t
 from core.models import Role
 from simulator.botapi import LocalBotApi, SimUser, launch_params
@@ -170,30 +171,43 @@ async def test_a_follow_up_recorded_through_the_form_leaves_no_personal_text_in_
         assert text.encode() not in raw
 
 
-async def test_the_page_and_its_answers_carry_the_security_headers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("header", [*HEADERS, "frame-ancestors"])
+async def test_the_page_its_answers_and_its_refusals_carry_each_security_header(tmp_path: Path, header: str) -> None:
     async with with_form(tmp_path) as h:
         user = await h.register(STAFF)
         await to_followup_label(h, user)
-        url = user.open_web_app(FORM)
-        browser = Browser(url)
+        browser = Browser(user.open_web_app(FORM))
         async with aiohttp.ClientSession() as session:
-            pages = []
-            async with session.get(browser.url) as response:
-                pages.append(response)
+            answers = []
+            async with session.get(browser.url) as response:  # the form
+                answers.append(response.headers)
                 browser.csrf = re.findall(r'name="csrf" value="([0-9a-f]+)"', await response.text())[0]
-            async with session.get(browser.url + "x") as response:  # a refusal page
-                pages.append(response)
-            for response in pages:
-                for name, value in HEADERS.items():
-                    assert value in response.headers.get(name, ""), (name, response.status)
-                csp = response.headers["Content-Security-Policy"]
-                assert "'unsafe-inline'" not in csp and "frame-ancestors 'self' https://web.telegram.org" in csp
-            asset = urlsplit(browser.url)._replace(path="/note-assets/note.js").geturl()
-            async with session.get(asset) as response:
-                assert response.status == 200 and response.headers["X-Content-Type-Options"] == "nosniff"
-                assert response.content_type == "text/javascript"
-            status, page = await browser.post(session, LABEL)
-            assert status == 200 and '<html lang="ja">' in page
+            async with session.get(browser.url + "x") as response:  # a refusal
+                assert response.status in (403, 404)
+                answers.append(response.headers)
+            origin = "{0.scheme}://{0.netloc}".format(urlsplit(browser.url))
+            form = {"csrf": browser.csrf, "text": LABEL, "action": "submit"}
+            async with session.post(browser.url, data=form, headers={"Origin": origin}) as response:  # stored
+                assert response.status == 200 and '<html lang="ja">' in await response.text()
+                answers.append(response.headers)
+        for headers in answers:
+            if header == "frame-ancestors":  # Telegram's web client frames a Mini App; nothing else may
+                csp = headers["Content-Security-Policy"]
+                assert "frame-ancestors 'self' https://web.telegram.org;" in csp + ";"
+                assert "'unsafe-inline'" not in csp and "X-Frame-Options" not in headers
+            else:
+                assert HEADERS[header] in headers.get(header, ""), header
+
+
+async def test_the_pages_own_script_and_style_are_served_as_what_they_are(tmp_path: Path) -> None:
+    async with with_form(tmp_path) as h, aiohttp.ClientSession() as session:
+        base = h.settings.public_url
+        for name, kind in (("note.js", "text/javascript"), ("note.css", "text/css")):
+            async with session.get(f"{base}/note-assets/{name}") as response:
+                assert response.status == 200 and response.content_type == kind
+                assert response.headers["X-Content-Type-Options"] == "nosniff"
+        async with session.get(f"{base}/note-assets/other.js") as response:
+            assert response.status == 404
 
 
 async def test_refused_links_store_nothing_and_say_what_to_do(tmp_path: Path) -> None:
@@ -239,28 +253,30 @@ async def test_refused_links_store_nothing_and_say_what_to_do(tmp_path: Path) ->
         assert await h.count("used_form_links") == 0
 
 
-async def test_a_link_stores_once_however_often_it_is_posted(tmp_path: Path) -> None:
+async def test_a_link_stores_once_however_many_post_it_at_the_same_moment(tmp_path: Path) -> None:
     async with with_form(tmp_path) as h:
-        user = await h.register(STAFF)
-        await to_followup_label(h, user)
-        url = user.open_web_app(FORM)
-        browsers = [Browser(url) for _ in range(6)]
-        async with aiohttp.ClientSession() as session:
-            for browser in browsers:
-                await browser.open(session)
-            answers = await asyncio.gather(*(b.post(session, f"{LABEL}-{k}") for k, b in enumerate(browsers)))
-            again = await browsers[0].post(session, LABEL)
-        stored = [status for status, page in answers if t("form.done") in page]
-        assert len(stored) == 1
-        # The others: the link used (410), or its question already answered (409), never stored.
-        assert sorted(status for status, _ in answers)[1:] == sorted(s for s, _ in answers if s != 200)
-        assert all(status in (409, 410) for status, page in answers if t("form.done") not in page)
-        assert again[0] == 410 and t("form.refused.used") in again[1]
-        assert await h.count("used_form_links") == 1
-        draft = await h.store.drafts.for_staff(await staff_id(h, STAFF))
-        assert draft is not None and '"fu_reason' in draft.state
-        receipts = [m for m in user.messages if m.text.startswith(t("flow.form.received"))]
-        assert len(receipts) == 1
+        for person, tabs in enumerate((2, 3, 5, 8)):  # as many browsers (or double taps) as that
+            user = await h.register(STAFF + 100 + person)
+            await to_followup_label(h, user)
+            url = user.open_web_app(FORM)
+            browsers = [Browser(url) for _ in range(tabs)]
+            async with aiohttp.ClientSession() as session:
+                for browser in browsers:
+                    await browser.open(session)
+                answers = await asyncio.gather(*(b.post(session, f"{LABEL}-{k}") for k, b in enumerate(browsers)))
+                again = await browsers[0].post(session, LABEL)
+            stored = [k for k, (status, page) in enumerate(answers) if status == 200 and t("form.done") in page]
+            assert len(stored) == 1, answers
+            # The others: the link used (410) or its question answered meanwhile (409); none stored.
+            assert all(status in (409, 410) for k, (status, _) in enumerate(answers) if k not in stored)
+            assert again[0] == 410 and t("form.refused.used") in again[1]
+            draft = await h.store.drafts.for_staff(await staff_id(h, user.id))
+            assert draft is not None and '"fu_reason' in draft.state
+            found = DraftState.model_validate_json(draft.state).consultations[0].flagged
+            assert found is not None and found.label == f"{LABEL}-{stored[0]}"
+            receipts = [m for m in user.messages if m.text.startswith(t("flow.form.received"))]
+            assert len(receipts) == 1
+        assert await h.count("used_form_links") == 4
 
 
 async def test_the_supervisor_reads_a_follow_up_on_the_page_and_the_read_is_audited(tmp_path: Path) -> None:
