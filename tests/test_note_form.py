@@ -370,3 +370,25 @@ async def test_serve_serves_the_form_next_to_the_webhooks_and_a_worker_process_l
         assert user.last is not None and "✅ 相談入力を終える" in str(user.last.buttons)
         assert REASON not in everything_sent(h)
         assert await h.count("used_form_links") == 2
+
+
+async def test_a_post_from_another_site_or_without_the_pages_token_stores_nothing(tmp_path: Path) -> None:
+    async with with_form(tmp_path) as h:
+        user = await h.register(STAFF)
+        await to_followup_label(h, user)
+        browser = Browser(user.open_web_app(FORM))
+        async with aiohttp.ClientSession() as session:
+            await browser.open(session)
+            form = {"csrf": browser.csrf, "init_data": browser.init_data, "text": LABEL, "action": "submit"}
+            for headers, fields in (
+                ({"Origin": "https://elsewhere.example"}, form),  # another site's page posting here
+                ({}, {**form, "csrf": "0" * 64}),  # not the token of the page this link opened
+                ({}, {k: v for k, v in form.items() if k != "csrf"}),
+            ):
+                async with session.post(browser.url, data=fields, headers=headers) as response:
+                    assert response.status == 403 and t("form.refused.forged") in await response.text()
+            assert await h.count("used_form_links") == 0
+            # A browser honouring the page's no-referrer policy names no origin ("null"): the token tells.
+            async with session.post(browser.url, data=form, headers={"Origin": "null"}) as response:
+                assert response.status == 200 and t("form.done") in await response.text()
+        assert await h.count("used_form_links") == 1
