@@ -20,6 +20,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 from bot.app import FieldBot
 from bot.logs import configure_logging
 from bot.settings import DEFAULT_API_BASE_URL, Settings, SettingsError, load_settings, readable_by_others
+from bot.webhook import ListenerError
 from cli import admin as admincli
 from cli import council as councilcli
 from cli import migrate as migratecli
@@ -100,6 +101,8 @@ async def _run(settings: Settings) -> None:
         raise
     except TelegramError as exc:
         raise StartupError(_why(exc, settings)) from None
+    except ListenerError as exc:  # PUBLIC_URL set: the note form's pages could not be served
+        raise StartupError(f"{exc}; check the settings SERVE_HOST and SERVE_PORT (the note form, PUBLIC_URL)") from None
     finally:
         await bot.stop()
 

@@ -227,9 +227,9 @@ class FollowUpService:
         if note:
             text = f"{note}\n\n{text}"
         reassign = can_reassign(staff, followup, self.taxonomy)
-        forms = (self.form_link(staff, "read", followup), self.form_link(staff, "note", followup))
-        both = (forms[0], forms[1]) if forms[0] is not None and forms[1] is not None else None
-        buttons = card_buttons(followup, reassign=reassign, forms=both)
+        read, note_form = self.form_link(staff, "read", followup), self.form_link(staff, "note", followup)
+        forms = (read, note_form) if read is not None and note_form is not None else None
+        buttons = card_buttons(followup, reassign=reassign, forms=forms)
         return View(text, (*buttons, (_to_list(),)))
 
     def form_link(self, staff: Staff, purpose: Purpose, followup: FollowUp) -> FormLink | None:

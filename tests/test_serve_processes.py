@@ -283,3 +283,19 @@ async def test_serve_on_a_port_in_use_stops_with_one_line_and_delete_webhook_giv
         removed = await asyncio.to_thread(fieldbot, tmp_path, "serve", "--delete-webhook", **env)
         assert removed.returncode == 0, removed.stderr
         assert api.webhook.config is None
+
+
+async def test_run_with_a_public_url_on_a_port_in_use_stops_with_one_line_naming_the_note_form(
+    tmp_path: Path,
+) -> None:
+    async with LocalBotApi() as api:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            env = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE_URL": api.base_url, "SERVE_PORT": str(port)}
+            result = await asyncio.to_thread(fieldbot, tmp_path, "run", PUBLIC_URL="https://bot.example.org", **env)
+            assert one_line(result) == (
+                f"fieldbot: cannot listen on 127.0.0.1:{port} (Address already in use); "
+                "check the settings SERVE_HOST and SERVE_PORT (the note form, PUBLIC_URL)"
+            )
