@@ -250,15 +250,30 @@ def _form(page: Page, csrf: str) -> str:
     )
 
 
+def _plain_expired(page: Page) -> str:
+    """Shown by the script instead of the form when the page was opened as a plain link that has expired."""
+    if not page.plain_expired:
+        return ""
+    return f'<p id="plain-expired" class="hidden" role="alert">{_e(t("form.refused.expired"))}</p>'
+
+
 def _body(page: Page, csrf: str) -> str:
+    if page.kind in ("form", "read"):
+        return _plain_expired(page) + _question(page, csrf)
+    return _answer(page)
+
+
+def _question(page: Page, csrf: str) -> str:
     if page.kind == "form":
         return _form(page, csrf)
-    if page.kind == "read":
-        return (
-            f'<form method="post" id="read-form">{_hidden(csrf)}<p>{_e(page.message)}</p>'
-            f'<div class="buttons"><button type="submit" name="action" value="read" class="primary">'
-            f"{_e(t('form.show'))}</button></div></form>"
-        )
+    return (
+        f'<form method="post" id="read-form">{_hidden(csrf)}<p>{_e(page.message)}</p>'
+        f'<div class="buttons"><button type="submit" name="action" value="read" class="primary">'
+        f"{_e(t('form.show'))}</button></div></form>"
+    )
+
+
+def _answer(page: Page) -> str:
     if page.kind == "shown":
         items = "".join(f"<li>{_e(line)}</li>" for line in page.lines)
         note = f'<p class="note">{_e(t("form.shown_note"))}</p>'

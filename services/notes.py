@@ -10,7 +10,7 @@ HTTP) tells who opened it when it can (Telegram's Mini App launch data, checked 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from core import dates, flow
 from core.i18n import t
 from core.models import Staff
-from core.webapp import USED_KEPT, LinkClaims, LinkError, link_token_hash
+from core.webapp import LINK_TTL, USED_KEPT, LinkClaims, LinkError, link_token_hash
 from services.access import can_see
 from services.deps import Deps
 from services.flow import FlowService, LinkUsed
@@ -57,6 +57,9 @@ class Page:
     lines: tuple[str, ...] = ()  # the details
     reason: str = ""
     status: int = 200
+    # Opened as a plain link (no Mini App launch data, which only the page's script sees), it is expired already:
+    # the script says so at once instead of letting the person type into a form that will be refused.
+    plain_expired: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,12 @@ class NoteFormService:
         claims = await self._claims(token, None, launched=True)
         if isinstance(claims, Page):
             return claims
+        page = await self._page(claims)
+        if page.kind != "refused" and self.deps.now() - claims.issued() > LINK_TTL:
+            return replace(page, plain_expired=True)
+        return page
+
+    async def _page(self, claims: LinkClaims) -> Page:
         staff = await self._person(claims)
         if staff is None:
             return refused("foreign")

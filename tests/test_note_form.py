@@ -94,7 +94,8 @@ async def submit(url: str, text: str | None = None) -> tuple[int, str]:
         return await browser.post(session, text)
 
 
-async def to_followup_label(h: Harness, user: SimUser) -> None:
+async def to_followup_label(user: SimUser) -> None:
+    """A visit with one consultation flagged for follow-up: the bot asks for the person's nickname."""
     await user.send("/visit")
     for button in ("活動先への出向き・参加", "高齢者サロン", "スキップ", "あった", "ニーズを抱えている個人の相談"):
         await user.press(button)
@@ -112,7 +113,7 @@ async def receipt(h: Harness, user: SimUser, before: int) -> str:
 async def form_outing(h: Harness, user: SimUser) -> list[str]:
     """A follow-up's nickname and reason and the outing's memo, all through the form; then saved. Returns the
     links' tokens."""
-    await to_followup_label(h, user)
+    await to_followup_label(user)
     urls = []
     for text in (LABEL, REASON):
         before = h.api.seq
@@ -175,7 +176,7 @@ async def test_a_follow_up_recorded_through_the_form_leaves_no_personal_text_in_
 async def test_the_page_its_answers_and_its_refusals_carry_each_security_header(tmp_path: Path, header: str) -> None:
     async with with_form(tmp_path) as h:
         user = await h.register(STAFF)
-        await to_followup_label(h, user)
+        await to_followup_label(user)
         browser = Browser(user.open_web_app(FORM))
         async with aiohttp.ClientSession() as session:
             answers = []
@@ -214,7 +215,7 @@ async def test_refused_links_store_nothing_and_say_what_to_do(tmp_path: Path) ->
     async with with_form(tmp_path) as h:
         user = await h.register(STAFF)
         other = await h.register(OTHER)
-        await to_followup_label(h, user)
+        await to_followup_label(user)
         url = user.open_web_app(FORM)
         draft = await h.store.drafts.for_staff(await staff_id(h, STAFF))
         assert draft is not None
@@ -257,7 +258,7 @@ async def test_a_link_stores_once_however_many_post_it_at_the_same_moment(tmp_pa
     async with with_form(tmp_path) as h:
         for person, tabs in enumerate((2, 3, 5, 8)):  # as many browsers (or double taps) as that
             user = await h.register(STAFF + 100 + person)
-            await to_followup_label(h, user)
+            await to_followup_label(user)
             url = user.open_web_app(FORM)
             browsers = [Browser(url) for _ in range(tabs)]
             async with aiohttp.ClientSession() as session:
@@ -309,7 +310,7 @@ async def test_the_supervisor_reads_a_follow_up_on_the_page_and_the_read_is_audi
 async def test_typing_can_be_turned_off_where_the_form_is(tmp_path: Path) -> None:
     async with with_form(tmp_path, note_typing=False) as h:
         user = await h.register(STAFF)
-        await to_followup_label(h, user)
+        await to_followup_label(user)
         update = await user.send(LABEL)
         assert user.last is not None and t("flow.form.typing_off") in user.last.text
         typed = [m for m in user.chat._messages.values() if not m.from_bot and m.text == LABEL]
@@ -321,7 +322,7 @@ async def test_typing_can_be_turned_off_where_the_form_is(tmp_path: Path) -> Non
 async def test_without_a_public_address_there_is_no_form_and_help_tells_the_admin(tmp_path: Path) -> None:
     async with running(tmp_path) as h:
         user = await h.register(STAFF)
-        await to_followup_label(h, user)
+        await to_followup_label(user)
         assert user.last is not None and FORM not in str(user.last.buttons)
         admin = await h.register(4299, Role.ADMIN, zone=None, area=None)
         await admin.send("/help")
@@ -359,7 +360,7 @@ async def test_serve_serves_the_form_next_to_the_webhooks_and_a_worker_process_l
         worker = await h.add_worker("work-1")  # a `fieldbot work` process: no listener, the same links
         assert worker.listener is None
         user = await h.register(STAFF)
-        await to_followup_label(h, user)
+        await to_followup_label(user)
         before = h.api.seq
         status, page = await submit(user.open_web_app(FORM), LABEL)
         assert status == 200 and t("form.done") in page
@@ -375,7 +376,7 @@ async def test_serve_serves_the_form_next_to_the_webhooks_and_a_worker_process_l
 async def test_a_post_from_another_site_or_without_the_pages_token_stores_nothing(tmp_path: Path) -> None:
     async with with_form(tmp_path) as h:
         user = await h.register(STAFF)
-        await to_followup_label(h, user)
+        await to_followup_label(user)
         browser = Browser(user.open_web_app(FORM))
         async with aiohttp.ClientSession() as session:
             await browser.open(session)

@@ -15,6 +15,10 @@
     }
   }
 
+  function inTelegram(data) {
+    return Boolean(data) || Boolean(window.TelegramWebviewProxy) || (window.parent && window.parent !== window);
+  }
+
   function postEvent(type) {
     // What Telegram's own script does, without loading it: the app's webview, or the web client's frame.
     var data = JSON.stringify({ eventType: type, eventData: {} });
@@ -75,6 +79,13 @@
     var data = launchData();
     postEvent("web_app_ready");
     document.querySelectorAll("input[name=init_data]").forEach(function (input) { input.value = data; });
+    var expired = document.getElementById("plain-expired");
+    if (expired && !data) {
+      // Opened as a plain link that has expired: say so now, rather than take typing that would be refused.
+      document.querySelectorAll("form").forEach(function (f) { f.remove(); });
+      expired.classList.remove("hidden");
+      return;
+    }
     var form = document.getElementById("note-form");
     if (form) {
       counter(form, document.getElementById("text"));
@@ -85,9 +96,12 @@
       onceOnly(read);
       read.requestSubmit ? read.requestSubmit() : read.submit();
     }
-    document.querySelectorAll("[data-close]").forEach(function (button) {
-      button.classList.remove("hidden");
-      button.addEventListener("click", closePage);
-    });
+    if (inTelegram(data)) {
+      // Only a Mini App can be closed by its page: an ordinary browser tab stays open, so no button there.
+      document.querySelectorAll("[data-close]").forEach(function (button) {
+        button.classList.remove("hidden");
+        button.addEventListener("click", closePage);
+      });
+    }
   });
 })();
