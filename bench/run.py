@@ -688,7 +688,7 @@ def table(results: Results) -> str:
 
 
 PG_PARTS = ("pg-latency", "pg-workers", "pg-city", "pg-serve")
-ONLY = ("latency", "city", "serve", *PG_PARTS, "postgres", "pg-statements")
+ONLY = ("latency", "city", "serve", "notes", *PG_PARTS, "postgres", "pg-statements")
 
 
 async def main_async(args: argparse.Namespace) -> Results:
@@ -714,6 +714,10 @@ async def main_async(args: argparse.Namespace) -> Results:
         from bench.serve import serve_runs  # here: bench/serve.py imports this module
 
         await serve_runs(work, users, seconds, results)
+    if wanted("notes"):
+        from bench.notes import notes_runs  # here: bench/notes.py imports this module
+
+        await notes_runs(work, results)
     if args.only is None:
         await big_runs(work, taxonomy, records, import_rows, results)
     if wanted("city"):
@@ -760,7 +764,8 @@ def main() -> None:
     parser.add_argument(
         "--only",
         choices=ONLY,
-        help="run only one part (latency: for profiling; city: the councils; serve: webhook intake; pg-latency, "
+        help="run only one part (latency: for profiling; city: the councils; serve: webhook intake; notes: the note "
+        "form, 200 submits at once on SQLite and PostgreSQL; pg-latency, "
         "pg-workers, pg-city, pg-serve: the PostgreSQL rows, or all of them with postgres; pg-statements: where "
         "the server's time goes on the webhook path, not part of the full run)",
     )
