@@ -64,7 +64,7 @@ import aiohttp
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from bot.lineworks.content import validate_content
+from handlers.lineworks.content import validate_content
 
 log = logging.getLogger(__name__)
 

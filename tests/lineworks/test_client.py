@@ -17,7 +17,7 @@ from bot.lineworks.client import (
     sign_body,
     verify_signature,
 )
-from bot.lineworks.content import button_template, message_action, postback_action, quick_reply_item, text_content
+from handlers.lineworks.content import button_template, message_action, postback_action, quick_reply_item, text_content
 from simulator.lineworks import LineWorksSimulator, sign
 from tests.lineworks.conftest import USER, FakeClock, KeyPair, client_for, new_key_pair
 

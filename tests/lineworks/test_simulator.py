@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from bot.lineworks.client import JWT_BEARER, LineWorksClient, LineWorksError, service_account_jwt, verify_signature
-from bot.lineworks.content import button_template, message_action, postback_action, text_content
+from handlers.lineworks.content import button_template, message_action, postback_action, text_content
 from simulator.lineworks import LineWorksSimulator
 from tests.lineworks.conftest import START, USER, FakeClock, KeyPair, Receiver, new_key_pair
 

@@ -19,8 +19,9 @@ Each rule and the page it comes from (developers.worksmobile.com, /jp/docs/… a
 Silent or ambiguous in the docs (our choices, marked where they are made):
 - The message action's own fields (text, postback) had no length found in the pages we could read: we bound
   both at 300 characters, as the postback action's data and displayText.
-- "Characters" is not defined (code points or UTF-16 units): we count code points (len()). The flows use
-  Japanese text without emoji, where both counts agree.
+- "Characters" is not defined (code points or UTF-16 units): this validation counts code points (len()); the
+  renderer (handlers/lineworks/render.py) makes labels fit in UTF-16 units, the stricter reading, since many
+  labels carry emoji outside the BMP (💾, 🚩, 🔒), which count two there.
 """
 
 from __future__ import annotations
