@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from telegram import Update
 
+from bot.lineworks.intake import LINEWORKS_ROUTE, LineWorksCallbacks, LineWorksIntake
 from bot.notes import NotePages, NoteSite
 from bot.polling import ALLOWED_UPDATES
 from bot.processor import update_key
@@ -106,6 +107,7 @@ class Listener:
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[log_refusals])
         self._bots: dict[str, TelegramIntake] = {}
         self._notes: NotePages | None = None
+        self._lineworks: LineWorksCallbacks | None = None
         self._runner: web.AppRunner | None = None
 
     def add(self, method: str, path: str, handler: Handler) -> None:
@@ -118,6 +120,14 @@ class Listener:
             self.add("POST", TELEGRAM_ROUTE, self._telegram)
         self._bots[str(intake.bot_id)] = intake
         return telegram_path(intake.bot_id)
+
+    def add_lineworks(self, intake: LineWorksIntake) -> str:
+        """Take this LINE WORKS bot's callbacks (bot/lineworks/intake.py); returns its callback path."""
+        if self._lineworks is None:
+            self._lineworks = LineWorksCallbacks()
+            self.add("POST", LINEWORKS_ROUTE, self._lineworks.handle)
+        self._lineworks.bots[str(intake.bot_id)] = intake
+        return LINEWORKS_ROUTE.format(bot_id=intake.bot_id)
 
     def add_notes(self, site: NoteSite) -> None:
         """Serve this bot's note form (bot/notes.py)."""

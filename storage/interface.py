@@ -379,6 +379,10 @@ class Inbox(Protocol):
     async def prune(self, before: datetime) -> dict[int, int]: ...
     # The queue of webhook updates that workers share (bot/worker.py).
     async def enqueue(self, bot_id: int, update_id: int, chat_key: int | None, payload: str, now: datetime) -> bool: ...
+    async def payload(self, bot_id: int, update_id: int) -> str | None:
+        """What was kept under this key, opened (None: nothing)."""
+        ...
+
     async def claim(self, bot_id: int, worker: str, now: datetime, lease: timedelta) -> InboxClaim | None:
         """The next update whose person has no earlier open update and no claimed one, claimed until now + lease;
         the one method where workers compete (row-locking engines: FOR UPDATE SKIP LOCKED)."""

@@ -100,6 +100,13 @@ class Inbox:
         )
         return changed == 1
 
+    async def payload(self, bot_id: int, update_id: int) -> str | None:
+        """What was kept under this key (opened), or None: to tell a body received again from another one that
+        met the same key (LINE WORKS events, whose keys are made of their time and bytes)."""
+        sql = "SELECT payload FROM inbox WHERE bot_id = ? AND update_id = ?"
+        row = await self.db.fetchone(sql, (bot_id, update_id))
+        return None if row is None else self.seal.open(row[0], place("inbox", "payload", bot_id, update_id))
+
     async def claim(self, bot_id: int, worker: str, now: datetime, lease: timedelta) -> InboxClaim | None:
         """Claim the next update to handle for `worker` until now + lease, or None when there is none.
 
