@@ -787,4 +787,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m bench.run` runs this file as __main__; the rows in bench/pg.py, serve.py and notes.py import
+    # `bench.run`, a second copy of it: run that one, so that the settings made here (LOG_DIR) are theirs too.
+    from bench.run import main as canonical_main
+
+    canonical_main()
