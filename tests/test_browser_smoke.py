@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 from aiohttp import web
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -111,7 +112,9 @@ async def note_server() -> AsyncIterator[NoteServer]:
 
 
 def wait(driver: webdriver.Chrome) -> WebDriverWait[webdriver.Chrome]:
-    return WebDriverWait(driver, TIMEOUT)
+    # While a page is replaced after a post, chromedriver may answer with any error ("Node … does not belong to
+    # the document"), not only a stale element's: not yet, then.
+    return WebDriverWait(driver, TIMEOUT, ignored_exceptions=(WebDriverException,))
 
 
 def open_form(driver: webdriver.Chrome, url: str) -> None:

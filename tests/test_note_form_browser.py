@@ -23,11 +23,11 @@ from typing import ParamSpec, TypeVar
 import aiohttp
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bot.logs import configure_logging
@@ -116,11 +116,20 @@ def open_page(driver: webdriver.Chrome, url: str) -> str:
 
 def press(driver: webdriver.Chrome, label: str) -> str:
     """Presses the page's button of this label and waits for the page the post answers with; its kind."""
-    before = driver.find_element(By.TAG_NAME, "html")
+    driver.execute_script("window.__fieldbotPressed = true")  # gone with this page's window once it is replaced
     driver.find_element(By.XPATH, f"//button[normalize-space()='{label}']").click()
-    wait(driver).until(expected_conditions.staleness_of(before))
-    wait(driver).until(loaded)
+    wait(driver).until(answered)
     return page_kind(driver)
+
+
+def answered(driver: webdriver.Chrome) -> bool:
+    """The page a post answered with has replaced the one pressed, and is loaded. While the old page goes away,
+    chromedriver may answer a script with any error (not only a stale element's): not yet, then."""
+    try:
+        script = "return window.__fieldbotPressed === undefined && document.readyState === 'complete'"
+        return bool(driver.execute_script(script))
+    except WebDriverException:
+        return False
 
 
 def type_text(driver: webdriver.Chrome, text: str) -> None:
