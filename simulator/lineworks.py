@@ -20,6 +20,8 @@ What it copies, and from where (developers.worksmobile.com, /jp/docs/… and /en
 - Limits (bot-send-text, bot-quickreply, bot-actionobject, bot-send-button): text ≤ 2,000 characters; ≤ 13
   quick-reply items; action labels ≤ 20 characters; postback data ≤ 300; displayText required in a quick reply;
   ≤ 10 buttons in a button template, and no postback action there.
+- bot-persistentmenu-create / -delete: POST and DELETE /v1.0/bots/{botId}/persistentmenu, each its own API in the
+  rate limit; what they refuse and what a press sends: simulator/lineworks_menu.py.
 - rate-limits: per API and per domain (this simulator is one domain), `per_minute` calls a minute, then 429
   {"code": "TOO_MANY_REQUESTS", "description": "API rate limit exceeded"}; every answer of a rate-limited API
   carries rateLimit-used / -limit / -remaining / -reset (seconds to the reset). The docs do not say whether the
@@ -64,6 +66,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from simulator.faults import drop_connection
+from simulator.lineworks_menu import MAX_MENU_LABEL, menu_press, menu_problem
 
 JSONDict = dict[str, Any]
 
@@ -174,6 +177,15 @@ def _oauth_error(status: int, error: str, description: str) -> web.Response:
     return web.json_response({"error": error, "error_description": description}, status=status)
 
 
+async def _content(request: web.Request) -> object:
+    """The request body's "content", or None when the body is not JSON or has none."""
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return None
+    return body.get("content") if isinstance(body, dict) else None
+
+
 @dataclass
 class CallbackDelivery:
     """One event for the bot: `status` is the HTTP status of its one POST (None: no answer, or not POSTed)."""
@@ -209,6 +221,7 @@ class LineWorksSimulator:
     service_account: str = "sim.serviceaccount@example.com"
     domain_id: int = 40029600
     per_minute: int = 60
+    menu_label_limit: int = MAX_MENU_LABEL  # the create page says 1,000: see simulator/lineworks_menu.py
     token_lifetime: int = 86400
     callback_url: str | None = None
     callback_timeout: float = 10.0
@@ -226,6 +239,7 @@ class LineWorksSimulator:
     token_requests: int = field(default=0, init=False)
     requests: list[tuple[str, int | None]] = field(default_factory=list, init=False)  # status None: answer lost
     callbacks: list[CallbackDelivery] = field(default_factory=list, init=False)
+    persistent_menu: list[JSONDict] | None = field(default=None, init=False)  # the registered actions
     host: str = field(default="127.0.0.1", init=False)
     port: int | None = field(default=None, init=False)
     _key: rsa.RSAPublicKey | None = field(default=None, init=False, repr=False)
@@ -260,6 +274,8 @@ class LineWorksSimulator:
         app.router.add_post("/oauth2/v2.0/token", self._handle_token)
         app.router.add_post("/v1.0/bots/{bot_id}/users/{target}/messages", self._handle_user_send)
         app.router.add_post("/v1.0/bots/{bot_id}/channels/{target}/messages", self._handle_channel_send)
+        app.router.add_post("/v1.0/bots/{bot_id}/persistentmenu", self._handle_menu_create)
+        app.router.add_delete("/v1.0/bots/{bot_id}/persistentmenu", self._handle_menu_delete)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
@@ -367,21 +383,10 @@ class LineWorksSimulator:
         return await self._handle_send(request, "channel-message-send", channel=True)
 
     async def _handle_send(self, request: web.Request, operation: str, *, channel: bool) -> web.StreamResponse:
-        refused = self._auth_refusal(request)
-        if refused is None and request.match_info["bot_id"] != self.bot_id:
-            refused = _error(404, "NOT_FOUND", "bot not found")
+        refused, headers = self._admit(request, operation)
         if refused is not None:
-            self.requests.append((operation, refused.status))
             return refused
-        allowed, headers = self._take_call(operation)
-        if not allowed:
-            self.requests.append((operation, 429))
-            return web.json_response(TOO_MANY, status=429, headers=headers)
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            body = None
-        content = body.get("content") if isinstance(body, dict) else None
+        content = await _content(request)
         problem = content_problem(content)
         if problem is not None:
             self.requests.append((operation, 400))
@@ -396,6 +401,45 @@ class LineWorksSimulator:
             return drop_connection(request)
         self.requests.append((operation, 201))
         return web.Response(status=201, headers=headers)
+
+    async def _handle_menu_create(self, request: web.Request) -> web.Response:
+        operation = "persistentmenu-create"
+        refused, headers = self._admit(request, operation)
+        if refused is not None:
+            return refused
+        content = await _content(request)
+        problem = menu_problem(content, self.menu_label_limit)
+        if problem is not None:
+            self.requests.append((operation, 400))
+            return _error(400, "INVALID_PARAMETER", problem, headers)
+        assert isinstance(content, dict)
+        self.persistent_menu = [dict(action) for action in content["actions"]]  # the new menu replaces the old
+        self.requests.append((operation, 201))
+        return web.Response(status=201, headers=headers)
+
+    async def _handle_menu_delete(self, request: web.Request) -> web.Response:
+        operation = "persistentmenu-delete"
+        refused, headers = self._admit(request, operation)
+        if refused is not None:
+            return refused
+        self.persistent_menu = None  # 204 with no menu too: what LINE WORKS answers then is not documented
+        self.requests.append((operation, 204))
+        return web.Response(status=204, headers=headers)
+
+    def _admit(self, request: web.Request, operation: str) -> tuple[web.Response | None, dict[str, str]]:
+        """The refusal a call gets before its body is read (401/403 token, 404 bot, 429), with the rateLimit
+        headers of a call that counted; a refusal is logged in `requests`."""
+        refused = self._auth_refusal(request)
+        if refused is None and request.match_info["bot_id"] != self.bot_id:
+            refused = _error(404, "NOT_FOUND", "bot not found")
+        if refused is not None:
+            self.requests.append((operation, refused.status))
+            return refused, {}
+        allowed, headers = self._take_call(operation)
+        if not allowed:
+            self.requests.append((operation, 429))
+            return web.json_response(TOO_MANY, status=429, headers=headers), headers
+        return None, headers
 
     def _auth_refusal(self, request: web.Request) -> web.Response | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -459,6 +503,11 @@ class LineWorksSimulator:
                     return await self.send_text(user_id, said, postback=action.get("postback"), channel_id=channel_id)
                 raise ValueError(f"pressing a {action.get('type')} action sends no callback")
         raise LookupError(f"no button labelled {label!r} was sent to {to}")
+
+    async def press_menu(self, user_id: str, label: str, *, channel_id: str | None = None) -> CallbackDelivery:
+        """The user presses the persistent-menu button labelled `label` (a message action: a message event)."""
+        said, postback = menu_press(self.persistent_menu, label)
+        return await self.send_text(user_id, said, postback=postback, channel_id=channel_id)
 
     async def deliver(self, event: JSONDict) -> CallbackDelivery:
         """POST one event to the callback URL, once (unless a fault drops or holds it)."""

@@ -24,10 +24,16 @@ What each rule rests on (developers.worksmobile.com, /jp/docs/… and /en/docs/�
   honour it if it ever comes. The page also advises half the limit for calls sustained over 30 minutes: that is
   the budget's setting, not this module's. Whether the window is fixed or sliding is not said: our budget is a
   sliding window, which keeps any fixed window under the limit too.
+- bot-persistentmenu-create (https://developers.worksmobile.com/jp/docs/bot-persistentmenu-create, /en/ and /kr/
+  alike): POST https://www.worksapis.com/v1.0/bots/{botId}/persistentmenu with body {"content": {"actions": […]}},
+  at most 4 actions of type message, uri or copy; scope bot or bot.message. The success status is not on the pages
+  we could read: any 2xx is success. One menu for every member of the bot's rooms; a rich menu replaces it.
+  bot-persistentmenu-delete (https://developers.worksmobile.com/kr/docs/bot-persistentmenu-delete): DELETE on the
+  same path, answered 204 No Content. (bot-persistentmenu-get, GET on the same path, is not used here.)
 - bot-callback: X-WORKS-Signature = base64(HMAC-SHA256(key = bot secret, message = the raw body)), X-WORKS-BotId
   names the bot; header names are to be read case-insensitively.
 
-Sending, and what an error means (`LineWorksError.outcome`):
+Sending, and what an error means (`LineWorksError.outcome`; the menu calls go through the same machinery):
 
 - REFUSED: nothing was delivered: LINE WORKS answered an error (400, 403, 404, a 429 after the retries), or the
   message never left (no token, the connection could not be opened). The caller may send again.
@@ -52,7 +58,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -64,7 +70,7 @@ import aiohttp
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from handlers.lineworks.content import validate_content
+from handlers.lineworks.content import menu_content, validate_content
 
 log = logging.getLogger(__name__)
 
@@ -332,10 +338,31 @@ class LineWorksClient:
         path = f"/bots/{quote(self.bot_id, safe='')}/channels/{quote(channel_id, safe='')}/messages"
         await self._send(path, content, validate=validate)
 
+    # ------------------------------------------------------------ the persistent menu
+    async def set_persistent_menu(self, actions: Sequence[Mapping[str, Any]], *, validate: bool = True) -> None:
+        """Register the bot's persistent menu (bot-persistentmenu-create), replacing any before it. Raises
+        ValueError on a limit (before sending: at most 4 message, uri or copy actions, labels of at most 20
+        characters) and LineWorksError when it did not go through; registering again is harmless."""
+        content = menu_content(actions) if validate else {"actions": [dict(a) for a in actions]}
+        await self._call("POST", self._menu_path(), {"content": content}, "persistent menu")
+
+    async def delete_persistent_menu(self) -> None:
+        """Remove the bot's persistent menu (bot-persistentmenu-delete)."""
+        await self._call("DELETE", self._menu_path(), None, "persistent menu delete")
+
+    def _menu_path(self) -> str:
+        return f"/bots/{quote(self.bot_id, safe='')}/persistentmenu"
+
+    # ------------------------------------------------------------ one call, with its renewals and retries
     async def _send(self, path: str, content: Mapping[str, Any], *, validate: bool) -> None:
         if validate:
             validate_content(content)
-        body = json.dumps({"content": content}, ensure_ascii=False).encode()
+        await self._call("POST", path, {"content": content}, "send")
+
+    async def _call(self, method: str, path: str, payload: Mapping[str, Any] | None, operation: str) -> None:
+        """One API call: token (renewed once on UNAUTHORIZED), budget, bounded retries on 429 and on a connection
+        never opened; `operation` names it in logs (never the path: it may hold a user id)."""
+        body = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else None
         url = self.api_base_url + path
         renewed = False
         retries = 0
@@ -343,7 +370,7 @@ class LineWorksClient:
             token = await self.access_token()
             await self.budget.acquire()
             try:
-                status, headers, answer = await self._post(url, token, body)
+                status, headers, answer = await self._request(method, url, token, body)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # The connection was never opened: nothing left; safe to try again, a few times.
                 if retries >= self.max_retries:
@@ -352,7 +379,9 @@ class LineWorksClient:
                 await self._sleep(2.0 ** (retries - 1))
                 continue
             except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("LINE WORKS send: answer lost (%s); reported as unknown, not retried", type(exc).__name__)
+                log.warning(
+                    "LINE WORKS %s: answer lost (%s); reported as unknown, not retried", operation, type(exc).__name__
+                )
                 raise LineWorksError(f"answer lost: {type(exc).__name__}", outcome=Outcome.UNKNOWN) from exc
             self._note_rate_limit(headers)
             if 200 <= status < 300:
@@ -370,12 +399,16 @@ class LineWorksClient:
                 self.budget.pause_for(delay)
                 continue
             outcome = Outcome.UNKNOWN if status >= 500 else Outcome.REFUSED
-            log.warning("LINE WORKS send failed: status %s, code %s, %s", status, code, outcome.value)
+            log.warning("LINE WORKS %s failed: status %s, code %s, %s", operation, status, code, outcome.value)
             raise LineWorksError(f"LINE WORKS answered {status} {code}", outcome=outcome, status=status, code=code)
 
-    async def _post(self, url: str, token: str, body: bytes) -> tuple[int, Mapping[str, str], Any]:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        async with self._http().post(url, data=body, headers=headers) as answer:
+    async def _request(
+        self, method: str, url: str, token: str, body: bytes | None
+    ) -> tuple[int, Mapping[str, str], Any]:
+        headers = {"Authorization": f"Bearer {token}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        async with self._http().request(method, url, data=body, headers=headers) as answer:
             raw = await answer.read()
             try:
                 parsed: Any = json.loads(raw) if raw else None

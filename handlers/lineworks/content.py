@@ -15,6 +15,10 @@ Each rule and the page it comes from (developers.worksmobile.com, /jp/docs/… a
   The 1,000-character limit is documented for i18nContentTexts[].contentText; we apply it to contentText too.
 - bot-callback-message: pressing a message action sends a message event whose content.text is what the user
   "said" and content.postback the action's postback.
+- bot-persistentmenu-create (https://developers.worksmobile.com/jp/docs/bot-persistentmenu-create, also /en/ and
+  /kr/): {"content": {"actions": […]}}, at most 4 actions, type message, uri or copy (no postback action: bot-
+  actionobject agrees). Its label row reads "persistent menu: at most 1,000 characters; others: 20"; we hold menu
+  labels to a button's 20 (`menu_content`), as every other label here, so one renderer fits them all.
 
 Silent or ambiguous in the docs (our choices, marked where they are made):
 - The message action's own fields (text, postback) had no length found in the pages we could read: we bound
@@ -41,6 +45,9 @@ MAX_MESSAGE_ACTION_FIELD = 300
 
 QUICK_REPLY_ACTIONS = frozenset({"postback", "message", "uri", "camera", "cameraRoll", "location", "copy"})
 BUTTON_TEMPLATE_ACTIONS = frozenset({"message", "uri", "copy"})  # bot-actionobject: no postback action here
+MAX_MENU_ACTIONS = 4  # bot-persistentmenu-create: maxItems 4
+MENU_ACTIONS = frozenset({"message", "uri", "copy"})  # bot-persistentmenu-create: the allowed types
+MAX_MENU_LABEL = MAX_LABEL  # our bound: the reference allows 1,000 characters in a persistent menu
 
 JSONDict = dict[str, Any]
 
@@ -97,6 +104,22 @@ def button_template(content_text: str, actions: Sequence[Mapping[str, Any]]) -> 
     content: JSONDict = {"type": "button_template", "contentText": content_text, "actions": [dict(a) for a in actions]}
     validate_content(content)
     return content
+
+
+def menu_content(actions: Sequence[Mapping[str, Any]]) -> JSONDict:
+    """The content of a persistent menu (bot-persistentmenu-create): 1 to 4 buttons, message, uri or copy actions,
+    each labelled in at most 20 characters (our bound, above). Raises ValueError before anything is sent."""
+    if not actions:
+        raise ValueError("a persistent menu needs at least one action")
+    if len(actions) > MAX_MENU_ACTIONS:
+        raise ValueError(f"a persistent menu has at most {MAX_MENU_ACTIONS} buttons, not {len(actions)}")
+    for action in actions:
+        if not isinstance(action, Mapping) or action.get("type") not in MENU_ACTIONS:
+            found = action.get("type") if isinstance(action, Mapping) else action
+            raise ValueError(f"a persistent menu takes message, uri or copy actions, not {found!r}")
+        _text_field("label", action.get("label"), MAX_MENU_LABEL)  # required here, uri and copy actions included
+        validate_action(action, quick_reply=False)
+    return {"actions": [dict(a) for a in actions]}
 
 
 def validate_action(action: Mapping[str, Any], *, quick_reply: bool) -> None:
