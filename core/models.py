@@ -16,6 +16,7 @@ class Role(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Staff:
     id: int
+    # The person's chat account: a Telegram user id, or a LINE WORKS user's account number (core/accounts.py).
     telegram_id: int | None
     name: str
     role: Role

@@ -433,6 +433,13 @@ class PlaceInputs(Protocol):
     async def clear(self, tx: Tx, staff_id: int) -> None: ...
 
 
+class LineWorksUsers(Protocol):
+    """The LINE WORKS users met, by the account number staff and drafts know them by (core/accounts.py)."""
+
+    async def remember(self, user_id: str, now: datetime) -> int: ...
+    async def user_id(self, account: int) -> str | None: ...
+
+
 class UsedLinks(Protocol):
     """The note form's links that have been used (each is usable once)."""
 
@@ -479,6 +486,8 @@ class Store(Protocol):
     def place_inputs(self) -> PlaceInputs: ...
     @property
     def used_links(self) -> UsedLinks: ...
+    @property
+    def lineworks_users(self) -> LineWorksUsers: ...
 
     # Told of every update whose unit of work committed (the delivery ledger).
     settled: Callable[[IdempotencyKey], None] | None

@@ -20,6 +20,7 @@ from storage.sqlite.drafts import DraftRepository, PendingInputs
 from storage.sqlite.followups import FollowUpRepository
 from storage.sqlite.imports import ImportRepository
 from storage.sqlite.inbox import Inbox
+from storage.sqlite.lineworks import LineWorksUsers
 from storage.sqlite.links import UsedLinks
 from storage.sqlite.outbox import Meta, Outbox
 from storage.sqlite.places import PlaceInputs, PlaceRepository
@@ -56,6 +57,7 @@ class SqlStore:
         self.places = PlaceRepository(db)
         self.place_inputs = PlaceInputs(db)
         self.used_links = UsedLinks(db)
+        self.lineworks_users = LineWorksUsers(db)
 
     async def close(self) -> None:
         await self.db.close()
