@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from core.accounts import is_lineworks
 from core.clock import Clock, local_today
 from core.councils import Council
 from core.taxonomy import Taxonomy
@@ -37,6 +38,11 @@ class Forms:
 
     links: FormLinks
     typing: bool = True
+
+    def typing_allowed(self, account: int | None) -> bool:
+        """Whether personal text typed into this person's chat is taken: where the council allows it, and never
+        on LINE WORKS (a bot cannot remove what was typed there, and tenant administrators export the logs)."""
+        return self.typing and not (account is not None and is_lineworks(account))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from core import dates, flow
+from core.accounts import is_lineworks
 from core.buttons import CancelDraft, FlowPress, ResumeDraft, UndoSubmission
 from core.faults import crash_point
 from core.flow import DraftState, FlowContext, FlowKind, PlaceChoice, Repeat, Screen
@@ -273,9 +274,11 @@ class FlowService:
         ctx = await self._context(staff, state)
         personal = flow.render(state, ctx).personal_text
         forms = self.deps.forms
-        if personal and forms is not None and not forms.typing:
+        if personal and forms is not None and not forms.typing_allowed(staff.telegram_id):
             # The council takes personal text only through the form: what was typed is not kept, and goes.
-            screen = await self._screen(draft, state, staff, t("flow.form.typing_off"), ctx=ctx)
+            # Telegram's copy is deleted; LINE WORKS cannot delete (core/accounts.py tells the two apart).
+            said = "flow.form.typing_never" if is_lineworks(staff.telegram_id or 0) else "flow.form.typing_off"
+            screen = await self._screen(draft, state, staff, t(said), ctx=ctx)
             return Reply(send=[screen], retire=draft.message_id, track=draft.id, forget_typed=True)
         outcome = flow.apply(state, ctx, text=text)
         shown_before = draft.message_id
@@ -358,6 +361,15 @@ class FlowService:
         if draft is not None and draft.message_id != message_id:
             await self.store.drafts.set_message(draft_id, message_id)
 
+    async def current(self, staff: Staff) -> Reply | None:
+        """The question the person's draft is on, as a new message (None: no draft in progress). For a front end
+        that cannot edit (LINE WORKS): after a press on an old message it shows where the draft really is."""
+        draft = await self.store.drafts.for_staff(staff.id)
+        state = load_state(draft) if draft is not None else None
+        if draft is None or state is None:
+            return None
+        return Reply(send=[await self._screen(draft, state, staff)], track=draft.id)
+
     async def _reshow_undelivered(self, staff: Staff, draft_id: int) -> Reply:
         """A press on a question whose answer was saved but whose next question never arrived: show that question
         on the pressed message (its buttons are one version behind, so the press itself changed nothing)."""
@@ -381,7 +393,12 @@ class FlowService:
     ) -> View:
         ctx = ctx or await self._context(staff, state)
         screen = flow.render(state, ctx, hint)
-        return view_of(screen, draft, self._form_button(staff, draft, state) if screen.form else None)
+        form = self._form_button(staff, draft, state) if screen.form else None
+        view = view_of(screen, draft, form)
+        forms = self.deps.forms
+        if form is not None and forms is not None and not forms.typing_allowed(staff.telegram_id):
+            return View(f"{view.text}\n\n{t('flow.form.only')}", view.rows, view.personal_text)
+        return view
 
     def _form_button(self, staff: Staff, draft: Draft, state: DraftState) -> Choice | None:
         """The button opening the note form for this question (when the council has the form)."""

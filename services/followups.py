@@ -300,7 +300,7 @@ class FollowUpService:
             return found
         link = self.form_link(staff, "note", found) if kind == "note" else None
         forms = self.deps.forms
-        if link is not None and forms is not None and not forms.typing:
+        if link is not None and forms is not None and not forms.typing_allowed(staff.telegram_id):
             text = f"{t('followup.form.note_here')}\n\n{card_text(found, self.taxonomy, self.deps.today())}"
             return Reply(edit=View(text, rows([Choice(t("flow.form.button"), link)], [_back(found)])))
         now = self.deps.now()
