@@ -16,13 +16,16 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 from bot.councils import child_councils
 from bot.ledger import DeliveryLedger
+from bot.lineworks.bot import LineWorksBot, RoutedSender
 from bot.notes import NoteSite
 from bot.polling import Poller, RawUpdatesRequest
 from bot.processor import KeyedUpdateProcessor
 from bot.requests import SafeRequest
 from bot.scheduler import Scheduler
-from bot.settings import Settings
+from bot.settings import LineWorksSettings, Settings, lineworks_settings
 from bot.webhook import Listener
+from bot.worker import InboxWorkers
+from core.accounts import is_lineworks
 from core.clock import Clock, SystemClock, utc_iso
 from core.i18n import t
 from core.taxonomy import Taxonomy, load_taxonomy
@@ -37,6 +40,7 @@ from services.digest import DigestService
 from services.flow import FlowService
 from services.followups import FollowUpService
 from services.notes import NoteFormService
+from services.outbound import Sender
 from services.places import PlaceService
 from services.reminders import DraftExpiryService, ReminderService, RetentionService
 from services.reporting import ReportService
@@ -136,6 +140,8 @@ class FieldBot:
     schedules: bool = True
     notes: NoteFormService | None = None  # the note form (services/notes.py), when PUBLIC_URL is set
     listener: Listener | None = None  # long polling with the note form: its pages' listener
+    lineworks: LineWorksBot | None = None  # the council's LINE WORKS bot, when LINEWORKS_BOT_ID is set
+    lineworks_workers: InboxWorkers | None = None  # long polling with LINE WORKS: the workers of its events
 
     async def start(self) -> None:
         settings = self.settings
@@ -154,28 +160,60 @@ class FieldBot:
         store.settled = ledger.settled
         self.processor.finish = ledger.finish
         application = self.application = self._build_application(token)
-        services = application.bot_data.services = build_services(
-            deps, self.boot_id, bot_id, frozenset(settings.admin_telegram_ids)
-        )
+        lineworks = lineworks_settings(settings)
+        admins = {*settings.admin_telegram_ids, *(await self._lineworks_admins(store, lineworks))}
+        services = application.bot_data.services = build_services(deps, self.boot_id, bot_id, frozenset(admins))
         register_handlers(application)
         if forms is not None:
             self.notes = NoteFormService(deps, services.flows, services.followups, services.staff)
-        self.scheduler = self._scheduler(deps, ledger, TelegramSender(application.bot))
+        if lineworks is not None:
+            self.lineworks = LineWorksBot.build(lineworks, services, store, self.clock)
+        sender = RoutedSender(TelegramSender(application.bot), self.lineworks)
+        self.scheduler = self._scheduler(deps, ledger, sender)
         await application.initialize()
         await set_commands(application)
         await application.start()
         if self.schedules and self.tick_interval is not None and application.job_queue is not None:
             application.job_queue.run_repeating(self._tick, interval=self.tick_interval, first=1, name="scheduler")
+        if self.lineworks is not None:
+            await self.lineworks.register_menu()
         if runtime is not None:
             await runtime.start(self)
         else:
-            if forms is not None:  # one council on long polling: its own listener, for the note form only
-                self.listener = Listener(settings.serve_host, settings.serve_port)
-                self.listener.add_notes(self.note_site())
-                await self.listener.start()
+            if forms is not None:  # one council on long polling: its own listener (the note form, LINE WORKS)
+                await self._own_listener()
             self.poller = Poller(application, ledger, self.updates_request)
             await self.poller.start()
         log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
+
+    async def _lineworks_admins(self, store: SqlStore, lineworks: LineWorksSettings | None) -> list[int]:
+        """ADMIN_LINEWORKS_IDS as admins, by their account numbers (core/accounts.py)."""
+        accounts = []
+        for user_id in lineworks.admins if lineworks is not None else ():
+            account = await store.lineworks_users.remember(user_id, self.clock.now())
+            await store.staff.ensure_admin(account, self.clock.now())
+            accounts.append(account)
+        return accounts
+
+    async def _own_listener(self) -> None:
+        """Long polling with PUBLIC_URL: a listener of its own for the note form and LINE WORKS callbacks, and
+        workers for the LINE WORKS events (Telegram's updates stay with the poller)."""
+        settings = self.settings
+        listener = self.listener = Listener(settings.serve_host, settings.serve_port)
+        listener.add_notes(self.note_site())
+        if self.lineworks is not None:
+            workers = self.lineworks_workers = InboxWorkers(
+                2,
+                timedelta(seconds=settings.worker_lease_seconds),
+                settings.worker_poll_seconds,
+                publishes_boot=True,
+                telegram=False,
+                name="the bot",
+            )
+            self.lineworks.intake.received.append(workers.wake)
+            listener.add_lineworks(self.lineworks.intake)
+            await workers.start(self)
+        await listener.start()
 
     def _forms(self, bot_id: int) -> Forms | None:
         """The note form, when the bot has a public address its pages are served at (PUBLIC_URL)."""
@@ -191,8 +229,13 @@ class FieldBot:
         bot, flows = self.application.bot, self.application.bot_data.services.flows
         store = self.store
 
+        lineworks = self.lineworks
+
         async def deliver(chat_id: int, reply: Reply) -> None:
-            await handlers_deliver(bot, flows, chat_id, reply)
+            if is_lineworks(chat_id) and lineworks is not None:
+                await lineworks.deliver(chat_id, reply)
+            else:
+                await handlers_deliver(bot, flows, chat_id, reply)
 
         return NoteSite(
             bot_id=self.deps.forms.links.bot_id,
@@ -250,7 +293,7 @@ class FieldBot:
             builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
         return builder.build()
 
-    def _scheduler(self, deps: Deps, ledger: DeliveryLedger, sender: TelegramSender) -> Scheduler:
+    def _scheduler(self, deps: Deps, ledger: DeliveryLedger, sender: Sender) -> Scheduler:
         settings = self.settings
         digests = DigestService(
             deps.store, deps.taxonomy, sender, self.clock, deps.tz, settings.schedule, settings.digest_chat_id
@@ -286,12 +329,9 @@ class FieldBot:
         """Stop whatever was started, even after a failed start; the database is closed and its lock released
         whatever else fails (an open connection's thread would keep the process alive)."""
         try:
-            if self.listener is not None:
-                await self.listener.stop()
-            if self.poller is not None:
-                await self.poller.stop()
-            if self.runtime is not None:
-                await self.runtime.stop()
+            await self._stop_intake()
+            if self.lineworks is not None:  # after the workers: they may still be sending
+                await self.lineworks.close()
             if self.application is not None:
                 if self.application.running:
                     await self.application.stop()
@@ -305,6 +345,17 @@ class FieldBot:
                 self.lock = None
         if self.poller is not None:
             log.info("fieldbot stopped")
+
+    async def _stop_intake(self) -> None:
+        """Take nothing more in: the listener, the poller, the workers (what they handle finishes first)."""
+        if self.listener is not None:
+            await self.listener.stop()
+        if self.lineworks_workers is not None:
+            await self.lineworks_workers.stop()
+        if self.poller is not None:
+            await self.poller.stop()
+        if self.runtime is not None:
+            await self.runtime.stop()
 
     async def __aenter__(self) -> FieldBot:
         await self.start()

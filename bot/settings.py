@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -62,6 +63,19 @@ class Settings(BaseSettings):
     # the chat (it is removed once saved), and how old a Mini App's launch data may be.
     note_typing: bool = True
     note_launch_max_age_minutes: int = 10
+    # LINE WORKS (bot/lineworks/), a second front end beside Telegram, on when LINEWORKS_BOT_ID is set: the
+    # Developer Console's bot and app (client id and secret, service account, private key file). Its callbacks come
+    # to PUBLIC_URL/lineworks/<bot id>; personal text goes through the note form, so PUBLIC_URL is required.
+    lineworks_bot_id: str | None = None
+    lineworks_bot_secret: SecretStr | None = None
+    lineworks_client_id: str | None = None
+    lineworks_client_secret: SecretStr | None = None
+    lineworks_service_account: str | None = None
+    lineworks_private_key_file: Path | None = None
+    lineworks_api_base_url: str = "https://www.worksapis.com/v1.0"
+    lineworks_auth_url: str = "https://auth.worksmobile.com/oauth2/v2.0/token"
+    lineworks_per_minute: int = 60  # the domain's API calls a minute (free plan 60, paid plans 240)
+    admin_lineworks_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -103,6 +117,27 @@ class Settings(BaseSettings):
             return [int(p) for p in parts]
         if isinstance(value, int):
             return [value]
+        return value
+
+    @field_validator("admin_lineworks_ids", mode="before")
+    @classmethod
+    def _lineworks_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("lineworks_bot_id")
+    @classmethod
+    def _lineworks_bot(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{1,19}", value.strip()):
+            raise ValueError("must be the bot's number from the LINE WORKS Developer Console")
+        return value.strip() if value is not None else None
+
+    @field_validator("lineworks_per_minute")
+    @classmethod
+    def _per_minute(cls, value: int) -> int:
+        if not 1 <= value <= 10000:
+            raise ValueError("must be the domain's API calls a minute (60 on the free plan, 240 on paid plans)")
         return value
 
     @field_validator("digest_schedule")
@@ -251,6 +286,65 @@ class Settings(BaseSettings):
         if self.telegram_bot_token is None:
             raise SettingsError("setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env")
         return self.telegram_bot_token.get_secret_value()
+
+
+LINEWORKS_NEEDED = (
+    "lineworks_bot_secret",
+    "lineworks_client_id",
+    "lineworks_client_secret",
+    "lineworks_service_account",
+    "lineworks_private_key_file",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LineWorksSettings:
+    """One council's LINE WORKS bot, complete (Settings.lineworks)."""
+
+    bot_id: str
+    bot_secret: str
+    client_id: str
+    client_secret: str
+    service_account: str
+    private_key: bytes
+    api_base_url: str
+    auth_url: str
+    per_minute: int
+    admins: tuple[str, ...]
+
+
+def lineworks_settings(settings: Settings) -> LineWorksSettings | None:
+    """The council's LINE WORKS bot, or None when LINEWORKS_BOT_ID is unset; SettingsError naming what is missing."""
+    if settings.lineworks_bot_id is None:
+        return None
+    missing = [name.upper() for name in LINEWORKS_NEEDED if getattr(settings, name) is None]
+    if missing:
+        raise SettingsError(f"LINEWORKS_BOT_ID is set but not {', '.join(missing)}")
+    if settings.public_url is None:
+        raise SettingsError("LINEWORKS_BOT_ID is set but not PUBLIC_URL: LINE WORKS posts its callbacks there")
+    key_file = settings.lineworks_private_key_file
+    assert key_file is not None
+    try:
+        private_key = key_file.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"setting LINEWORKS_PRIVATE_KEY_FILE: cannot read {key_file} ({exc.strerror})") from None
+
+    def secret(value: SecretStr | None) -> str:
+        assert value is not None
+        return value.get_secret_value().strip()
+
+    return LineWorksSettings(
+        bot_id=settings.lineworks_bot_id,
+        bot_secret=secret(settings.lineworks_bot_secret),
+        client_id=str(settings.lineworks_client_id),
+        client_secret=secret(settings.lineworks_client_secret),
+        service_account=str(settings.lineworks_service_account),
+        private_key=private_key,
+        api_base_url=settings.lineworks_api_base_url,
+        auth_url=settings.lineworks_auth_url,
+        per_minute=settings.lineworks_per_minute,
+        admins=tuple(settings.admin_lineworks_ids),
+    )
 
 
 def readable_by_others(*paths: Path) -> list[Path]:

@@ -2,7 +2,7 @@
 update answered 200 only once it is committed to the inbox; workers handle it from there (bot/worker.py).
 
 More callers share the listener as routes are added to it (`Listener.add`): the note form's pages (bot/notes.py,
-`Listener.add_notes`), and LINE WORKS callbacks at /lineworks/{botId} are meant to come here. The bot token is
+`Listener.add_notes`) and LINE WORKS callbacks at /lineworks/{botId} (bot/lineworks/intake.py). The bot token is
 never in a path; a request that is refused is logged with its method, status and a redacted path (a route's
 template: never a form link's token), never its body or query string.
 """
@@ -216,6 +216,9 @@ class WebhookServer:
         intake = self.intake = TelegramIntake(bot.ledger.bot_id, self.secret, bot.store.inbox, bot.clock)
         intake.received.append(self.workers.wake)
         path = self.listener.add_telegram(intake)
+        if bot.lineworks is not None:  # the council's LINE WORKS callbacks, to the same inbox and workers
+            bot.lineworks.intake.received.append(self.workers.wake)
+            self.listener.add_lineworks(bot.lineworks.intake)
         if bot.notes is not None:  # PUBLIC_URL set: the note form's pages on the same listener
             self.listener.add_notes(bot.note_site())
         await self.workers.start(bot)

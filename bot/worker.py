@@ -1,6 +1,7 @@
 """Inbox workers: claim webhook updates from the inbox, one person's at a time and in order, and hand each to the
 path long polling uses (the application's update queue, the keyed update processor, the delivery ledger), so that
-every write still records its update in processed_updates and a second delivery changes nothing.
+every write still records its update in processed_updates and a second delivery changes nothing. A LINE WORKS
+event (kept under its bot's negated id) goes to its front end's handler instead (`fronts`), then is recorded.
 
 A process runs `loops` claim loops (asyncio tasks) under one worker id and one lease: `fieldbot serve` runs them
 beside its listener and is woken by it; a `fieldbot work` process looks at the inbox every `poll` seconds when it
@@ -17,7 +18,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -53,6 +54,11 @@ class InboxWorkers:
     # Told of every update handled, with its id (tests and the bench listen).
     handled: list[Callable[[int], None]] = field(default_factory=list)
     name: str = "fieldbot work"  # as the database's lock file names its holder (FieldBot.runtime)
+    # Whether the loops take Telegram's webhook updates (False under long polling, which handles its own).
+    telegram: bool = True
+    # Other front ends' inboxes (LINE WORKS bots, under their inbox bot id): each kept event's JSON and key go to
+    # their front end's handler; the event is then recorded as processed, as the ledger does for Telegram's.
+    fronts: dict[int, Callable[[str, IdempotencyKey], Awaitable[None]]] = field(default_factory=dict)
     worker: str = ""  # this process's worker id in claims: host:pid:boot
     _bot: FieldBot | None = None
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
@@ -67,6 +73,8 @@ class InboxWorkers:
         assert bot.store is not None and bot.ledger is not None
         self._bot = bot
         self.worker = self.worker or worker_name(bot.boot_id)
+        if bot.lineworks is not None:  # the council's LINE WORKS events, kept in the same inbox
+            self.fronts.setdefault(bot.lineworks.inbox_bot, bot.lineworks.front.handle)
         bot.ledger.listeners.append(self._finished)
         if self.publishes_boot:
             await bot.store.meta.put(BOOT_KEY, bot.boot_id)
@@ -113,67 +121,102 @@ class InboxWorkers:
         return bot.application, bot.store, bot.ledger.bot_id, bot.clock
 
     # ---------------------------------------------------------------- claiming
-    async def _loop(self) -> None:
-        _, store, bot_id, clock = self._parts
-        while not self._stopping:
-            self._wakeup.clear()
+    def _inboxes(self) -> list[int]:
+        """The inbox bot ids these loops take from: Telegram's (unless polling), then each other front end's."""
+        _, _, bot_id, _ = self._parts
+        return [*([bot_id] if self.telegram else []), *self.fronts]
+
+    async def _claim(self) -> tuple[int, InboxClaim] | None:
+        """The next claimable update of any inbox this process serves (each looked at in turn)."""
+        _, store, _, clock = self._parts
+        for inbox in self._inboxes():
             try:
-                claim = await store.inbox.claim(bot_id, self.worker, clock.now(), self.lease)
+                claim = await store.inbox.claim(inbox, self.worker, clock.now(), self.lease)
             except StorageError as exc:
                 log.warning("worker %s could not claim an update (%s); trying again", self.worker, exc)
-                claim = None
-            if claim is None:
+                continue
+            if claim is not None:
+                return inbox, claim
+        return None
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wakeup.clear()
+            claimed = await self._claim()
+            if claimed is None:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.poll):
                         await self._wakeup.wait()
                 continue
+            inbox, claim = claimed
             try:
-                await self._handle(claim)
+                await self._handle(inbox, claim)
             except Exception:
                 log.exception("worker %s failed on update %d", self.worker, claim.update_id)
 
-    async def _handle(self, claim: InboxClaim) -> None:
-        application, store, bot_id, clock = self._parts
+    async def _handle(self, inbox: int, claim: InboxClaim) -> None:
+        _, store, _, clock = self._parts
         # Other processes write this database too: nothing cached here may be older than their last commit.
         store.forget_cached()
+        key = IdempotencyKey(inbox, claim.update_id)
         if claim.attempts > MAX_ATTEMPTS:
             log.error(
                 "update %d given up after %d attempts (a worker died on it each time)",
                 claim.update_id,
                 claim.attempts - 1,
             )
-            await store.inbox.record(IdempotencyKey(bot_id, claim.update_id), clock.now())
+            await store.inbox.record(key, clock.now())
         else:
             if claim.attempts > 1:
                 log.warning("update %d taken over (attempt %d)", claim.update_id, claim.attempts)
-            try:
-                update = Update.de_json(json.loads(claim.payload), application.bot)
-            except Exception:
-                log.exception("update %d could not be read; dropped", claim.update_id)
+            front = self.fronts.get(inbox)
+            if front is not None:
+                await self._front(front, key, claim.payload)
             else:
-                done = asyncio.get_running_loop().create_future()
-                self._waiting[claim.update_id] = done
-                try:
-                    await application.update_queue.put(update)
-                    await done  # the delivery ledger's `finish`: the handlers are done and the update recorded
-                finally:
-                    self._waiting.pop(claim.update_id, None)
-        await self._release(claim.update_id)
+                await self._telegram(claim)
+        await self._release(inbox, claim.update_id)
         for listener in self.handled:
             listener(claim.update_id)
+
+    async def _front(
+        self, front: Callable[[str, IdempotencyKey], Awaitable[None]], key: IdempotencyKey, payload: str
+    ) -> None:
+        """Another front end's event: its handler, then the event recorded as processed (its writes recorded it
+        already, in their unit of work, when it made any)."""
+        _, store, _, clock = self._parts
+        try:
+            await front(payload, key)
+        except Exception:
+            log.exception("event %d of inbox %d failed", key.update_id, key.bot_id)
+        await store.inbox.record(key, clock.now())
+
+    async def _telegram(self, claim: InboxClaim) -> None:
+        application, _, _, _ = self._parts
+        try:
+            update = Update.de_json(json.loads(claim.payload), application.bot)
+        except Exception:
+            log.exception("update %d could not be read; dropped", claim.update_id)
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._waiting[claim.update_id] = done
+        try:
+            await application.update_queue.put(update)
+            await done  # the delivery ledger's `finish`: the handlers are done and the update recorded
+        finally:
+            self._waiting.pop(claim.update_id, None)
 
     def _finished(self, update_id: int) -> None:
         done = self._waiting.get(update_id)
         if done is not None and not done.done():
             done.set_result(None)
 
-    async def _release(self, update_id: int) -> None:
+    async def _release(self, inbox: int, update_id: int) -> None:
         """Mark the update handled; the next update of the same person becomes claimable. If the database refuses
         for a while, the lease runs out and the heartbeat of some worker finds the update processed."""
-        _, store, bot_id, clock = self._parts
+        _, store, _, clock = self._parts
         for delay in (0.05, 0.2, 1.0, None):
             try:
-                if not await store.inbox.release(bot_id, update_id, self.worker, clock.now(), handled=True):
+                if not await store.inbox.release(inbox, update_id, self.worker, clock.now(), handled=True):
                     log.warning("update %d was taken over by another worker before it was done here", update_id)
                 self.wake()
                 return
@@ -185,14 +228,15 @@ class InboxWorkers:
 
     # ---------------------------------------------------------------- the heartbeat
     async def _beat(self) -> None:
-        _, store, bot_id, clock = self._parts
+        _, store, _, clock = self._parts
         while True:
             await asyncio.sleep(self._seconds / 3)
             try:
-                await store.inbox.renew(bot_id, self.worker, clock.now(), self.lease)
-                for update_id, worker in await store.inbox.take_over(bot_id, clock.now()):
-                    log.warning("worker %s stopped answering; update %d is free to take again", worker, update_id)
-                    self.wake()
+                for inbox in self._inboxes():
+                    await store.inbox.renew(inbox, self.worker, clock.now(), self.lease)
+                    for update_id, worker in await store.inbox.take_over(inbox, clock.now()):
+                        log.warning("worker %s stopped answering; update %d is free to take again", worker, update_id)
+                        self.wake()
                 if not self.publishes_boot:
                     await self._follow_boot()
             except StorageError as exc:

@@ -1,0 +1,122 @@
+"""One council's LINE WORKS bot inside a running FieldBot: its client (sends), its front end (handlers/lineworks)
+and the intake of its callbacks, plus the sender that routes scheduled messages to the messenger of each account.
+
+It shares the council's services, store, inbox and workers with Telegram: a LINE WORKS event is kept in the inbox
+under the bot's negated id (bot/lineworks/intake.py) and handled by the same workers (bot/worker.py `fronts`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.lineworks.client import LineWorksClient, LineWorksError, Outcome
+from bot.lineworks.intake import LineWorksIntake, inbox_bot_id
+from bot.settings import LineWorksSettings
+from core.accounts import is_lineworks
+from core.clock import Clock
+from handlers.common import Services
+from handlers.lineworks.adapter import LineWorksFront, menu_actions
+from handlers.lineworks.content import JSONDict
+from handlers.lineworks.render import render
+from services.outbound import DeliveryError, Sender
+from services.screens import Reply, Rows, View
+from storage.interface import LineWorksUsers, Store
+
+log = logging.getLogger(__name__)
+
+
+def delivery_error(error: LineWorksError) -> DeliveryError:
+    """A LINE WORKS send's failure as the outbox records it (services/outbound.py)."""
+    if error.outcome is Outcome.UNKNOWN:
+        return DeliveryError("unknown", f"LINE WORKS answer lost or 5xx: {error}")
+    if error.status == 429 or error.status is None:
+        return DeliveryError("retry", f"LINE WORKS refused for now: {error}")
+    return DeliveryError("failed", f"LINE WORKS refused: {error}")
+
+
+@dataclass
+class LineWorksBot:
+    config: LineWorksSettings
+    client: LineWorksClient
+    users: LineWorksUsers
+    front: LineWorksFront
+    intake: LineWorksIntake
+
+    @classmethod
+    def build(cls, config: LineWorksSettings, services: Services, store: Store, clock: Clock) -> LineWorksBot:
+        client = LineWorksClient(
+            bot_id=config.bot_id,
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            service_account=config.service_account,
+            private_key=config.private_key,
+            api_base_url=config.api_base_url,
+            auth_url=config.auth_url,
+            per_minute=config.per_minute,
+            wall_clock=lambda: clock.now().timestamp(),  # the JWT's iat: the bot's own time
+        )
+        users = store.lineworks_users
+
+        async def send(user_id: str, content: JSONDict) -> None:
+            await client.send_message(user_id, content)
+
+        front = LineWorksFront(services, users, clock, send)
+        intake = LineWorksIntake(int(config.bot_id), config.bot_secret, store.inbox, clock)
+        return cls(config, client, users, front, intake)
+
+    @property
+    def inbox_bot(self) -> int:
+        """Where this bot's events are kept in the inbox."""
+        return inbox_bot_id(int(self.config.bot_id))
+
+    async def register_menu(self) -> None:
+        """The persistent menu (記録する, 要フォロー, 集計, ヘルプ): one for everyone, set at every start. A failure
+        is logged and the bot runs on (the commands can be typed)."""
+        try:
+            await self.client.set_persistent_menu(menu_actions())
+        except (LineWorksError, ValueError) as exc:
+            log.warning("LINE WORKS persistent menu not registered: %s", exc)
+
+    async def deliver(self, account: int, reply: Reply) -> None:
+        """A Reply that answers no event (the note form posted), as new messages in the person's chat."""
+        user_id = await self.users.user_id(account)
+        if user_id is None:
+            log.warning("no LINE WORKS user for an account; reply not delivered")
+            return
+        await self.front.show(user_id, reply)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+@dataclass
+class RoutedSender:
+    """Scheduled messages (digests, reminders) to each account's messenger: LINE WORKS accounts through the LINE
+    WORKS bot (text only: charts are named, not sent), everything else through Telegram."""
+
+    telegram: Sender
+    lineworks: LineWorksBot | None
+
+    async def _lineworks_text(self, account: int, text: str, buttons: Rows = ()) -> None:
+        bot = self.lineworks
+        user_id = await bot.users.user_id(account) if bot is not None else None
+        if bot is None or user_id is None:
+            raise DeliveryError("failed", "no LINE WORKS bot or user for this account")
+        try:
+            for content in render(View(text, buttons)):
+                await bot.client.send_message(user_id, content)
+        except LineWorksError as exc:
+            raise delivery_error(exc) from exc
+
+    async def text(self, chat_id: int, text: str, buttons: Rows = ()) -> None:
+        if is_lineworks(chat_id):
+            await self._lineworks_text(chat_id, text, buttons)
+        else:
+            await self.telegram.text(chat_id, text, buttons)
+
+    async def photo(self, chat_id: int, png: bytes, caption: str) -> None:
+        if is_lineworks(chat_id):
+            await self._lineworks_text(chat_id, caption)
+        else:
+            await self.telegram.photo(chat_id, png, caption)

@@ -1,0 +1,144 @@
+"""The real bot with a LINE WORKS bot beside its Telegram one, on long polling with PUBLIC_URL (its own listener):
+the LINE WORKS simulator posts signed callbacks to it and takes its sends. A `Worker` (a LINE WORKS user) types
+and presses as a person would and waits until the bot has handled each event."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.lineworks.intake import event_key
+from core.accounts import lineworks_account
+from core.models import Role
+from simulator.lineworks import CallbackDelivery, LineWorksSimulator
+from tests.harness import START, Harness, running
+from tests.test_note_form import free_port
+
+BOT = "2000001"
+ADMIN_USER = "admin@council.example"
+
+
+class Worker:
+    """A LINE WORKS user of the bot."""
+
+    def __init__(self, h: LineWorksHarness, user_id: str) -> None:
+        self.h = h
+        self.user_id = user_id
+        self.presses = 0
+
+    @property
+    def account(self) -> int:
+        return lineworks_account(self.user_id)
+
+    async def send(self, text: str) -> None:
+        await self.h.handled(await self.h.sim.send_text(self.user_id, text))
+
+    async def press(self, label: str) -> None:
+        """Press the button labelled `label` on the latest message that has one (old messages stay pressable)."""
+        self.presses += 1
+        await self.h.handled(await self.h.sim.press(self.user_id, label))
+
+    async def postback(self, data: str) -> None:
+        await self.h.handled(await self.h.sim.send_postback(self.user_id, data))
+
+    async def menu(self, label: str) -> None:
+        await self.h.handled(await self.h.sim.press_menu(self.user_id, label))
+
+    @property
+    def contents(self) -> list[dict[str, Any]]:
+        return self.h.sim.messages(self.user_id)
+
+    @property
+    def texts(self) -> list[str]:
+        return [str(c.get("text", "")) for c in self.contents]
+
+    @property
+    def last(self) -> str:
+        return self.texts[-1] if self.texts else ""
+
+    def labels(self, content: dict[str, Any] | None = None) -> list[str]:
+        """The quick-reply labels of a message (by default the last)."""
+        chosen = content if content is not None else self.contents[-1]
+        return [item["action"]["label"] for item in chosen.get("quickReply", {}).get("items", [])]
+
+
+class LineWorksHarness:
+    def __init__(self, h: Harness, sim: LineWorksSimulator) -> None:
+        self.h = h
+        self.sim = sim
+        self._handled: set[int] = set()
+        self._changed = asyncio.Event()
+        self.listen()
+
+    def listen(self) -> None:
+        """Hear the LINE WORKS workers of the running bot (again after a restart)."""
+        bot = self.h.bot
+        assert bot is not None and bot.lineworks_workers is not None
+        bot.lineworks_workers.handled.append(self._done)
+
+    def _done(self, update_id: int) -> None:
+        self._handled.add(update_id)
+        self._changed.set()
+
+    async def handled(self, delivery: CallbackDelivery) -> None:
+        """Until the bot has handled the event (it answered 200 once it was kept)."""
+        assert delivery.status == 200, delivery.error or delivery.status
+        issued = datetime.fromisoformat(str(delivery.event["issuedTime"]).replace("Z", "+00:00"))
+        key = event_key(issued, delivery.body)
+        async with asyncio.timeout(15):
+            while key not in self._handled:
+                self._changed.clear()
+                await self._changed.wait()
+
+    def worker(self, user_id: str) -> Worker:
+        return Worker(self, user_id)
+
+    async def register(self, user_id: str, role: Role = Role.STAFF, zone: str | None = "west") -> Worker:
+        """A staff member on LINE WORKS, made directly in the database (the invite flow has its own test)."""
+        store = self.h.store
+        account = await store.lineworks_users.remember(user_id, self.h.clock.now())
+        async with store.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO staff (telegram_id, name, role, zone, area, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (account, user_id, role.value, zone, "kyonan", "2026-01-01T00:00:00.000000Z"),
+            )
+        store.staff.cache.clear()
+        return self.worker(user_id)
+
+
+@asynccontextmanager
+async def lineworks_running(tmp_path: Path, **settings: Any) -> AsyncIterator[LineWorksHarness]:
+    """The bot with a LINE WORKS bot (ADMIN_USER its admin there) and the simulator on the bot's clock."""
+    port = free_port()
+    clocks: list[Harness] = []
+
+    def now() -> float:
+        return (clocks[0].clock.now() if clocks else START).timestamp()
+
+    async with LineWorksSimulator(bot_id=BOT, per_minute=100_000, clock=now) as sim:
+        assert sim.private_key_pem is not None
+        key_file = tmp_path / "lineworks.pem"
+        key_file.write_bytes(sim.private_key_pem)
+        sim.callback_url = f"http://127.0.0.1:{port}/lineworks/{BOT}"
+        values: dict[str, Any] = {
+            "public_url": f"http://127.0.0.1:{port}",
+            "serve_port": port,
+            "lineworks_bot_id": BOT,
+            "lineworks_bot_secret": sim.bot_secret,
+            "lineworks_client_id": sim.client_id,
+            "lineworks_client_secret": sim.client_secret,
+            "lineworks_service_account": sim.service_account,
+            "lineworks_private_key_file": key_file,
+            "lineworks_api_base_url": sim.api_base_url,
+            "lineworks_auth_url": sim.auth_url,
+            "lineworks_per_minute": 10_000,
+            "admin_lineworks_ids": [ADMIN_USER],
+        }
+        values.update(settings)
+        async with running(tmp_path, **values) as h:
+            clocks.append(h)
+            yield LineWorksHarness(h, sim)
