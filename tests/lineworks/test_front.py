@@ -58,7 +58,8 @@ async def test_an_unregistered_person_is_refused_and_nothing_is_kept(tmp_path: P
         for text in ("/visit", "こんにちは"):
             await stranger.send(text)
         assert len(stranger.texts) == 2
-        assert all(text.startswith("申し訳ありません。このボットは登録された職員だけが使えます") for text in stranger.texts)
+        refusal = "申し訳ありません。このボットは登録された職員だけが使えます"
+        assert all(text.startswith(refusal) for text in stranger.texts)
         assert all("quickReply" not in c for c in stranger.contents)
         assert await lw.h.count("drafts") == 0
 
@@ -85,7 +86,8 @@ async def test_personal_text_is_taken_through_the_form_never_from_the_chat(tmp_p
         for label in ("活動先への出向き・参加", "高齢者サロン", "スキップ", "あった", "ニーズを抱えている個人の相談"):
             await staff.press(label)
         # the agencies (18 choices) come in two pages: 「なし」 is on the second, one more press than on Telegram
-        for label in ("福祉サービス、相談機関の紹介", t("lineworks.next"), "なし（つないでいない）", "🚩 要フォローあり"):
+        agencies = ("福祉サービス、相談機関の紹介", t("lineworks.next"), "なし（つないでいない）", "🚩 要フォローあり")
+        for label in agencies:
             await staff.press(label)
         asking = staff.contents[-1]
         form = next(i["action"] for i in asking["quickReply"]["items"] if i["action"]["type"] == "uri")
