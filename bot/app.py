@@ -17,6 +17,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.councils import child_councils
 from bot.ledger import DeliveryLedger
 from bot.lineworks.bot import LineWorksBot, RoutedSender
+from bot.lineworks.intake import inbox_bot_id
 from bot.notes import NoteSite
 from bot.polling import Poller, RawUpdatesRequest
 from bot.processor import KeyedUpdateProcessor
@@ -142,11 +143,18 @@ class FieldBot:
     listener: Listener | None = None  # long polling with the note form: its pages' listener
     lineworks: LineWorksBot | None = None  # the council's LINE WORKS bot, when LINEWORKS_BOT_ID is set
     lineworks_workers: InboxWorkers | None = None  # long polling with LINE WORKS: the workers of its events
+    services: Services | None = None  # what the front ends call (bot_data.services on Telegram)
+    _ticker: asyncio.Task[None] | None = None  # the scheduler's ticks without Telegram's job queue
+    _stopped: asyncio.Event = field(default_factory=asyncio.Event)  # waited on when nothing else runs
 
     async def start(self) -> None:
         settings = self.settings
-        token = settings.token()
-        bot_id = int(token.split(":", 1)[0])
+        lineworks = lineworks_settings(settings)
+        # Telegram unless the council is on LINE WORKS alone (a missing token is then no error).
+        token = settings.token() if settings.telegram_bot_token is not None or lineworks is None else None
+        # The council's bot id (idempotency keys, form links): its Telegram bot's, or on LINE WORKS alone its LINE
+        # WORKS bot's inbox id (negative: never a Telegram bot's).
+        bot_id = int(token.split(":", 1)[0]) if token is not None else self._lineworks_only_id(lineworks)
         taxonomy = self.taxonomy or load_taxonomy(settings.taxonomy_file)
         runtime = self.runtime
         what, shared = ("the bot", False) if runtime is None else (runtime.name, True)
@@ -159,32 +167,67 @@ class FieldBot:
         ledger.listeners.extend(self.finished_listeners)
         store.settled = ledger.settled
         self.processor.finish = ledger.finish
-        application = self.application = self._build_application(token)
-        lineworks = lineworks_settings(settings)
         admins = {*settings.admin_telegram_ids, *(await self._lineworks_admins(store, lineworks))}
-        services = application.bot_data.services = build_services(deps, self.boot_id, bot_id, frozenset(admins))
-        register_handlers(application)
+        services = self.services = build_services(deps, self.boot_id, bot_id, frozenset(admins))
         if forms is not None:
             self.notes = NoteFormService(deps, services.flows, services.followups, services.staff)
         if lineworks is not None:
             self.lineworks = LineWorksBot.build(lineworks, services, store, self.clock)
-        sender = RoutedSender(TelegramSender(application.bot), self.lineworks)
-        self.scheduler = self._scheduler(deps, ledger, sender)
-        await application.initialize()
-        await set_commands(application)
-        await application.start()
-        if self.schedules and self.tick_interval is not None and application.job_queue is not None:
-            application.job_queue.run_repeating(self._tick, interval=self.tick_interval, first=1, name="scheduler")
-        if self.lineworks is not None:
-            await self.lineworks.register_menu()
+        telegram = self._telegram(token, services) if token is not None else None
+        self.scheduler = self._scheduler(deps, ledger, RoutedSender(telegram, self.lineworks))
+        await self._start_messengers()
         if runtime is not None:
             await runtime.start(self)
         else:
             if forms is not None:  # one council on long polling: its own listener (the note form, LINE WORKS)
                 await self._own_listener()
-            self.poller = Poller(application, ledger, self.updates_request)
-            await self.poller.start()
-        log.info("fieldbot started as @%s (boot %s)", application.bot.username, self.boot_id[:8])
+            if self.application is not None:
+                self.poller = Poller(self.application, ledger, self.updates_request)
+                await self.poller.start()
+        log.info("fieldbot started as %s (boot %s)", self._names(), self.boot_id[:8])
+
+    @staticmethod
+    def _lineworks_only_id(lineworks: LineWorksSettings | None) -> int:
+        assert lineworks is not None
+        return inbox_bot_id(int(lineworks.bot_id))
+
+    def _telegram(self, token: str, services: Services) -> TelegramSender:
+        """The Telegram bot: the PTB application with every handler; its sender for scheduled messages."""
+        application = self.application = self._build_application(token)
+        application.bot_data.services = services
+        register_handlers(application)
+        return TelegramSender(application.bot)
+
+    async def _start_messengers(self) -> None:
+        """Start the Telegram application (commands set) and register LINE WORKS's menu; the scheduler's ticks
+        run on PTB's job queue, or on a task of their own without Telegram."""
+        application = self.application
+        if application is not None:
+            await application.initialize()
+            await set_commands(application)
+            await application.start()
+        if self.schedules and self.tick_interval is not None:
+            if application is not None and application.job_queue is not None:
+                application.job_queue.run_repeating(self._tick, interval=self.tick_interval, first=1, name="scheduler")
+            else:
+                self._ticker = asyncio.create_task(self._ticking(self.tick_interval), name="fieldbot-scheduler")
+        if self.lineworks is not None:
+            await self.lineworks.register_menu()
+
+    async def _ticking(self, interval: float) -> None:
+        await asyncio.sleep(1)
+        while True:
+            try:
+                await self._tick(None)
+            except Exception:
+                log.exception("scheduler tick failed")
+            await asyncio.sleep(interval)
+
+    def _names(self) -> str:
+        names = [f"@{self.application.bot.username}"] if self.application is not None else []
+        if self.lineworks is not None:
+            names.append(f"LINE WORKS bot {self.lineworks.config.bot_id}")
+        return " and ".join(names)
 
     async def _lineworks_admins(self, store: SqlStore, lineworks: LineWorksSettings | None) -> list[int]:
         """ADMIN_LINEWORKS_IDS as admins, by their account numbers (core/accounts.py)."""
@@ -225,21 +268,19 @@ class FieldBot:
     def note_site(self) -> NoteSite:
         """This bot's note form, for a listener (its own, or the one `fieldbot serve` shares)."""
         assert self.deps is not None and self.deps.forms is not None and self.notes is not None
-        assert self.application is not None and self.store is not None
-        bot, flows = self.application.bot, self.application.bot_data.services.flows
-        store = self.store
-
-        lineworks = self.lineworks
+        assert self.services is not None and self.store is not None
+        bot = self.application.bot if self.application is not None else None
+        flows, store, lineworks = self.services.flows, self.store, self.lineworks
 
         async def deliver(chat_id: int, reply: Reply) -> None:
             if is_lineworks(chat_id) and lineworks is not None:
                 await lineworks.deliver(chat_id, reply)
-            else:
+            elif bot is not None:
                 await handlers_deliver(bot, flows, chat_id, reply)
 
         return NoteSite(
             bot_id=self.deps.forms.links.bot_id,
-            bot_token=self.settings.token(),
+            bot_token=self.settings.token() if self.application is not None else None,
             service=self.notes,
             links=self.deps.forms.links,
             clock=self.clock,
@@ -321,9 +362,10 @@ class FieldBot:
     async def wait(self) -> None:
         if self.runtime is not None:
             await self.runtime.wait()
-            return
-        assert self.poller is not None
-        await self.poller.wait()
+        elif self.poller is not None:
+            await self.poller.wait()
+        else:  # LINE WORKS alone on long polling: its listener and workers run until the bot stops
+            await self._stopped.wait()
 
     async def stop(self) -> None:
         """Stop whatever was started, even after a failed start; the database is closed and its lock released
@@ -348,6 +390,11 @@ class FieldBot:
 
     async def _stop_intake(self) -> None:
         """Take nothing more in: the listener, the poller, the workers (what they handle finishes first)."""
+        self._stopped.set()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
         if self.listener is not None:
             await self.listener.stop()
         if self.lineworks_workers is not None:

@@ -72,7 +72,7 @@ class NoteSite:
     how a reply reaches its chat."""
 
     bot_id: int
-    bot_token: str
+    bot_token: str | None  # None: no Telegram bot (LINE WORKS alone): no Mini App launch data is taken
     service: NoteFormService
     links: FormLinks
     clock: Clock
@@ -183,6 +183,9 @@ class NotePages:
         """Who Telegram says opened the Mini App (None: no launch data, a plain link), or the refusal."""
         if not init_data:
             return None
+        if site.bot_token is None:
+            log.warning("note form launch data of bot %d refused (no Telegram bot)", site.bot_id)
+            return refused("forged")
         try:
             launch = check_init_data(site.bot_token, init_data, site.clock.now(), site.launch_max_age)
         except InitDataError as exc:

@@ -212,10 +212,12 @@ class WebhookServer:
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self, bot: FieldBot) -> None:
-        assert bot.store is not None and bot.ledger is not None and bot.application is not None
-        intake = self.intake = TelegramIntake(bot.ledger.bot_id, self.secret, bot.store.inbox, bot.clock)
-        intake.received.append(self.workers.wake)
-        path = self.listener.add_telegram(intake)
+        assert bot.store is not None and bot.ledger is not None
+        path = None
+        if bot.application is not None:
+            intake = self.intake = TelegramIntake(bot.ledger.bot_id, self.secret, bot.store.inbox, bot.clock)
+            intake.received.append(self.workers.wake)
+            path = self.listener.add_telegram(intake)
         if bot.lineworks is not None:  # the council's LINE WORKS callbacks, to the same inbox and workers
             bot.lineworks.intake.received.append(self.workers.wake)
             self.listener.add_lineworks(bot.lineworks.intake)
@@ -223,11 +225,12 @@ class WebhookServer:
             self.listener.add_notes(bot.note_site())
         await self.workers.start(bot)
         await self.listener.start()
-        base = self.public_url or f"http://{self.listener.host}:{self.listener.port}"
-        await bot.application.bot.set_webhook(
-            url=base + path, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES
-        )
-        log.info("webhook set: Telegram posts to %s%s", base, path)
+        if bot.application is not None and path is not None:
+            base = self.public_url or f"http://{self.listener.host}:{self.listener.port}"
+            await bot.application.bot.set_webhook(
+                url=base + path, secret_token=self.secret, allowed_updates=ALLOWED_UPDATES
+            )
+            log.info("webhook set: Telegram posts to %s%s", base, path)
 
     async def wait(self) -> None:
         await self._stopped.wait()

@@ -115,16 +115,16 @@ class InboxWorkers:
         return self.lease.total_seconds()
 
     @property
-    def _parts(self) -> tuple[FieldApplication, SqlStore, int, Clock]:
+    def _parts(self) -> tuple[FieldApplication | None, SqlStore, int, Clock]:
         bot = self._bot
-        assert bot is not None and bot.application is not None and bot.store is not None and bot.ledger is not None
+        assert bot is not None and bot.store is not None and bot.ledger is not None
         return bot.application, bot.store, bot.ledger.bot_id, bot.clock
 
     # ---------------------------------------------------------------- claiming
     def _inboxes(self) -> list[int]:
         """The inbox bot ids these loops take from: Telegram's (unless polling), then each other front end's."""
-        _, _, bot_id, _ = self._parts
-        return [*([bot_id] if self.telegram else []), *self.fronts]
+        application, _, bot_id, _ = self._parts
+        return [*([bot_id] if self.telegram and application is not None else []), *self.fronts]
 
     async def _claim(self) -> tuple[int, InboxClaim] | None:
         """The next claimable update of any inbox this process serves (each looked at in turn)."""
@@ -192,6 +192,7 @@ class InboxWorkers:
 
     async def _telegram(self, claim: InboxClaim) -> None:
         application, _, _, _ = self._parts
+        assert application is not None  # Telegram's inbox is served only with a Telegram bot (`_inboxes`)
         try:
             update = Update.de_json(json.loads(claim.payload), application.bot)
         except Exception:
@@ -246,8 +247,9 @@ class InboxWorkers:
         """Drafts answered before the deployment started are offered to resume first (services/flow.py compares
         boot ids): every worker uses the boot id of the running `fieldbot serve`, so an answer handled by another
         worker is not mistaken for one from before a restart, and a worker restarting restarts nothing."""
-        application, store, _, _ = self._parts
+        bot, store = self._bot, self._parts[1]
+        assert bot is not None and bot.services is not None
         published = await store.meta.get(BOOT_KEY)
-        flows = application.bot_data.services.flows
+        flows = bot.services.flows
         if published and flows.boot_id != published:
             flows.boot_id = published

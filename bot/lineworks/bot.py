@@ -95,7 +95,7 @@ class RoutedSender:
     """Scheduled messages (digests, reminders) to each account's messenger: LINE WORKS accounts through the LINE
     WORKS bot (text only: charts are named, not sent), everything else through Telegram."""
 
-    telegram: Sender
+    telegram: Sender | None  # None: the council is on LINE WORKS alone
     lineworks: LineWorksBot | None
 
     async def _lineworks_text(self, account: int, text: str, buttons: Rows = ()) -> None:
@@ -113,10 +113,15 @@ class RoutedSender:
         if is_lineworks(chat_id):
             await self._lineworks_text(chat_id, text, buttons)
         else:
-            await self.telegram.text(chat_id, text, buttons)
+            await self._on_telegram().text(chat_id, text, buttons)
 
     async def photo(self, chat_id: int, png: bytes, caption: str) -> None:
         if is_lineworks(chat_id):
             await self._lineworks_text(chat_id, caption)
         else:
-            await self.telegram.photo(chat_id, png, caption)
+            await self._on_telegram().photo(chat_id, png, caption)
+
+    def _on_telegram(self) -> Sender:
+        if self.telegram is None:  # a Telegram chat (a group's DIGEST_CHAT_ID) of a council without Telegram
+            raise DeliveryError("failed", "this council has no Telegram bot")
+        return self.telegram

@@ -121,8 +121,11 @@ class LineWorksHarness:
 
 
 @asynccontextmanager
-async def lineworks_running(tmp_path: Path, **settings: Any) -> AsyncIterator[LineWorksHarness]:
-    """The bot with a LINE WORKS bot (ADMIN_USER its admin there) and the simulator on the bot's clock."""
+async def lineworks_running(
+    tmp_path: Path, *, telegram: bool = True, **settings: Any
+) -> AsyncIterator[LineWorksHarness]:
+    """The bot with a LINE WORKS bot (ADMIN_USER its admin there) and the simulator on the bot's clock; with
+    `telegram` False, a council on LINE WORKS alone (no Telegram token)."""
     port = free_port()
     clocks: list[Harness] = []
     offset = [0.0]
@@ -149,6 +152,8 @@ async def lineworks_running(tmp_path: Path, **settings: Any) -> AsyncIterator[Li
             "lineworks_per_minute": 10_000,
             "admin_lineworks_ids": [ADMIN_USER],
         }
+        if not telegram:
+            values["telegram_bot_token"] = None
         values.update(settings)
         async with running(tmp_path, **values) as h:
             clocks.append(h)

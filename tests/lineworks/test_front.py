@@ -5,6 +5,7 @@ through the note form only; staff register with an invite code."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.accounts import lineworks_account
@@ -126,3 +127,29 @@ async def test_a_long_list_is_paged_and_a_choice_on_page_two_keeps_page_two(tmp_
         choice = next(label for label in second[1:] if label not in labels)
         await staff.press(choice)
         assert staff.labels()[0] == t("lineworks.previous")  # the new screen opens at the page pressed
+
+
+async def test_a_council_on_lineworks_alone_runs_without_a_telegram_token(tmp_path: Path) -> None:
+    async with lineworks_running(tmp_path, telegram=False) as lw:
+        bot = lw.h.bot
+        assert bot is not None and bot.application is None and bot.poller is None
+        staff = await lw.register("goro@council.example")
+        await staff.menu(t("lineworks.menu_record"))
+        for label in ("活動先への出向き・参加", "高齢者サロン", "スキップ", "なかった", "💾 保存"):
+            await staff.press(label)
+        assert await lw.h.count("outings") == 1
+        assert lw.sim.persistent_menu is not None and [a["label"] for a in lw.sim.persistent_menu] == [
+            t("lineworks.menu_record"),
+            t("lineworks.menu_followups"),
+            t("lineworks.menu_tally"),
+            t("lineworks.menu_help"),
+        ]
+        # its admin (ADMIN_LINEWORKS_IDS) is an admin, and the digest reaches a LINE WORKS supervisor
+        admin = lw.worker(ADMIN_USER)
+        await admin.send("/staff")
+        assert "goro@council.example" in admin.last
+        supervisor = await lw.register("boss@council.example", Role.SUPERVISOR)
+        await lw.h.store.meta.put("installed_at", "2026-11-01T00:00:00.000000Z")
+        lw.h.clock.set(datetime(2026, 11, 29, 23, 31, tzinfo=UTC))
+        await lw.h.tick()
+        assert any("週間ダイジェスト｜11/23(月)〜11/29(日)" in text for text in supervisor.texts)
