@@ -43,18 +43,43 @@ OWN_SETTINGS = frozenset(
         "DRAFT_RETENTION_DAYS",
         "TELEGRAM_API_BASE_URL",
         "NOTE_TYPING",
+        # Its LINE WORKS bot (the secrets are files of the folder: LINEWORKS_FILES), and who administers it there.
+        "LINEWORKS_BOT_ID",
+        "LINEWORKS_CLIENT_ID",
+        "LINEWORKS_SERVICE_ACCOUNT",
+        "LINEWORKS_API_BASE_URL",
+        "LINEWORKS_AUTH_URL",
+        "LINEWORKS_PER_MINUTE",
+        "ADMIN_LINEWORKS_IDS",
     }
 )
 # Never taken from the deployment: who is an admin, and which group chat gets the digest, belong to one council
 # (a deployment-wide value would make one person admin of every council, or send every council's counts to one
 # group).
-NEVER_INHERITED: dict[str, object] = {"admin_telegram_ids": [], "digest_chat_id": None}
+NEVER_INHERITED: dict[str, object] = {
+    "admin_telegram_ids": [],
+    "digest_chat_id": None,
+    # nor its LINE WORKS bot: one bot for every council would mix their staff
+    "lineworks_bot_id": None,
+    "lineworks_bot_secret": None,
+    "lineworks_client_id": None,
+    "lineworks_client_secret": None,
+    "lineworks_service_account": None,
+    "lineworks_private_key_file": None,
+    "admin_lineworks_ids": [],
+}
 OWN = "council.env"
 REGISTRY = "councils.sqlite3"
 DATABASE = "fieldbot.sqlite3"
 KEY = "field.key"
 TAXONOMY = "taxonomy.toml"
 TOKEN = "bot.token"
+# The council's LINE WORKS secrets, each a file of its folder readable by its owner only: setting -> file name.
+LINEWORKS_FILES = {
+    "lineworks_bot_secret": "lineworks.bot_secret",
+    "lineworks_client_secret": "lineworks.client_secret",
+    "lineworks_private_key_file": "lineworks.key",
+}
 
 
 class NoDeployment(ValueError):
@@ -94,6 +119,23 @@ def make_folder(settings: Settings, code: str, *, taxonomy: Path | None, token: 
     if token is not None:
         _private_copy(token, where / TOKEN)
     return where
+
+
+def save_secret(where: Path, setting: str, value: bytes) -> None:
+    """One of the council's LINE WORKS secrets (LINEWORKS_FILES), written readable by its owner only."""
+    descriptor = os.open(where / LINEWORKS_FILES[setting], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(value)
+
+
+def _lineworks_secrets(where: Path) -> dict[str, object]:
+    """The settings the council's LINE WORKS secret files give (none when it has no LINE WORKS bot)."""
+    found: dict[str, object] = {}
+    for setting, name in LINEWORKS_FILES.items():
+        path = where / name
+        if path.is_file():
+            found[setting] = path if setting == "lineworks_private_key_file" else _read(path)
+    return found
 
 
 def _read(path: Path) -> str | None:
@@ -149,6 +191,7 @@ def council_settings(settings: Settings, code: str) -> Settings:
         taxonomy_file=where / TAXONOMY if (where / TAXONOMY).is_file() else None,
         telegram_bot_token=_read(where / TOKEN),
         council_code=code,
+        **_lineworks_secrets(where),
         # On PostgreSQL every council has a schema of its own in the deployment's database.
         database_schema=schema_of(code) if settings.database_url is not None else None,
     )

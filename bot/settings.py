@@ -254,6 +254,8 @@ class Settings(BaseSettings):
         secret to keep, and a new one when the token is revoked."""
         if self.webhook_secret is not None:
             return self.webhook_secret.get_secret_value()
+        if self.telegram_bot_token is None:
+            return ""  # no Telegram bot (LINE WORKS alone): no webhook, nothing it guards
         digest = hmac.new(self.token().encode(), b"fieldbot webhook secret v1", hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 

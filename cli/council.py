@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from bot.councils import (
     open_council_store,
     parse_own,
     registry,
+    save_secret,
     write_own,
 )
+from bot.lineworks.client import load_private_key
 from bot.settings import TOKEN_SHAPE, Settings, load_settings
 from cli.common import CommandError, clock_of, settings_for
 from core.councils import Council, CouncilError, CouncilExists, UnknownCouncil, check_code
@@ -36,13 +39,30 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add.add_argument("--parent", metavar="CODE", help="the council above it (a city council over its ward councils)")
     add.add_argument("--taxonomy", type=Path, metavar="FILE", help="its taxonomy file (default: the built-in one)")
     add.add_argument("--token-file", type=Path, metavar="FILE", help="a file holding its bot token (never the value)")
+    lineworks = add.add_argument_group(
+        "LINE WORKS",
+        "the council's LINE WORKS bot (Developer Console); secrets as files or as the name of an "
+        "environment variable holding them, never as values",
+    )
+    lineworks.add_argument("--lineworks-bot-id", metavar="ID", help="the bot's number")
+    lineworks.add_argument("--lineworks-client-id", metavar="ID", help="the app's client id")
+    lineworks.add_argument("--lineworks-service-account", metavar="ACCOUNT", help="the app's service account")
+    for secret, what in (("bot-secret", "the bot secret"), ("client-secret", "the app's client secret")):
+        lineworks.add_argument(f"--lineworks-{secret}-file", type=Path, metavar="FILE", help=f"a file holding {what}")
+        lineworks.add_argument(
+            f"--lineworks-{secret}-from", metavar="NAME", help=f"an environment variable holding {what}"
+        )
+    lineworks.add_argument(
+        "--lineworks-private-key-file", type=Path, metavar="FILE", help="the app's private key (PEM), copied"
+    )
     add.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="one of its own settings (ADMIN_TELEGRAM_IDS, DIGEST_SCHEDULE, DIGEST_CHAT_ID, REMINDER_TIME, TIMEZONE, "
-        "RETENTION_DAYS, DRAFT_RETENTION_DAYS, TELEGRAM_API_BASE_URL); again for another",
+        help="one of its own settings (ADMIN_TELEGRAM_IDS, ADMIN_LINEWORKS_IDS, DIGEST_SCHEDULE, DIGEST_CHAT_ID, "
+        "REMINDER_TIME, TIMEZONE, RETENTION_DAYS, DRAFT_RETENTION_DAYS, TELEGRAM_API_BASE_URL, NOTE_TYPING…); "
+        "again for another",
     )
     action.add_parser("list", help="list the councils, who is under whom, and which are disabled")
     for name, what in (("disable", "stop serving a council (its data stays)"), ("enable", "serve it again")):
@@ -94,6 +114,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> None:
         raise UnknownCouncil(args.parent)
     _check_files(args)
     own = parse_own(args.set)
+    secrets = _lineworks(args, own)
     load_settings(
         _env_file=None, **{key.lower(): value for key, value in own.items()}
     )  # checked before anything is made
@@ -103,6 +124,8 @@ def _add(args: argparse.Namespace, settings: Settings) -> None:
     try:
         if own:
             write_own(where, own)
+        for setting, value in secrets.items():
+            save_secret(where, setting, value)
         mine = council_settings(settings, code)
         asyncio.run(_create_database(mine))
         council = Council(
@@ -113,6 +136,51 @@ def _add(args: argparse.Namespace, settings: Settings) -> None:
         shutil.rmtree(where, ignore_errors=True)  # nothing half-made is left to trip the next `add`
         raise
     print(t("cli.council.added", code=code, name=council.name, path=where))
+
+
+def _secret(args: argparse.Namespace, name: str) -> bytes | None:
+    """A LINE WORKS secret from its file or its environment variable (never a value on the command line)."""
+    path: Path | None = getattr(args, f"lineworks_{name}_file")
+    variable: str | None = getattr(args, f"lineworks_{name}_from", None)
+    if path is not None and variable is not None:
+        raise CommandError(t("cli.council.lineworks_twice", name=name.replace("_", "-")))
+    if path is not None:
+        if not path.is_file():
+            raise CommandError(t("cli.council.no_file", path=path))
+        return path.read_bytes().strip()
+    if variable is not None:
+        value = os.environ.get(variable, "").strip()
+        if not value:
+            raise CommandError(t("cli.council.no_variable", name=variable))
+        return value.encode("utf-8")
+    return None
+
+
+def _lineworks(args: argparse.Namespace, own: dict[str, str]) -> dict[str, bytes]:
+    """The council's LINE WORKS bot from the options: its plain settings go into `own`, its secrets are returned
+    (setting -> bytes, each to a file of the folder). All or nothing: a partial bot would not start."""
+    plain = {
+        "LINEWORKS_BOT_ID": args.lineworks_bot_id,
+        "LINEWORKS_CLIENT_ID": args.lineworks_client_id,
+        "LINEWORKS_SERVICE_ACCOUNT": args.lineworks_service_account,
+    }
+    secrets = {
+        "lineworks_bot_secret": _secret(args, "bot_secret"),
+        "lineworks_client_secret": _secret(args, "client_secret"),
+        "lineworks_private_key_file": _secret(args, "private_key"),
+    }
+    given = [k for k, v in plain.items() if v] + [k for k, v in secrets.items() if v is not None]
+    if not given:
+        return {}
+    missing = [k for k, v in plain.items() if not v] + [k.upper() for k, v in secrets.items() if v is None]
+    if missing:
+        raise CommandError(t("cli.council.lineworks_missing", missing=", ".join(missing)))
+    try:
+        load_private_key(secrets["lineworks_private_key_file"] or b"")
+    except (ValueError, TypeError):
+        raise CommandError(t("cli.council.lineworks_bad_key", path=args.lineworks_private_key_file)) from None
+    own.update({k: str(v).strip() for k, v in plain.items()})
+    return {k: v for k, v in secrets.items() if v is not None}
 
 
 async def _create_database(settings: Settings) -> None:

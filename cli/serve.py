@@ -73,7 +73,7 @@ def _councils(args: argparse.Namespace, settings: Settings) -> list[Settings]:
     if settings.councils_dir is None or getattr(args, "council_code", None) is not None:
         return [of_council(args, settings)]
     found = [council_settings(settings, c.code) for c in registry(settings).all() if c.enabled]
-    with_bots = [own for own in found if own.telegram_bot_token is not None]
+    with_bots = [own for own in found if own.telegram_bot_token is not None or own.lineworks_bot_id is not None]
     if not with_bots:
         raise CommandError(t("cli.council.no_bots"))
     return with_bots

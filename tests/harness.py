@@ -116,7 +116,9 @@ class Harness:
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, start: datetime = START, **settings: Any) -> AsyncIterator[Harness]:
+async def running(
+    tmp_path: Path, start: datetime = START, *, kind: type[Harness] | None = None, **settings: Any
+) -> AsyncIterator[Harness]:
     clock = ManualClock(start)
     api = LocalBotApi(now=lambda: clock.now().timestamp())
     await api.start()
@@ -125,7 +127,7 @@ async def running(tmp_path: Path, start: datetime = START, **settings: Any) -> A
     database = None if cluster is None else await cluster.create_database(template=Cluster.TEMPLATE)
     if cluster is not None and database is not None:
         settings.setdefault("database_url", cluster.url(database))
-    harness = Harness(api, tmp_path / "fieldbot.sqlite3", clock, **settings)
+    harness = (kind or Harness)(api, tmp_path / "fieldbot.sqlite3", clock, **settings)
     try:
         await harness.start()
         yield harness

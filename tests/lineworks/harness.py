@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.app import FieldBot
 from bot.lineworks.intake import event_key
+from bot.webhook import Listener, WebhookServer
+from bot.worker import InboxWorkers
 from core.accounts import lineworks_account
 from core.models import Role
 from simulator.lineworks import CallbackDelivery, LineWorksSimulator
@@ -85,10 +88,12 @@ class LineWorksHarness:
         self._offset[0] += 0.001
 
     def listen(self) -> None:
-        """Hear the LINE WORKS workers of the running bot (again after a restart)."""
+        """Hear the workers of the running bot that take its LINE WORKS events (again after a restart)."""
         bot = self.h.bot
-        assert bot is not None and bot.lineworks_workers is not None
-        bot.lineworks_workers.handled.append(self._done)
+        assert bot is not None
+        workers = bot.runtime.workers if isinstance(bot.runtime, WebhookServer) else bot.lineworks_workers
+        assert workers is not None
+        workers.handled.append(self._done)
 
     def _done(self, update_id: int) -> None:
         self._handled.add(update_id)
@@ -120,12 +125,35 @@ class LineWorksHarness:
         return self.worker(user_id)
 
 
+class ServeHarness(Harness):
+    """The bot as `fieldbot serve` runs it: one listener for Telegram's webhooks, LINE WORKS's callbacks and the
+    note form, and workers in the process taking both messengers' events from the inbox."""
+
+    async def start(self) -> FieldBot:
+        workers = InboxWorkers(2, timedelta(seconds=30), poll=0.05, publishes_boot=True)
+        listener = Listener("127.0.0.1", self.settings.serve_port)
+        server = WebhookServer(listener, workers, self.settings.webhook_secret_token(), None)
+        bot = FieldBot(
+            self.settings,
+            clock=self.clock,
+            base_file_url=self.api.base_file_url,
+            tick_interval=None,
+            retry_delays=self.retry_delays,
+            rate_limiter=False,
+            runtime=server,
+        )
+        workers.handled.append(lambda update_id: self._event(update_id).set())
+        await bot.start()
+        self.bot = bot
+        return bot
+
+
 @asynccontextmanager
 async def lineworks_running(
-    tmp_path: Path, *, telegram: bool = True, **settings: Any
+    tmp_path: Path, *, telegram: bool = True, serve: bool = False, **settings: Any
 ) -> AsyncIterator[LineWorksHarness]:
     """The bot with a LINE WORKS bot (ADMIN_USER its admin there) and the simulator on the bot's clock; with
-    `telegram` False, a council on LINE WORKS alone (no Telegram token)."""
+    `telegram` False, a council on LINE WORKS alone (no Telegram token); with `serve`, as `fieldbot serve` runs it."""
     port = free_port()
     clocks: list[Harness] = []
     offset = [0.0]
@@ -155,6 +183,6 @@ async def lineworks_running(
         if not telegram:
             values["telegram_bot_token"] = None
         values.update(settings)
-        async with running(tmp_path, **values) as h:
+        async with running(tmp_path, kind=ServeHarness if serve else None, **values) as h:
             clocks.append(h)
             yield LineWorksHarness(h, sim, offset)

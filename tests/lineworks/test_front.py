@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from core.accounts import lineworks_account
 from core.i18n import t
 from core.models import Role
@@ -153,3 +155,19 @@ async def test_a_council_on_lineworks_alone_runs_without_a_telegram_token(tmp_pa
         lw.h.clock.set(datetime(2026, 11, 29, 23, 31, tzinfo=UTC))
         await lw.h.tick()
         assert any("週間ダイジェスト｜11/23(月)〜11/29(日)" in text for text in supervisor.texts)
+
+
+@pytest.mark.parametrize("telegram", [True, False])
+async def test_serve_takes_lineworks_callbacks_beside_telegram_webhooks(tmp_path: Path, telegram: bool) -> None:
+    async with lineworks_running(tmp_path, serve=True, telegram=telegram) as lw:
+        staff = await lw.register("rokuro@council.example")
+        await staff.send("/visit")
+        for label in ("活動先への出向き・参加", "高齢者サロン", "スキップ", "なかった", "💾 保存"):
+            await staff.press(label)
+        assert await lw.h.count("outings") == 1
+        rows = await lw.h.store.db.fetchall("SELECT handled_at IS NOT NULL FROM inbox WHERE bot_id < 0")
+        assert len(rows) == 6 and all(r[0] for r in rows)  # every callback kept, then handled
+        if telegram:  # and the Telegram bot beside it takes its webhooks on the same listener
+            other = await lw.h.register(3100)
+            await other.send("/visit")
+            assert "活動内容" in other.last.text  # type: ignore[union-attr]
