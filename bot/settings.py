@@ -259,6 +259,13 @@ class Settings(BaseSettings):
         digest = hmac.new(self.token().encode(), b"fieldbot webhook secret v1", hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
+    def log_secrets(self) -> list[str]:
+        """Every secret value a log line must never show (bot/logs.py redacts them): tokens and bot secrets."""
+        values = [self.telegram_bot_token, self.lineworks_bot_secret, self.lineworks_client_secret]
+        found = [value.get_secret_value() for value in values if value is not None]
+        webhook = self.webhook_secret_token()
+        return [secret for secret in [*found, webhook] if secret]
+
     def postgres_url(self) -> str | None:
         """DATABASE_URL when set (the PostgreSQL engine), else None (SQLite at DATABASE_PATH)."""
         return None if self.database_url is None else self.database_url.get_secret_value()

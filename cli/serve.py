@@ -84,7 +84,10 @@ def _prepare(args: argparse.Namespace) -> tuple[Settings, list[Settings], int]:
     council)."""
     deployment = load_settings()
     councils = _councils(args, deployment)
-    secrets = [secret for own in councils for secret in (own.token(), own.webhook_secret_token())]
+    for own in councils:
+        if own.lineworks_bot_id is None:
+            own.token()  # a council with neither bot: its missing token is a start-up error, named
+    secrets = [secret for own in councils for secret in own.log_secrets()]
     configure_logging(deployment.log_level, secrets=secrets)  # a missing token was a start-up error, named
     for path in readable_by_others(Path(".env")):
         log.warning("%s holds the bot's token and key and is readable by other users: run `chmod 600 %s`", path, path)
