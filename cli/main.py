@@ -41,7 +41,7 @@ from core.clock import Clock, SystemClock
 from core.i18n import t
 from core.models import Role
 from core.taxonomy import TaxonomyError, load_taxonomy
-from demo import DEFAULT_DATA, DemoError
+from demo import DEFAULT_DATA, DemoError, Messenger
 from storage.sqlite.seal import key_opens
 from storage.types import StorageError
 
@@ -112,8 +112,9 @@ def cmd_run(args: argparse.Namespace) -> None:
         settings = of_council(args, _settings())
     except CommandError as exc:
         raise StartupError(str(exc)) from None
-    configure_logging(settings.log_level, secrets=[settings.token()] if settings.telegram_bot_token else [])
-    settings.token()  # a missing token is a start-up error, named
+    configure_logging(settings.log_level, secrets=settings.log_secrets())
+    if settings.lineworks_bot_id is None:
+        settings.token()  # a missing token is a start-up error, named (LINE WORKS alone needs none)
     for path in readable_by_others(Path(".env")):
         log.warning("%s holds the bot's token and key and is readable by other users: run `chmod 600 %s`", path, path)
     asyncio.run(_run(settings))
@@ -124,14 +125,18 @@ def cmd_demo(args: argparse.Namespace) -> None:
         # Imported here: the demo brings the Bot API simulator (aiohttp), which the production bot never loads.
         from demo import terminal
 
-        terminal.run(terminal.DemoOptions(data=args.data, role=Role(args.role), reset=args.reset))
+        options = terminal.DemoOptions(
+            data=args.data, role=Role(args.role), reset=args.reset, messenger=Messenger(args.messenger)
+        )
+        terminal.run(options)
     except DemoError as exc:
         raise StartupError(str(exc)) from None
 
 
 def cmd_start(args: argparse.Namespace) -> None:
-    """`make run`: the real bot when a token is set (environment or .env), else the demo."""
-    if _settings().telegram_bot_token is not None:
+    """`make run`: the real bot when a bot is set (a Telegram token or a LINE WORKS bot), else the demo."""
+    settings = _settings()
+    if settings.telegram_bot_token is not None or settings.lineworks_bot_id is not None:
         cmd_run(args)
         return
     print(t("demo.no_token"))
@@ -181,12 +186,18 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="try the bot without Telegram: a chat in this terminal, with synthetic data"
     )
     _demo_options(demo_parser)
+    demo_parser.add_argument(
+        "--messenger",
+        choices=[m.value for m in Messenger],
+        default=Messenger.TELEGRAM.value,
+        help="where the chat happens: a simulated Telegram (default) or a simulated LINE WORKS, no account needed",
+    )
     demo_parser.set_defaults(func=cmd_demo)
     start = commands.add_parser(
         "start", help="run the bot if TELEGRAM_BOT_TOKEN is set, else the demo (the demo options apply then)"
     )
     _demo_options(start)
-    start.set_defaults(func=cmd_start)
+    start.set_defaults(func=cmd_start, messenger=Messenger.TELEGRAM.value)
     reportcli.add_parser(commands).set_defaults(func=cmd_report)
     admincli.add_parsers(commands)
     placescli.add_parser(commands)

@@ -389,25 +389,29 @@ def demo_user_name() -> str:
     return f"{t('demo.user_last_name')} {t('demo.user_first_name')}"
 
 
-async def ensure_demo_user(store: Store, role: Role, now: datetime) -> Staff:
+async def ensure_demo_user(
+    store: Store, role: Role, now: datetime, *, account: int = DEMO_USER_ID, name: str | None = None
+) -> Staff:
     """The demo user's staff row with the chosen role, in the west zone, with a home area (flows start at once).
 
     An admin is made the way ADMIN_TELEGRAM_IDS makes one; another role is an admin's role change (audited),
-    as an admin would make it for a colleague.
+    as an admin would make it for a colleague. `account`: the demo user's account number (by default the
+    Telegram demo user's; the LINE WORKS demo gives its own), `name` their name (by default the demo user's).
     """
-    current = await store.staff.by_telegram_id(DEMO_USER_ID)
+    name = name or demo_user_name()
+    current = await store.staff.by_telegram_id(account)
     if current is None or role is Role.ADMIN:
-        current = await store.staff.ensure_admin(DEMO_USER_ID, now)
+        current = await store.staff.ensure_admin(account, now)
     if role is not Role.ADMIN and (current.role is not role or current.zone != DEMO_ZONE or not current.active):
         await store.staff.change_role(current.id, role, DEMO_ZONE, now, actor_id=current.id)
-        changed = await store.staff.by_telegram_id(DEMO_USER_ID)
+        changed = await store.staff.by_telegram_id(account)
         assert changed is not None
         current = changed
-    if current.name != demo_user_name():
-        await store.staff.rename(current.id, demo_user_name())
+    if current.name != name:
+        await store.staff.rename(current.id, name)
     if current.area != DEMO_AREA:
         await store.staff.set_area(current.id, DEMO_AREA)
-    staff = await store.staff.by_telegram_id(DEMO_USER_ID)
+    staff = await store.staff.by_telegram_id(account)
     assert staff is not None
     return staff
 

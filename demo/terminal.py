@@ -4,40 +4,42 @@ Everything runs in one process and one event loop. The person at the terminal is
 the embedded server (simulator/botapi.py); the bot is the production `FieldBot`, talking HTTP to that server, with
 its own SQLite file, encryption key and log under the demo's data folder, seeded on first run
 (demo/seed.py). After each thing typed, the client waits until the bot has finished that update (the
-delivery ledger tells every finished update) before it prints the answers and the next prompt.
+delivery ledger tells every finished update) before it prints the answers and the next prompt. The terminal side
+(input, the prompt loop) is demo/console.py; with `--messenger lineworks` the chat is on the simulated LINE WORKS
+instead (demo/lineworks.py), started here the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import logging
 import os
-import re
 import shutil
-import signal
 import socket
 import sys
-import threading
 import time
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.app import FieldBot
 from bot.settings import Settings, load_settings
 from core import dates
+from core.accounts import is_lineworks
 from core.clock import SystemClock
 from core.crypto import generate_key
 from core.i18n import t
 from core.models import Role, Staff
 from core.taxonomy import Taxonomy, load_taxonomy
-from demo import DATABASE, DEFAULT_DATA, KEY_FILE, DemoError
+from demo import DATABASE, DEFAULT_DATA, KEY_FILE, DemoError, Messenger
+from demo.console import ACTION_TIMEOUT, TerminalLoop, listen_to_input
+from demo.console import TerminalWriter as TerminalWriter  # re-exported: the Telegram chat's tests take it here
+from demo.lineworks import DEMO_LINEWORKS_USER, LineWorksChat, admin_ids, ensure_lineworks_user, lineworks_simulator
 from demo.seed import DEMO_USER_ID, ensure_demo_user, is_empty, is_seeded, seed
 from simulator.botapi import LocalBotApi, SimMessage, SimUser
+from simulator.lineworks import LineWorksSimulator
 from storage.sqlite.lock import WriterLock
 from storage.sqlite.store import Store
 from storage.types import StorageError
@@ -49,11 +51,7 @@ FILES = "files"
 MARKER = ".fieldbot-demo"  # written in every folder the demo makes: --reset touches no other folder
 # What --reset removes: only what the demo itself creates, whatever folder it was pointed at.
 DEMO_ENTRIES = (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", f"{DATABASE}-journal", KEY_FILE, LOG_FILE, FILES)
-ACTION_TIMEOUT = 120.0  # the first chart renders slowly (matplotlib builds its font cache)
-QUIT = frozenset({"q", "/quit"})
-MENU_INPUT = re.compile(r"m(\d+)")
 PNG_MAGIC = b"\x89PNG"
-AS_TEXT = ("'", "\u2019")  # as in a spreadsheet: what follows is text, even a number (also the IME's ’)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +59,7 @@ class DemoOptions:
     data: Path = DEFAULT_DATA
     role: Role = Role.ADMIN
     reset: bool = False
+    messenger: Messenger = Messenger.TELEGRAM
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +135,10 @@ def log_to_file(path: Path) -> None:
 
 
 async def prepare_database(
-    settings: Settings, taxonomy: Taxonomy, role: Role, write: TerminalWriter
+    settings: Settings, taxonomy: Taxonomy, role: Role, write: TerminalWriter, *, lineworks: bool = False
 ) -> tuple[Staff, list[int]]:
-    """Seed an empty database, give the demo user the chosen role; returns them and the other staff's ids."""
+    """Seed an empty database, give the demo user the chosen role (on LINE WORKS: the demo's LINE WORKS user);
+    returns them and the Telegram ids of everyone else."""
     try:
         store = await Store.open(settings.database_path, settings.sealer())
     except StorageError as exc:
@@ -164,9 +164,12 @@ async def prepare_database(
                     last=dates.long(summary.last),
                 )
             )
-        staff = await ensure_demo_user(store, role, now)
-        everyone = await store.staff.all()
-        return staff, [s.telegram_id for s in everyone if s.telegram_id is not None and s.telegram_id != DEMO_USER_ID]
+        if lineworks:
+            staff = await ensure_lineworks_user(store, role, now)
+        else:
+            staff = await ensure_demo_user(store, role, now)
+        everyone = [s.telegram_id for s in await store.staff.all() if s.telegram_id is not None]
+        return staff, [n for n in everyone if n != staff.telegram_id and not is_lineworks(n)]
     finally:
         await store.close()
 
@@ -176,65 +179,14 @@ async def prepare_database(
 # --------------------------------------------------------------------------------------------------
 
 
-class TerminalWriter:
-    """All output goes through here, from the event loop only, flushed at once (the terminal may be a pipe)."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-
-    def line(self, text: str = "") -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
-
-    def prompt(self) -> None:
-        self.out.write(t("demo.prompt"))
-        self.out.flush()
-
-
-def read_lines(fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
-    """In a daemon thread: hand each line of input to the loop; None at the end of input.
-
-    Raw os.read, not sys.stdin: a thread blocked inside the buffered stdin object holds its lock, which the
-    interpreter then cannot take at exit. Works the same on a terminal, a pseudo-terminal, a pipe or a file.
-    """
-
-    def put(item: str | None) -> bool:
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-        except RuntimeError:  # the loop is closed: the demo has ended
-            return False
-        return True
-
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = ""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            chunk = b""
-        if not chunk:
-            pending += decoder.decode(b"", final=True)
-            if pending.strip():
-                put(pending)
-            put(None)
-            return
-        pending += decoder.decode(chunk)
-        while "\n" in pending:
-            line, pending = pending.split("\n", 1)
-            if not put(line.rstrip("\r")):
-                return
-
-
-class TerminalChat:
-    """The demo user's private chat with the bot, shown as text; numbers press buttons."""
+class TerminalChat(TerminalLoop):
+    """The demo user's private Telegram chat with the bot, shown as text; numbers press buttons."""
 
     def __init__(self, api: LocalBotApi, user: SimUser, files: Path, write: TerminalWriter, *, echo: bool) -> None:
+        super().__init__(write, echo=echo)
         self.api = api
         self.user = user
         self.files = files
-        self.write = write
-        self.echo = echo  # input from a pipe is not shown by a terminal: show it, so the output reads as a chat
-        self.lines: asyncio.Queue[str | None] = asyncio.Queue()
         self._done: dict[int, asyncio.Event] = {}
         self._seen = 0  # how many of api.events were looked at
         self._printed: dict[int, tuple[str, list[list[str]]]] = {}
@@ -242,7 +194,6 @@ class TerminalChat:
         self._buttons: list[Button] = []
         self._numbered: tuple[int, list[list[str]]] | None = None
         self._menu: list[list[str]] | None = None
-        self._idle = asyncio.Event()
 
     # ---- the per-update done signal
     def update_done(self, update_id: int) -> None:
@@ -413,62 +364,17 @@ class TerminalChat:
             log.warning("the bot did not finish a message within %ss", ACTION_TIMEOUT)
             self.write.line(t("demo.slow"))
 
-    async def handle(self, line: str) -> bool:
-        """Act on one line of input; False to quit."""
-        text = line.strip()
-        key = unicodedata.normalize("NFKC", text).lower()  # full-width ｍ１ from a Japanese input method
-        if key in QUIT:
-            return False
-        if not text:
-            self.show_controls()
-        elif key[:1] in AS_TEXT and len(text) > 1:
-            await self.send(text[1:])  # '12: the number itself, e.g. a headcount, not button 12
-        elif key.isdecimal():
-            await self.press(int(key))
-        elif (menu := MENU_INPUT.fullmatch(key)) is not None:
-            labels = [label for row in self.user.keyboard or [] for label in row]
-            number = int(menu.group(1))
-            if 1 <= number <= len(labels):
-                await self.send(labels[number - 1])
-            else:
-                self.write.line(t("demo.no_menu", number=number))
+    async def press_menu(self, number: int) -> None:
+        """A button of the keyboard under the chat says its label."""
+        labels = [label for row in self.user.keyboard or [] for label in row]
+        if 1 <= number <= len(labels):
+            await self.send(labels[number - 1])
         else:
-            await self.send(text)
-        return True
+            self.write.line(t("demo.no_menu", number=number))
 
-    async def watch(self) -> None:
-        """Messages the bot sends on its own (reminders, the weekly digest) are printed when they arrive."""
-        while True:
-            with contextlib.suppress(AssertionError):  # a quiet hour: look again
-                await self.api.wait_for(lambda: len(self.api.events) > self._seen, 3600.0)
-            await self._idle.wait()
-            if self.render():
-                self.write.line()
-                self.write.prompt()
-
-    async def run(self) -> None:
-        await self.send("/start")
-        self.render()
-        watcher = asyncio.create_task(self.watch(), name="demo-watch")
-        try:
-            while True:
-                self.write.line()
-                self.write.prompt()
-                self._idle.set()
-                line = await self.lines.get()
-                self._idle.clear()
-                if line is None:
-                    self.write.line()
-                    return
-                if self.echo:
-                    self.write.line(line)
-                if not await self.handle(line):
-                    return
-                self.render()
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+    async def wait_for_news(self) -> None:
+        with contextlib.suppress(AssertionError):  # a quiet hour: look again
+            await self.api.wait_for(lambda: len(self.api.events) > self._seen, 3600.0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -480,12 +386,8 @@ def run(options: DemoOptions) -> None:
     asyncio.run(run_demo(options))
 
 
-async def run_demo(options: DemoOptions, out: TextIO | None = None, stdin_fd: int | None = None) -> None:
-    out = out or sys.stdout
-    reconfigure = getattr(out, "reconfigure", None)
-    if callable(reconfigure):
-        reconfigure(errors="replace")  # a terminal that cannot show Japanese gets "?" rather than a crash
-    write = TerminalWriter(out)
+def open_data_folder(options: DemoOptions) -> str:
+    """The demo's data folder, made (or emptied with --reset) and logged to; returns its encryption key."""
     folder = options.data
     if options.reset:
         remove_demo_data(folder)
@@ -495,46 +397,61 @@ async def run_demo(options: DemoOptions, out: TextIO | None = None, stdin_fd: in
     (folder / MARKER).touch()
     key = demo_key(folder / KEY_FILE)
     log_to_file(folder / LOG_FILE)
+    return key
+
+
+async def run_demo(options: DemoOptions, out: TextIO | None = None, stdin_fd: int | None = None) -> None:
+    write = TerminalWriter.to(out or sys.stdout)
+    folder = options.data
+    key = open_data_folder(options)
     taxonomy = load_taxonomy()
-    # Update ids keep growing across runs: the bot remembers processed ids and would drop a repeated one.
-    api = LocalBotApi(bot_username="fieldbot_demo_bot", first_update_id=int(time.time() * 1000))
-    await api.start()
-    bot: FieldBot | None = None
-    try:
-        # The note form's pages on this machine, so that its links open in a browser here.
+    fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
+    echo = not os.isatty(fd)
+    async with contextlib.AsyncExitStack() as running:  # stopped in reverse: the bot, LINE WORKS, the Bot API
+        # Update ids keep growing across runs: the bot remembers processed ids and would drop a repeated one.
+        api = LocalBotApi(bot_username="fieldbot_demo_bot", first_update_id=int(time.time() * 1000))
+        await running.enter_async_context(api)  # on LINE WORKS too: the bot runs a Telegram bot beside it
+        # The note form's pages (and LINE WORKS's callbacks) on this machine: its links open in a browser here.
         port = free_port()
-        settings = load_settings(
-            public_url=f"http://127.0.0.1:{port}",
-            serve_port=port,
-            telegram_bot_token=api.token,
-            telegram_api_base_url=api.base_url,
-            database_path=folder / DATABASE,
-            field_encryption_key=key,
-            admin_telegram_ids=[],
-            taxonomy_file=None,
-            digest_chat_id=None,
-            _env_file=None,
-        )
-        staff, others = await prepare_database(settings, taxonomy, options.role, write)
-        user = api.user(DEMO_USER_ID, first_name=t("demo.user_first_name"), last_name=t("demo.user_last_name"))
+        values: dict[str, Any] = {
+            "public_url": f"http://127.0.0.1:{port}",
+            "serve_port": port,
+            "telegram_bot_token": api.token,
+            "telegram_api_base_url": api.base_url,
+            "database_path": folder / DATABASE,
+            "field_encryption_key": key,
+            "admin_telegram_ids": [],
+            "taxonomy_file": None,
+            "digest_chat_id": None,
+            "lineworks_bot_id": None,  # never a real LINE WORKS bot from the environment
+            "admin_lineworks_ids": [],
+        }
+        sim: LineWorksSimulator | None = None
+        if options.messenger is Messenger.LINEWORKS:
+            sim, lineworks = await running.enter_async_context(lineworks_simulator(port))
+            values.update(lineworks, admin_lineworks_ids=admin_ids(options.role))
+        settings = load_settings(**values, _env_file=None)
+        staff, others = await prepare_database(settings, taxonomy, options.role, write, lineworks=sim is not None)
         for telegram_id in others:
             api.user(telegram_id)  # reminders and digests to the synthetic staff are delivered, unseen
-        fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
-        chat = TerminalChat(api, user, folder / FILES, write, echo=not os.isatty(fd))
-        api.update_waiter = chat.wait_done
         bot = FieldBot(settings, taxonomy=taxonomy, base_file_url=api.base_file_url, rate_limiter=False)
-        bot.finished_listeners.append(chat.update_done)
+        chat: TerminalLoop
+        if sim is not None:
+            chat = LineWorksChat(sim, DEMO_LINEWORKS_USER, write, echo=echo)
+        else:
+            user = api.user(DEMO_USER_ID, first_name=t("demo.user_first_name"), last_name=t("demo.user_last_name"))
+            chat = telegram = TerminalChat(api, user, folder / FILES, write, echo=echo)
+            api.update_waiter = telegram.wait_done
+            bot.finished_listeners.append(telegram.update_done)
+        running.push_async_callback(bot.stop)  # even after a failed start
         await bot.start()
-        loop = asyncio.get_running_loop()
-        threading.Thread(target=read_lines, args=(fd, loop, chat.lines), name="demo-stdin", daemon=True).start()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, chat.lines.put_nowait, None)
+        if isinstance(chat, LineWorksChat):
+            if bot.lineworks_workers is None:
+                raise DemoError("the bot started without its LINE WORKS workers")
+            bot.lineworks_workers.handled.append(chat.update_done)
+        listen_to_input(fd, chat.lines)
         role = t(f"role.{staff.role.value}")
-        write.line(t("demo.welcome", name=staff.name, role=role, data=folder))
+        welcome = "demo.lineworks.welcome" if sim is not None else "demo.welcome"
+        write.line(t(welcome, name=staff.name, role=role, data=folder))
         await chat.run()
         write.line(t("demo.bye", data=folder))
-    finally:
-        if bot is not None:
-            await bot.stop()
-        await api.stop()
