@@ -187,7 +187,8 @@ class LineWorksFront:
         contents: list[JSONDict] = []
         if reply.toast and views:
             first = views[0]
-            views[0] = View(f"{reply.toast}\n\n{first.text}", first.rows, first.personal_text)
+            if reply.toast not in first.text:  # "保存しました" over a card that says so already: once is enough
+                views[0] = View(f"{reply.toast}\n\n{first.text}", first.rows, first.personal_text)
         elif reply.toast:
             contents.append(text_content(reply.toast))
         account = await self.users.remember(user_id, self.clock.now())
