@@ -18,8 +18,16 @@ from pathlib import Path
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot.app import FieldBot
+from bot.lineworks.client import load_private_key
 from bot.logs import configure_logging
-from bot.settings import DEFAULT_API_BASE_URL, Settings, SettingsError, load_settings, readable_by_others
+from bot.settings import (
+    DEFAULT_API_BASE_URL,
+    Settings,
+    SettingsError,
+    lineworks_settings,
+    load_settings,
+    readable_by_others,
+)
 from bot.webhook import ListenerError
 from cli import admin as admincli
 from cli import council as councilcli
@@ -234,12 +242,29 @@ def cmd_check(args: argparse.Namespace) -> None:
             print(t("cli.check.database", path=database))
         elif problem is not None:
             problems.append(problem)
+    problems += _lineworks_problems(settings)
     if not args.demo:
         problems += [t("cli.check.readable", path=path) for path in readable_by_others(Path(".env"))]
     for problem in problems:
         print(f"fieldbot: {problem}", file=sys.stderr)
     if problems:
         raise SystemExit(1)
+
+
+def _lineworks_problems(settings: Settings) -> list[str]:
+    """A LINE WORKS bot set but incomplete, or whose private key does not load (none set: nothing to say)."""
+    try:
+        lineworks = lineworks_settings(settings)
+    except SettingsError as exc:
+        return [str(exc)]
+    if lineworks is None:
+        return []
+    try:
+        load_private_key(lineworks.private_key)
+    except (ValueError, TypeError):
+        return [t("cli.check.lineworks_key", path=settings.lineworks_private_key_file)]
+    print(t("cli.check.lineworks", bot=lineworks.bot_id))
+    return []
 
 
 def _key_problem(database: Path, settings: Settings) -> str | None:

@@ -19,6 +19,7 @@ from cli.main import _why
 from core.crypto import generate_key
 from core.i18n import t
 from core.taxonomy import load_taxonomy
+from simulator.lineworks import make_key_pair
 from tests.conftest import TEST_KEY
 from tests.terminal import Cli, cli_fixture, make_database
 
@@ -119,6 +120,29 @@ def test_check_without_the_encryption_key_warns_and_fails(cli: Cli, tmp_path: Pa
         t("cli.check.taxonomy", origin=load_taxonomy().origin, zones=3, areas=13),
         t("cli.check.database", path=tmp_path / "council.sqlite3"),
     ]
+
+
+def test_check_names_what_a_lineworks_bot_lacks_and_a_key_that_does_not_load(cli: Cli, tmp_path: Path) -> None:
+    make_database(tmp_path / "council.sqlite3")
+    partial = cli("check", FIELD_ENCRYPTION_KEY=TEST_KEY, LINEWORKS_BOT_ID="2000001")
+    assert partial.code != 0 and "LINEWORKS_BOT_SECRET" in partial.one_error()
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key", encoding="utf-8")
+    lineworks = {
+        "LINEWORKS_BOT_ID": "2000001",
+        "LINEWORKS_BOT_SECRET": "s",
+        "LINEWORKS_CLIENT_ID": "c",
+        "LINEWORKS_CLIENT_SECRET": "cs",
+        "LINEWORKS_SERVICE_ACCOUNT": "svc@example",
+        "LINEWORKS_PRIVATE_KEY_FILE": str(bad),
+        "PUBLIC_URL": "https://bot.example.org",
+    }
+    wrong = cli("check", FIELD_ENCRYPTION_KEY=TEST_KEY, **lineworks)
+    assert wrong.one_error() == "fieldbot: " + t("cli.check.lineworks_key", path=bad)
+    bad.write_bytes(make_key_pair()[0])
+    fine = cli("check", FIELD_ENCRYPTION_KEY=TEST_KEY, **lineworks)
+    assert fine.code == 0, fine
+    assert t("cli.check.lineworks", bot="2000001") in fine.out.splitlines()
 
 
 # ---- 3. --zone by its label
