@@ -17,6 +17,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.councils import child_councils
 from bot.ledger import DeliveryLedger
 from bot.lineworks.bot import LineWorksBot, RoutedSender
+from bot.lineworks.client import MinuteBudget
 from bot.lineworks.intake import inbox_bot_id
 from bot.notes import NoteSite
 from bot.polling import Poller, RawUpdatesRequest
@@ -142,6 +143,7 @@ class FieldBot:
     notes: NoteFormService | None = None  # the note form (services/notes.py), when PUBLIC_URL is set
     listener: Listener | None = None  # long polling with the note form: its pages' listener
     lineworks: LineWorksBot | None = None  # the council's LINE WORKS bot, when LINEWORKS_BOT_ID is set
+    lineworks_budget: MinuteBudget | None = None  # shared with the other bots of its LINE WORKS domain, if any
     lineworks_workers: InboxWorkers | None = None  # long polling with LINE WORKS: the workers of its events
     services: Services | None = None  # what the front ends call (bot_data.services on Telegram)
     _ticker: asyncio.Task[None] | None = None  # the scheduler's ticks without Telegram's job queue
@@ -172,7 +174,7 @@ class FieldBot:
         if forms is not None:
             self.notes = NoteFormService(deps, services.flows, services.followups, services.staff)
         if lineworks is not None:
-            self.lineworks = LineWorksBot.build(lineworks, services, store, self.clock)
+            self.lineworks = LineWorksBot.build(lineworks, services, store, self.clock, self.lineworks_budget)
         telegram = self._telegram(token, services) if token is not None else None
         self.scheduler = self._scheduler(deps, ledger, RoutedSender(telegram, self.lineworks))
         await self._start_messengers()

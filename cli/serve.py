@@ -21,6 +21,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from bot.app import FieldBot
 from bot.councils import council_settings, registry
+from bot.lineworks.client import MinuteBudget
 from bot.logs import configure_logging
 from bot.settings import Settings, load_settings, readable_by_others
 from bot.webhook import Listener, ListenerError, WebhookServer
@@ -106,6 +107,14 @@ def _workers(settings: Settings, loops: int, *, publishes_boot: bool) -> InboxWo
     )
 
 
+def budget_of(own: Settings, budgets: dict[str, MinuteBudget]) -> MinuteBudget | None:
+    """The per-minute budget of a council's LINE WORKS domain: LINE WORKS limits calls per domain, and the councils
+    of one domain (a city's ward councils in one tenant) use one app, so one budget per app's client id."""
+    if own.lineworks_bot_id is None or own.lineworks_client_id is None:
+        return None
+    return budgets.setdefault(own.lineworks_client_id, MinuteBudget(own.lineworks_per_minute))
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     deployment, councils, loops = _prepare(args)
     if args.delete_webhook:
@@ -119,6 +128,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         )
     # One listener for every council's bot: a path per bot, each with its own secret, inbox and workers.
     listener = Listener(deployment.serve_host, deployment.serve_port)
+    budgets: dict[str, MinuteBudget] = {}
     bots = [
         FieldBot(
             own,
@@ -126,6 +136,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             runtime=WebhookServer(
                 listener, _workers(own, loops, publishes_boot=True), own.webhook_secret_token(), deployment.public_url
             ),
+            lineworks_budget=budget_of(own, budgets),
         )
         for own in councils
     ]

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.councils import council_settings, folder
-from bot.settings import lineworks_settings, load_settings
+from bot.lineworks.client import MinuteBudget
+from bot.settings import Settings, lineworks_settings, load_settings
+from cli.serve import budget_of
 from simulator.lineworks import make_key_pair
 from tests.terminal import Cli, cli_fixture
 
@@ -103,3 +105,14 @@ def test_a_council_never_inherits_the_deployments_lineworks_bot(
     assert cli("council", "add", "kita", "--name", "北区社協").code == 0
     own = council_settings(load_settings(), "kita")
     assert own.lineworks_bot_id is None and own.admin_lineworks_ids == []
+
+
+def test_councils_of_one_lineworks_app_share_one_minute_budget() -> None:
+    def council(client: str | None, bot: str | None = "2000001") -> Settings:
+        return load_settings(_env_file=None, lineworks_bot_id=bot, lineworks_client_id=client, lineworks_per_minute=240)
+
+    budgets: dict[str, MinuteBudget] = {}
+    kita, minami, other = (budget_of(council(c), budgets) for c in ("city-app", "city-app", "other-app"))
+    assert kita is not None and kita is minami and other is not None and other is not kita
+    assert kita.per_minute == 240
+    assert budget_of(council(None, bot=None), budgets) is None  # a council on Telegram alone

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.lineworks.client import LineWorksClient, LineWorksError, Outcome
+from bot.lineworks.client import LineWorksClient, LineWorksError, MinuteBudget, Outcome
 from bot.lineworks.intake import LineWorksIntake, inbox_bot_id
 from bot.settings import LineWorksSettings
 from core.accounts import is_lineworks
@@ -44,7 +44,16 @@ class LineWorksBot:
     intake: LineWorksIntake
 
     @classmethod
-    def build(cls, config: LineWorksSettings, services: Services, store: Store, clock: Clock) -> LineWorksBot:
+    def build(
+        cls,
+        config: LineWorksSettings,
+        services: Services,
+        store: Store,
+        clock: Clock,
+        budget: MinuteBudget | None = None,
+    ) -> LineWorksBot:
+        """`budget`: the per-minute budget shared by the bots of one LINE WORKS domain (cli/serve.py groups the
+        councils by their app); without one, this bot has LINEWORKS_PER_MINUTE to itself."""
         client = LineWorksClient(
             bot_id=config.bot_id,
             client_id=config.client_id,
@@ -54,6 +63,7 @@ class LineWorksBot:
             api_base_url=config.api_base_url,
             auth_url=config.auth_url,
             per_minute=config.per_minute,
+            budget=budget,
             wall_clock=lambda: clock.now().timestamp(),  # the JWT's iat: the bot's own time
         )
         users = store.lineworks_users
