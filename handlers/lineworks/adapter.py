@@ -105,11 +105,13 @@ class LineWorksFront:
         account = await self.users.remember(incoming.user_id, self.clock.now())
         try:
             reply, pressed = await self._answer(incoming, account, key)
-            await self.show(incoming.user_id, reply, pressed)
         except Exception as exc:  # the worker logs it too; the person learns what became of their input
             log.error("LINE WORKS event %d failed: %s", key.update_id, type(exc).__name__)
             await self.send(incoming.user_id, text_content(user_message(exc)))
             raise
+        # A send that fails is not followed by an error message (it would fail alike, or, when only its answer was
+        # lost, contradict a message that arrived): the draft is marked not shown, so the next input shows it.
+        await self.show(incoming.user_id, reply, pressed)
 
     async def _answer(
         self, incoming: Incoming, account: int, key: IdempotencyKey

@@ -171,3 +171,30 @@ async def test_serve_takes_lineworks_callbacks_beside_telegram_webhooks(tmp_path
             other = await lw.h.register(3100)
             await other.send("/visit")
             assert "活動内容" in other.last.text  # type: ignore[union-attr]
+
+
+async def test_a_send_whose_answer_was_lost_is_not_repeated_and_the_flow_goes_on(tmp_path: Path) -> None:
+    async with lineworks_running(tmp_path) as lw:
+        staff = await lw.register("nanao@council.example")
+        await staff.send("/visit")
+        lw.sim.lose_answers = 1  # LINE WORKS keeps the next message, its answer never comes back
+        await staff.press("活動先への出向き・参加")
+        shown = [text for text in staff.texts if "どこへ出向きましたか" in text]
+        assert len(shown) == 1  # delivered once, never sent again (LINE WORKS has no idempotency key)
+        assert not any(t("common.error") in text for text in staff.texts)
+        for label in ("高齢者サロン", "スキップ", "なかった", "💾 保存"):
+            await staff.press(label)
+        assert await lw.h.count("outings") == 1
+
+
+async def test_a_callback_lineworks_dropped_leaves_nothing_half_done(tmp_path: Path) -> None:
+    async with lineworks_running(tmp_path) as lw:
+        staff = await lw.register("hachi@council.example")
+        await staff.send("/visit")
+        lw.sim.drop_callbacks = 1  # the press never reaches the bot (LINE WORKS will not send it again)
+        lost = await lw.sim.press(staff.user_id, "活動先への出向き・参加")
+        assert lost.dropped and await lw.h.count("inbox", "bot_id < 0 AND handled_at IS NULL") == 0
+        await staff.press("活動先への出向き・参加")  # the person sees no answer and presses again
+        for label in ("高齢者サロン", "スキップ", "なかった", "💾 保存"):
+            await staff.press(label)
+        assert await lw.h.count("outings") == 1
