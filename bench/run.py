@@ -688,7 +688,7 @@ def table(results: Results) -> str:
 
 
 PG_PARTS = ("pg-latency", "pg-workers", "pg-city", "pg-serve")
-ONLY = ("latency", "city", "serve", "notes", *PG_PARTS, "postgres", "pg-statements")
+ONLY = ("latency", "city", "serve", "notes", "lineworks", *PG_PARTS, "postgres", "pg-statements")
 
 
 async def main_async(args: argparse.Namespace) -> Results:
@@ -714,10 +714,8 @@ async def main_async(args: argparse.Namespace) -> Results:
         from bench.serve import serve_runs  # here: bench/serve.py imports this module
 
         await serve_runs(work, users, seconds, results)
-    if wanted("notes"):
-        from bench.notes import notes_runs  # here: bench/notes.py imports this module
-
-        await notes_runs(work, results)
+    for part in filter(wanted, ("notes", "lineworks")):
+        await front_end_runs(part, work, results, quick=args.quick)
     if args.only is None:
         await big_runs(work, taxonomy, records, import_rows, results)
     if wanted("city"):
@@ -740,6 +738,18 @@ async def main_async(args: argparse.Namespace) -> Results:
     if not args.work:  # gigabytes: kept (and used again) only in a work folder given
         shutil.rmtree(work / "city", ignore_errors=True)
     return results
+
+
+async def front_end_runs(part: str, work: Path, results: Results, *, quick: bool) -> None:
+    """A front end under load: the note form (notes) or LINE WORKS (lineworks); their modules import this one."""
+    if part == "notes":
+        from bench.notes import notes_runs
+
+        await notes_runs(work, results)
+    else:
+        from bench.lineworks import lineworks_runs
+
+        await lineworks_runs(work, results, quick=quick)
 
 
 async def big_runs(work: Path, taxonomy: Taxonomy, records: int, import_rows: int, results: Results) -> None:
@@ -765,7 +775,8 @@ def main() -> None:
         "--only",
         choices=ONLY,
         help="run only one part (latency: for profiling; city: the councils; serve: webhook intake; notes: the note "
-        "form, 200 submits at once on SQLite and PostgreSQL; pg-latency, "
+        "form, 200 submits at once on SQLite and PostgreSQL; lineworks: LINE WORKS callback to reply and "
+        "callbacks a second, on SQLite and PostgreSQL; pg-latency, "
         "pg-workers, pg-city, pg-serve: the PostgreSQL rows, or all of them with postgres; pg-statements: where "
         "the server's time goes on the webhook path, not part of the full run)",
     )
