@@ -289,14 +289,7 @@ def lineworks_env(sim: LineWorksSimulator, key_file: Path, port: int) -> dict[st
         "DIGEST_SCHEDULE": "off",
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "SERVE_PORT": str(port),
-        "LINEWORKS_BOT_ID": sim.bot_id,
-        "LINEWORKS_BOT_SECRET": sim.bot_secret,
-        "LINEWORKS_CLIENT_ID": sim.client_id,
-        "LINEWORKS_CLIENT_SECRET": sim.client_secret,
-        "LINEWORKS_SERVICE_ACCOUNT": sim.service_account,
-        "LINEWORKS_PRIVATE_KEY_FILE": str(key_file),
-        "LINEWORKS_API_BASE_URL": sim.api_base_url,
-        "LINEWORKS_AUTH_URL": sim.auth_url,
+        **sim.bot_settings(key_file),
         "LINEWORKS_PER_MINUTE": str(BUDGET),
     }
 

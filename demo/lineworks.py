@@ -53,17 +53,8 @@ async def lineworks_simulator(port: int) -> AsyncIterator[tuple[LineWorksSimulat
             with os.fdopen(descriptor, "wb") as out:
                 out.write(sim.private_key_pem)
             sim.callback_url = f"http://127.0.0.1:{port}/lineworks/{sim.bot_id}"
-            settings = {
-                "lineworks_bot_id": sim.bot_id,
-                "lineworks_bot_secret": sim.bot_secret,
-                "lineworks_client_id": sim.client_id,
-                "lineworks_client_secret": sim.client_secret,
-                "lineworks_service_account": sim.service_account,
-                "lineworks_private_key_file": key_file,
-                "lineworks_api_base_url": sim.api_base_url,
-                "lineworks_auth_url": sim.auth_url,
-                "lineworks_per_minute": CLIENT_PER_MINUTE,
-            }
+            settings: dict[str, object] = {k.lower(): v for k, v in sim.bot_settings(key_file).items()}
+            settings["lineworks_per_minute"] = CLIENT_PER_MINUTE
             yield sim, settings
 
 

@@ -56,6 +56,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -308,6 +309,20 @@ class LineWorksSimulator:
     def auth_url(self) -> str:
         """What LINEWORKS_AUTH_URL points at."""
         return self.base_url + "/oauth2/v2.0/token"
+
+    def bot_settings(self, private_key_file: Path | str) -> dict[str, str]:
+        """The LINEWORKS_* settings of a bot pointed at this simulator (environment names: lower-case them for
+        Settings(**…)), its private key being the file the caller wrote `private_key_pem` to."""
+        return {
+            "LINEWORKS_BOT_ID": self.bot_id,
+            "LINEWORKS_BOT_SECRET": self.bot_secret,
+            "LINEWORKS_CLIENT_ID": self.client_id,
+            "LINEWORKS_CLIENT_SECRET": self.client_secret,
+            "LINEWORKS_SERVICE_ACCOUNT": self.service_account,
+            "LINEWORKS_PRIVATE_KEY_FILE": str(private_key_file),
+            "LINEWORKS_API_BASE_URL": self.api_base_url,
+            "LINEWORKS_AUTH_URL": self.auth_url,
+        }
 
     def messages(self, to: str, *, channel: bool = False) -> list[JSONDict]:
         """The contents accepted for one user (or room), oldest first."""

@@ -169,14 +169,7 @@ async def lineworks_running(
         values: dict[str, Any] = {
             "public_url": f"http://127.0.0.1:{port}",
             "serve_port": port,
-            "lineworks_bot_id": BOT,
-            "lineworks_bot_secret": sim.bot_secret,
-            "lineworks_client_id": sim.client_id,
-            "lineworks_client_secret": sim.client_secret,
-            "lineworks_service_account": sim.service_account,
-            "lineworks_private_key_file": key_file,
-            "lineworks_api_base_url": sim.api_base_url,
-            "lineworks_auth_url": sim.auth_url,
+            **{k.lower(): v for k, v in sim.bot_settings(key_file).items()},
             "lineworks_per_minute": 10_000,
             "admin_lineworks_ids": [ADMIN_USER],
         }

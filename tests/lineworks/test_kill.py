@@ -95,14 +95,7 @@ class LineWorksDeployment:
         self.env = {
             "PUBLIC_URL": f"http://127.0.0.1:{port}",
             "SERVE_PORT": str(port),
-            "LINEWORKS_BOT_ID": BOT,
-            "LINEWORKS_BOT_SECRET": sim.bot_secret,
-            "LINEWORKS_CLIENT_ID": sim.client_id,
-            "LINEWORKS_CLIENT_SECRET": sim.client_secret,
-            "LINEWORKS_SERVICE_ACCOUNT": sim.service_account,
-            "LINEWORKS_PRIVATE_KEY_FILE": str(key_file),
-            "LINEWORKS_API_BASE_URL": sim.api_base_url,
-            "LINEWORKS_AUTH_URL": sim.auth_url,
+            **sim.bot_settings(key_file),
             "LINEWORKS_PER_MINUTE": "10000",
         }
         self.processes: list[Fieldbot] = []
