@@ -167,7 +167,8 @@ class FieldBot:
         deps = self.deps = Deps(store, taxonomy, self.clock, ZoneInfo(settings.timezone), children, forms)
         ledger = self.ledger = DeliveryLedger(store.inbox, bot_id, self.clock)
         ledger.listeners.extend(self.finished_listeners)
-        store.settled = ledger.settled
+        if token is not None:  # the ledger follows Telegram's updates (LINE WORKS's are the workers' alone)
+            store.settled = ledger.settled
         self.processor.finish = ledger.finish
         admins = {*settings.admin_telegram_ids, *(await self._lineworks_admins(store, lineworks))}
         services = self.services = build_services(deps, self.boot_id, bot_id, frozenset(admins))

@@ -150,6 +150,21 @@ async def test_a_council_on_lineworks_alone_runs_without_a_telegram_token(tmp_pa
         admin = lw.worker(ADMIN_USER)
         await admin.send("/staff")
         assert "goro@council.example" in admin.last
+        # the note form works without a Telegram bot: its links name the LINE WORKS bot
+        await staff.send("/visit")
+        for label in ("活動先への出向き・参加", "高齢者サロン", "スキップ", "あった", "ニーズを抱えている個人の相談"):
+            await staff.press(label)
+        for label in (
+            "福祉サービス、相談機関の紹介",
+            t("lineworks.next"),
+            "なし（つないでいない）",
+            "🚩 要フォローあり",
+        ):
+            await staff.press(label)
+        form = next(i["action"] for i in staff.contents[-1]["quickReply"]["items"] if i["action"]["type"] == "uri")
+        assert "/note/-2000001/" in form["uri"]
+        status, _ = await submit(form["uri"], LABEL)
+        assert status == 200 and staff.last.startswith(t("flow.form.received"))
         supervisor = await lw.register("boss@council.example", Role.SUPERVISOR)
         await lw.h.store.meta.put("installed_at", "2026-11-01T00:00:00.000000Z")
         lw.h.clock.set(datetime(2026, 11, 29, 23, 31, tzinfo=UTC))
