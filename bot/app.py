@@ -177,7 +177,8 @@ class FieldBot:
         if lineworks is not None:
             self.lineworks = LineWorksBot.build(lineworks, services, store, self.clock, self.lineworks_budget)
         telegram = self._telegram(token, services) if token is not None else None
-        self.scheduler = self._scheduler(deps, ledger, RoutedSender(telegram, self.lineworks))
+        rooms = await self.lineworks.digest_rooms(self.clock.now()) if self.lineworks is not None else []
+        self.scheduler = self._scheduler(deps, ledger, RoutedSender(telegram, self.lineworks), rooms)
         await self._start_messengers()
         if runtime is not None:
             await runtime.start(self)
@@ -337,11 +338,10 @@ class FieldBot:
             builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
         return builder.build()
 
-    def _scheduler(self, deps: Deps, ledger: DeliveryLedger, sender: Sender) -> Scheduler:
+    def _scheduler(self, deps: Deps, ledger: DeliveryLedger, sender: Sender, rooms: list[int]) -> Scheduler:
         settings = self.settings
-        digests = DigestService(
-            deps.store, deps.taxonomy, sender, self.clock, deps.tz, settings.schedule, settings.digest_chat_id
-        )
+        groups = [*([settings.digest_chat_id] if settings.digest_chat_id is not None else []), *rooms]
+        digests = DigestService(deps.store, deps.taxonomy, sender, self.clock, deps.tz, settings.schedule, groups)
         reminders = ReminderService(deps.store, deps.taxonomy, sender, self.clock, deps.tz, settings.reminder_at)
         retention = RetentionService(deps.store, self.clock, deps.tz, settings.retention_days)
         drafts = DraftExpiryService(

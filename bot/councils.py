@@ -51,6 +51,7 @@ OWN_SETTINGS = frozenset(
         "LINEWORKS_AUTH_URL",
         "LINEWORKS_PER_MINUTE",
         "ADMIN_LINEWORKS_IDS",
+        "LINEWORKS_DIGEST_CHANNEL_ID",
     }
 )
 # Never taken from the deployment: who is an admin, and which group chat gets the digest, belong to one council
@@ -67,6 +68,7 @@ NEVER_INHERITED: dict[str, object] = {
     "lineworks_service_account": None,
     "lineworks_private_key_file": None,
     "admin_lineworks_ids": [],
+    "lineworks_digest_channel_id": None,
 }
 OWN = "council.env"
 REGISTRY = "councils.sqlite3"

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     lineworks_auth_url: str = "https://auth.worksmobile.com/oauth2/v2.0/token"
     lineworks_per_minute: int = 60  # the domain's API calls a minute (free plan 60, paid plans 240)
     admin_lineworks_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    lineworks_digest_channel_id: str | None = None  # a LINE WORKS room that gets the digest, counts only
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -320,6 +321,7 @@ class LineWorksSettings:
     auth_url: str
     per_minute: int
     admins: tuple[str, ...]
+    digest_channel: str | None = None
 
 
 def lineworks_settings(settings: Settings) -> LineWorksSettings | None:
@@ -353,6 +355,7 @@ def lineworks_settings(settings: Settings) -> LineWorksSettings | None:
         auth_url=settings.lineworks_auth_url,
         per_minute=settings.lineworks_per_minute,
         admins=tuple(settings.admin_lineworks_ids),
+        digest_channel=settings.lineworks_digest_channel_id,
     )
 
 

@@ -12,12 +12,20 @@ from __future__ import annotations
 import hashlib
 
 LINEWORKS_FLOOR = 1 << 62  # every LINE WORKS account number is at least this; every Telegram id is far below
+# A LINE WORKS room (channel) that gets counts, as a Telegram group does, is known by "channel:<channel id>" (no
+# LINE WORKS user id starts so: they are UUIDs or email-like ids).
+CHANNEL_PREFIX = "channel:"
 
 
 def lineworks_account(user_id: str) -> int:
     """The account number of a LINE WORKS user (the same user id: the same number, on every machine)."""
     digest = int.from_bytes(hashlib.sha256(user_id.encode("utf-8")).digest()[:8], "big")
     return LINEWORKS_FLOOR | (digest & (LINEWORKS_FLOOR - 1))
+
+
+def lineworks_channel(channel_id: str) -> str:
+    """What the store records for a LINE WORKS room in place of a user id (see CHANNEL_PREFIX)."""
+    return f"{CHANNEL_PREFIX}{channel_id}"
 
 
 def is_lineworks(account: int) -> bool:

@@ -62,8 +62,9 @@ class Recipient:
     scope_label: str
 
 
-def recipients(staff: Sequence[Staff], taxonomy: Taxonomy, group_chat: int | None) -> list[Recipient]:
-    """Supervisors get their zone privately, admins the whole council, the optional group chat counts only."""
+def recipients(staff: Sequence[Staff], taxonomy: Taxonomy, group_chats: Sequence[int] = ()) -> list[Recipient]:
+    """Supervisors get their zone privately, admins the whole council, the group chats (a Telegram group, a LINE
+    WORKS room) counts only."""
     found: list[Recipient] = []
     for person in staff:
         if not person.active or person.telegram_id is None:
@@ -72,8 +73,7 @@ def recipients(staff: Sequence[Staff], taxonomy: Taxonomy, group_chat: int | Non
             found.append(Recipient(person.telegram_id, Scope(zone=person.zone), True, taxonomy.zone_label(person.zone)))
         elif person.role is Role.ADMIN:
             found.append(Recipient(person.telegram_id, Scope(), True, t("common.all_zones")))
-    if group_chat is not None:
-        found.append(Recipient(group_chat, Scope(), False, t("common.all_zones")))
+    found.extend(Recipient(chat, Scope(), False, t("common.all_zones")) for chat in group_chats)
     return found
 
 
@@ -135,7 +135,7 @@ class DigestService:
         clock: Clock,
         tz: ZoneInfo,
         schedule: DigestSchedule | None,
-        group_chat: int | None = None,
+        group_chats: Sequence[int] = (),
         *,
         draw: Callable[[Report, str], bytes] = comparison_chart,
     ) -> None:
@@ -145,7 +145,7 @@ class DigestService:
         self.clock = clock
         self.tz = tz
         self.schedule = schedule
-        self.group_chat = group_chat
+        self.group_chats = tuple(group_chats)
         self.draw = draw  # the chart of a digest (the benchmark of the digest's data and text draws nothing)
         self.reporter = Reporter(store, taxonomy)
         self._installed: datetime | None = None  # written once (set_once), so read once
@@ -166,7 +166,7 @@ class DigestService:
             return 0  # the bot did not exist at that moment: no digest was ever due for that week
         staff, attempted = await asyncio.gather(self.store.staff.all(), self.store.outbox.statuses(_prefix(week)))
         # The chart is the last part: once it was claimed, the whole digest was attempted.
-        due = [r for r in recipients(staff, self.taxonomy, self.group_chat) if _key(week, r, "chart") not in attempted]
+        due = [r for r in recipients(staff, self.taxonomy, self.group_chats) if _key(week, r, "chart") not in attempted]
         if not due:
             return 0
         contents = await self._compose(due, week, staff)

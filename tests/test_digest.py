@@ -231,7 +231,8 @@ async def sent_digests(store: Store, taxonomy: Taxonomy, group: int | None = GRO
     await store.meta.put("installed_at", "2000-01-01T00:00:00.000000Z")
     sender = Kept()
     schedule = DigestSchedule.parse("mon 08:30")
-    service = DigestService(store, taxonomy, sender, ManualClock(MONDAY_0831), TOKYO, schedule, group, draw=no_chart)
+    groups = () if group is None else (group,)
+    service = DigestService(store, taxonomy, sender, ManualClock(MONDAY_0831), TOKYO, schedule, groups, draw=no_chart)
     await service.run()
     return sender
 

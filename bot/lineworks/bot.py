@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.lineworks.client import LineWorksClient, LineWorksError, MinuteBudget, Outcome
 from bot.lineworks.intake import LineWorksIntake, inbox_bot_id
 from bot.settings import LineWorksSettings
-from core.accounts import is_lineworks
+from core.accounts import CHANNEL_PREFIX, is_lineworks, lineworks_channel
 from core.clock import Clock
 from handlers.common import Services
 from handlers.lineworks.adapter import LineWorksFront, menu_actions
@@ -88,10 +89,16 @@ class LineWorksBot:
         except (LineWorksError, ValueError) as exc:
             log.warning("LINE WORKS persistent menu not registered: %s", exc)
 
+    async def digest_rooms(self, now: datetime) -> list[int]:
+        """The LINE WORKS room that gets the digest (counts only), as the account number the outbox knows it by."""
+        if self.config.digest_channel is None:
+            return []
+        return [await self.users.remember(lineworks_channel(self.config.digest_channel), now)]
+
     async def deliver(self, account: int, reply: Reply) -> None:
         """A Reply that answers no event (the note form posted), as new messages in the person's chat."""
         user_id = await self.users.user_id(account)
-        if user_id is None:
+        if user_id is None or user_id.startswith(CHANNEL_PREFIX):
             log.warning("no LINE WORKS user for an account; reply not delivered")
             return
         await self.front.show(user_id, reply)
@@ -115,7 +122,10 @@ class RoutedSender:
             raise DeliveryError("failed", "no LINE WORKS bot or user for this account")
         try:
             for content in render(View(text, buttons)):
-                await bot.client.send_message(user_id, content)
+                if user_id.startswith(CHANNEL_PREFIX):  # a room (the digest's, counts only)
+                    await bot.client.send_channel_message(user_id.removeprefix(CHANNEL_PREFIX), content)
+                else:
+                    await bot.client.send_message(user_id, content)
         except LineWorksError as exc:
             raise delivery_error(exc) from exc
 

@@ -213,3 +213,21 @@ async def test_a_callback_lineworks_dropped_leaves_nothing_half_done(tmp_path: P
         for label in ("高齢者サロン", "スキップ", "なかった", "💾 保存"):
             await staff.press(label)
         assert await lw.h.count("outings") == 1
+
+
+async def test_a_lineworks_room_gets_the_digest_with_counts_only(tmp_path: Path) -> None:
+    async with lineworks_running(tmp_path, lineworks_digest_channel_id="room-7") as lw:
+        staff = await lw.register("kuro@council.example")
+        await staff.send("/visit")
+        for label in ("活動先への出向き・参加", "高齢者サロン", "スキップ", "なかった", "💾 保存"):
+            await staff.press(label)
+        await lw.h.store.meta.put("installed_at", "2026-11-01T00:00:00.000000Z")
+        lw.h.clock.set(datetime(2026, 11, 29, 23, 31, tzinfo=UTC))
+        await lw.h.tick()
+        room = "\n".join(str(c.get("text", "")) for c in lw.sim.messages("room-7", channel=True))
+        assert "週間ダイジェスト" in room and "・活動記録 1件" in room
+        assert "kuro@council.example" not in room and "境南町" not in room  # counts only: no names, no areas
+        sent = len(lw.sim.messages("room-7", channel=True))
+        await lw.h.tick()
+        assert len(lw.sim.messages("room-7", channel=True)) == sent  # once per period, across ticks
+        assert room.count("週間ダイジェスト") == 1
