@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core import buttons as b
+from core.i18n import t
 from core.models import Role, Staff
 from handlers.common import Services
 from services.access import ADMINS, SUPERVISORS
 from services.followups import BUTTON_KINDS
-from services.screens import Press, Reply, expired
+from services.screens import Press, Reply, View, expired
 from storage.types import IdempotencyKey
 
 ALL: tuple[Role, ...] = ()  # any active staff member
@@ -198,7 +199,12 @@ async def _area(s: Services, i: Input) -> Reply:
 
 
 async def _help(s: Services, i: Input) -> Reply:
-    return s.staff.help(i.staff)
+    """The help, led by what LINE WORKS's menu holds (its buttons differ from Telegram's keyboard)."""
+    reply = s.staff.help(i.staff)
+    if reply.send:
+        first = reply.send[0]
+        reply.send[0] = View(f"{t('lineworks.help_menu')}\n\n{first.text}", first.rows, first.personal_text)
+    return reply
 
 
 async def _invite_menu(s: Services, i: Input) -> Reply:

@@ -150,6 +150,8 @@ async def test_a_council_on_lineworks_alone_runs_without_a_telegram_token(tmp_pa
         admin = lw.worker(ADMIN_USER)
         await admin.send("/staff")
         assert "goro@council.example" in admin.last
+        await admin.menu(t("lineworks.menu_help"))
+        assert admin.last.startswith(t("lineworks.help_menu")) and "/invite" in admin.last
         # the note form works without a Telegram bot: its links name the LINE WORKS bot
         await staff.send("/visit")
         for label in ("活動先への出向き・参加", "高齢者サロン", "スキップ", "あった", "ニーズを抱えている個人の相談"):
