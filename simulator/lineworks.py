@@ -22,6 +22,8 @@ What it copies, and from where (developers.worksmobile.com, /jp/docs/… and /en
   ≤ 10 buttons in a button template, and no postback action there.
 - bot-persistentmenu-create / -delete: POST and DELETE /v1.0/bots/{botId}/persistentmenu, each its own API in the
   rate limit; what they refuse and what a press sends: simulator/lineworks_menu.py.
+- bot-attachment-create, the upload URL, and file / image contents naming a fileId: simulator/lineworks_files.py
+  (`attachments`; what was uploaded is in `files`: file id -> (fileName, bytes)).
 - rate-limits: per API and per domain (this simulator is one domain), `per_minute` calls a minute, then 429
   {"code": "TOO_MANY_REQUESTS", "description": "API rate limit exceeded"}; every answer of a rate-limited API
   carries rateLimit-used / -limit / -remaining / -reset (seconds to the reset). The docs do not say whether the
@@ -67,6 +69,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from simulator.faults import drop_connection
+from simulator.lineworks_files import SimulatedAttachments
 from simulator.lineworks_menu import MAX_MENU_LABEL, menu_press, menu_problem
 
 JSONDict = dict[str, Any]
@@ -241,6 +244,7 @@ class LineWorksSimulator:
     requests: list[tuple[str, int | None]] = field(default_factory=list, init=False)  # status None: answer lost
     callbacks: list[CallbackDelivery] = field(default_factory=list, init=False)
     persistent_menu: list[JSONDict] | None = field(default=None, init=False)  # the registered actions
+    attachments: SimulatedAttachments = field(init=False, repr=False)  # uploads, their limits and faults
     host: str = field(default="127.0.0.1", init=False)
     port: int | None = field(default=None, init=False)
     _key: rsa.RSAPublicKey | None = field(default=None, init=False, repr=False)
@@ -257,6 +261,7 @@ class LineWorksSimulator:
         if not isinstance(key, rsa.RSAPublicKey):
             raise ValueError("the service account's key must be RSA (RS256)")
         self._key = key
+        self.attachments = SimulatedAttachments(self)
 
     # ------------------------------------------------------------ running
     async def __aenter__(self) -> LineWorksSimulator:
@@ -277,6 +282,7 @@ class LineWorksSimulator:
         app.router.add_post("/v1.0/bots/{bot_id}/channels/{target}/messages", self._handle_channel_send)
         app.router.add_post("/v1.0/bots/{bot_id}/persistentmenu", self._handle_menu_create)
         app.router.add_delete("/v1.0/bots/{bot_id}/persistentmenu", self._handle_menu_delete)
+        self.attachments.add_routes(app)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
@@ -323,6 +329,11 @@ class LineWorksSimulator:
             "LINEWORKS_API_BASE_URL": self.api_base_url,
             "LINEWORKS_AUTH_URL": self.auth_url,
         }
+
+    @property
+    def files(self) -> dict[str, tuple[str, bytes]]:
+        """What was uploaded: file id -> (fileName, bytes)."""
+        return self.attachments.files
 
     def messages(self, to: str, *, channel: bool = False) -> list[JSONDict]:
         """The contents accepted for one user (or room), oldest first."""
@@ -402,7 +413,7 @@ class LineWorksSimulator:
         if refused is not None:
             return refused
         content = await _content(request)
-        problem = content_problem(content)
+        problem = content_problem(content) or self.attachments.content_problem(content)
         if problem is not None:
             self.requests.append((operation, 400))
             return _error(400, "INVALID_PARAMETER", problem, headers)

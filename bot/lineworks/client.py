@@ -30,6 +30,10 @@ What each rule rests on (developers.worksmobile.com, /jp/docs/… and /en/docs/�
   we could read: any 2xx is success. One menu for every member of the bot's rooms; a rich menu replaces it.
   bot-persistentmenu-delete (https://developers.worksmobile.com/kr/docs/bot-persistentmenu-delete): DELETE on the
   same path, answered 204 No Content. (bot-persistentmenu-get, GET on the same path, is not used here.)
+- Files and images (bot-attachment-create, file-upload, bot-send-file, bot-send-image; the pages and what they
+  leave unsaid: bot/lineworks/files.py): create an attachment (a file id and a one-use upload URL), upload the
+  bytes to that URL as multipart "Filedata" with the same Authorization header, then send a file or image content
+  naming the file id. Each step goes through the machinery below (token renewal, budget, retries).
 - bot-callback: X-WORKS-Signature = base64(HMAC-SHA256(key = bot secret, message = the raw body)), X-WORKS-BotId
   names the bot; header names are to be read case-insensitively.
 
@@ -44,6 +48,10 @@ Sending, and what an error means (`LineWorksError.outcome`; the menu calls go th
 - Retried here, a bounded number of times (`max_retries`): 429 (after the wait the rateLimit-reset header gives,
   else Retry-After, else 1, 2, 4… seconds as the official samples do) and a connection that could not be opened.
   One token renewal per send on UNAUTHORIZED. Never an endless loop.
+- A file or an image (`send_file`, `send_image`): any failure at the attachment or upload step is REFUSED, even a
+  lost answer or a 5xx there, because nothing was shown to the user (an orphan upload expires in 24 hours); the
+  final send keeps the rules above, so its lost answer is UNKNOWN and not retried. Sending again makes a new
+  attachment: an upload URL serves once.
 
 The token endpoint is a different API from the sends and does not draw on the send budget.
 """
@@ -70,7 +78,16 @@ import aiohttp
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from handlers.lineworks.content import menu_content, validate_content
+from bot.lineworks.files import (
+    Attachment,
+    attachment_path,
+    attachment_request,
+    check_png,
+    parse_attachment,
+    upload_form,
+    upload_url_allowed,
+)
+from handlers.lineworks.content import file_content, image_content, menu_content, validate_content
 
 log = logging.getLogger(__name__)
 
@@ -353,24 +370,78 @@ class LineWorksClient:
     def _menu_path(self) -> str:
         return f"/bots/{quote(self.bot_id, safe='')}/persistentmenu"
 
+    # ------------------------------------------------------------ files and images
+    async def send_file(self, user_id: str, filename: str, content: bytes) -> None:
+        """Send `content` to one user as a file named `filename` (an XLSX or CSV export): create an attachment,
+        upload the bytes, send a file message naming its file id (bot-attachment-create, file-upload,
+        bot-send-file). Raises ValueError before anything goes out (an empty file; a name LINE WORKS would not
+        take, such as .exe). LineWorksError: REFUSED when the attachment or upload step failed, whatever the
+        cause (nothing was shown to the user; sending again is safe); the final send's own outcome otherwise
+        (UNKNOWN when its answer was lost: not retried, the user may have the file)."""
+        await self._send_attachment(user_id, filename, content, file_content)
+
+    async def send_image(self, user_id: str, filename: str, png: bytes) -> None:
+        """Send a PNG image (a report's chart) to one user, shown in the chat (bot-send-image); the steps and the
+        errors are those of `send_file`. Raises ValueError unless `png` is a PNG."""
+        check_png(png)
+        await self._send_attachment(user_id, filename, png, image_content)
+
+    async def _send_attachment(
+        self, user_id: str, filename: str, content: bytes, build: Callable[[str], dict[str, Any]]
+    ) -> None:
+        request = attachment_request(filename, content)
+        try:
+            attachment = await self._upload(request, filename, content)
+        except LineWorksError as exc:
+            if exc.outcome is Outcome.REFUSED:
+                raise
+            log.warning("LINE WORKS attachment failed before the message (%s): refused, nothing was shown", exc)
+            raise LineWorksError(
+                f"attachment not uploaded: {exc}", outcome=Outcome.REFUSED, status=exc.status, code=exc.code
+            ) from exc
+        await self.send_message(user_id, build(attachment.file_id))
+
+    async def _upload(self, request: Mapping[str, Any], filename: str, content: bytes) -> Attachment:
+        answer = await self._call("POST", attachment_path(self.bot_id), request, "attachment create")
+        try:
+            attachment = parse_attachment(answer)
+        except ValueError as exc:
+            raise LineWorksError(f"attachment create: {exc}", outcome=Outcome.REFUSED) from exc
+        if not upload_url_allowed(attachment.upload_url, self.api_base_url):
+            # The access token goes with the upload: never over plain HTTP to a host that is not the API's.
+            raise LineWorksError(
+                "attachment create answered an upload URL we will not send the token to", outcome=Outcome.REFUSED
+            )
+        await self._exchange(
+            "POST", attachment.upload_url, lambda: upload_form(filename, content), None, "attachment upload"
+        )
+        return attachment
+
     # ------------------------------------------------------------ one call, with its renewals and retries
     async def _send(self, path: str, content: Mapping[str, Any], *, validate: bool) -> None:
         if validate:
             validate_content(content)
         await self._call("POST", path, {"content": content}, "send")
 
-    async def _call(self, method: str, path: str, payload: Mapping[str, Any] | None, operation: str) -> None:
-        """One API call: token (renewed once on UNAUTHORIZED), budget, bounded retries on 429 and on a connection
-        never opened; `operation` names it in logs (never the path: it may hold a user id)."""
+    async def _call(self, method: str, path: str, payload: Mapping[str, Any] | None, operation: str) -> Any:
+        """One API call with a JSON body (or none); the parsed JSON of its 2xx answer (None when it has no body)."""
         body = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else None
-        url = self.api_base_url + path
+        content_type = "application/json" if body is not None else None
+        return await self._exchange(method, self.api_base_url + path, lambda: body, content_type, operation)
+
+    async def _exchange(
+        self, method: str, url: str, make_body: Callable[[], Any], content_type: str | None, operation: str
+    ) -> Any:
+        """One request to `url`: token (renewed once on UNAUTHORIZED), budget, bounded retries on 429 and on a
+        connection never opened; `make_body` gives each attempt its body; `operation` names it in logs (never the
+        URL: it may hold a user id or a file name). Returns the parsed JSON of the 2xx answer, or None."""
         renewed = False
         retries = 0
         while True:
             token = await self.access_token()
             await self.budget.acquire()
             try:
-                status, headers, answer = await self._request(method, url, token, body)
+                status, headers, answer = await self._request(method, url, token, make_body(), content_type)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # The connection was never opened: nothing left; safe to try again, a few times.
                 if retries >= self.max_retries:
@@ -385,7 +456,7 @@ class LineWorksClient:
                 raise LineWorksError(f"answer lost: {type(exc).__name__}", outcome=Outcome.UNKNOWN) from exc
             self._note_rate_limit(headers)
             if 200 <= status < 300:
-                return
+                return answer
             code = answer.get("code") if isinstance(answer, dict) else None
             if status in (401, 403) and code == "UNAUTHORIZED" and not renewed:
                 log.info("LINE WORKS answered %s UNAUTHORIZED: renewing the access token once", status)
@@ -403,11 +474,11 @@ class LineWorksClient:
             raise LineWorksError(f"LINE WORKS answered {status} {code}", outcome=outcome, status=status, code=code)
 
     async def _request(
-        self, method: str, url: str, token: str, body: bytes | None
+        self, method: str, url: str, token: str, body: Any, content_type: str | None
     ) -> tuple[int, Mapping[str, str], Any]:
         headers = {"Authorization": f"Bearer {token}"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        if content_type is not None:  # a FormData sets its own multipart type and boundary
+            headers["Content-Type"] = content_type
         async with self._http().request(method, url, data=body, headers=headers) as answer:
             raw = await answer.read()
             try:

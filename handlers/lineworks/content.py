@@ -19,6 +19,14 @@ Each rule and the page it comes from (developers.worksmobile.com, /jp/docs/… a
   /kr/): {"content": {"actions": […]}}, at most 4 actions, type message, uri or copy (no postback action: bot-
   actionobject agrees). Its label row reads "persistent menu: at most 1,000 characters; others: 20"; we hold menu
   labels to a button's 20 (`menu_content`), as every other label here, so one renderer fits them all.
+- bot-send-file (https://developers.worksmobile.com/en/docs/bot-send-file, /jp/ alike): {"type": "file"} with
+  either fileId (from bot-attachment-create) or originalContentUrl (HTTPS, at most 1,000 characters), not both.
+  Files named bat, cmd, com, cpl, exe, scr, js, vbs, wsf, hta are refused by default (an admin may change the
+  list): `validate_file_name` refuses those before anything is sent.
+- bot-send-image (https://developers.worksmobile.com/en/docs/bot-send-image, /jp/ alike): {"type": "image"} with
+  either fileId, or previewImageUrl (PNG) and originalContentUrl (HTTPS, at most 1,000 characters each), not both.
+- bot-attachment-create (https://developers.worksmobile.com/en/docs/bot-attachment-create): {"fileName": …}; no
+  length is given for a bot's file name. The drive's upload pages bound fileName at 200 characters: we apply it.
 
 Silent or ambiguous in the docs (our choices, marked where they are made):
 - The message action's own fields (text, postback) had no length found in the pages we could read: we bound
@@ -48,6 +56,10 @@ BUTTON_TEMPLATE_ACTIONS = frozenset({"message", "uri", "copy"})  # bot-actionobj
 MAX_MENU_ACTIONS = 4  # bot-persistentmenu-create: maxItems 4
 MENU_ACTIONS = frozenset({"message", "uri", "copy"})  # bot-persistentmenu-create: the allowed types
 MAX_MENU_LABEL = MAX_LABEL  # our bound: the reference allows 1,000 characters in a persistent menu
+MAX_CONTENT_URL = 1000  # bot-send-file, bot-send-image: originalContentUrl, previewImageUrl
+MAX_FILE_NAME = 200  # our bound, from the drive's upload pages (none is given for a bot's attachment)
+# bot-send-file: extensions LINE WORKS refuses to send by default.
+BLOCKED_EXTENSIONS = frozenset({"bat", "cmd", "com", "cpl", "exe", "scr", "js", "vbs", "wsf", "hta"})
 
 JSONDict = dict[str, Any]
 
@@ -122,6 +134,32 @@ def menu_content(actions: Sequence[Mapping[str, Any]]) -> JSONDict:
     return {"actions": [dict(a) for a in actions]}
 
 
+def file_content(file_id: str) -> JSONDict:
+    """A file message naming a file uploaded through bot-attachment-create (bot-send-file, file-ID form)."""
+    content: JSONDict = {"type": "file", "fileId": file_id}
+    validate_content(content)
+    return content
+
+
+def image_content(file_id: str) -> JSONDict:
+    """An image message naming an image uploaded through bot-attachment-create (bot-send-image, file-ID form)."""
+    content: JSONDict = {"type": "image", "fileId": file_id}
+    validate_content(content)
+    return content
+
+
+def validate_file_name(name: str) -> None:
+    """Raise ValueError for a file name LINE WORKS would not take or send: empty, over 200 characters (our bound),
+    holding a path separator, a quote or a control character (it goes into a multipart header), or ending in an
+    extension refused by default (bot-send-file)."""
+    _text_field("fileName", name, MAX_FILE_NAME)
+    if any(ch in '/\\"' or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        raise ValueError("fileName must not hold a path separator, a quote or a control character")
+    extension = name.rpartition(".")[2].lower() if "." in name else ""
+    if extension in BLOCKED_EXTENSIONS:
+        raise ValueError(f"LINE WORKS refuses to send .{extension} files by default")
+
+
 def validate_action(action: Mapping[str, Any], *, quick_reply: bool) -> None:
     """Raise ValueError when an action breaks a documented limit (bot-actionobject)."""
     kind = action.get("type")
@@ -147,6 +185,8 @@ def validate_content(content: Mapping[str, Any]) -> None:
         _text_field("text", content.get("text"), MAX_TEXT)
     elif kind == "button_template":
         _validate_buttons(content)
+    elif kind in ("file", "image"):
+        _validate_media(content)
     if content.get("quickReply") is not None:
         _validate_quick_reply(content["quickReply"])
 
@@ -163,6 +203,24 @@ def _validate_buttons(content: Mapping[str, Any]) -> None:
             found = action.get("type") if isinstance(action, Mapping) else action
             raise ValueError(f"a button template takes message, uri or copy actions, not {found!r}")
         validate_action(action, quick_reply=False)
+
+
+def _validate_media(content: Mapping[str, Any]) -> None:
+    """A file or image content names either an uploaded fileId or its URLs (HTTPS), never both."""
+    urls = ("previewImageUrl", "originalContentUrl") if content["type"] == "image" else ("originalContentUrl",)
+    given = [name for name in urls if content.get(name) is not None]
+    if content.get("fileId") is not None:
+        if given:
+            raise ValueError(f"a {content['type']} message takes fileId or {' and '.join(urls)}, not both")
+        if not isinstance(content["fileId"], str) or not content["fileId"]:
+            raise ValueError("fileId must be a non-empty string")
+        return
+    if len(given) != len(urls):
+        raise ValueError(f"a {content['type']} message needs fileId or {' and '.join(urls)}")
+    for name in urls:
+        _text_field(name, content[name], MAX_CONTENT_URL)
+        if not content[name].startswith("https://"):
+            raise ValueError(f"{name} must be an HTTPS URL")
 
 
 def _validate_quick_reply(quick: object) -> None:
