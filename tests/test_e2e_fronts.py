@@ -33,6 +33,7 @@ class Person(Protocol):
     async def form(self, text: str) -> None: ...
     def text(self) -> str: ...
     def everything(self) -> str: ...
+    def pictures(self) -> list[bytes]: ...
 
 
 class OnTelegram:
@@ -57,6 +58,9 @@ class OnTelegram:
 
     def everything(self) -> str:
         return "\n".join(m.text for m in self.user.messages)
+
+    def pictures(self) -> list[bytes]:
+        return [m.photo for m in self.user.messages if m.photo is not None]
 
 
 class OnLineWorks:
@@ -96,6 +100,10 @@ class OnLineWorks:
 
     def everything(self) -> str:
         return json.dumps(self.worker.contents, ensure_ascii=False)
+
+    def pictures(self) -> list[bytes]:
+        files = self.worker.h.sim.files
+        return [files[c["fileId"]][1] for c in self.worker.contents if c.get("type") == "image"]
 
 
 def _same(shown: str, label: str) -> bool:
@@ -206,6 +214,7 @@ async def test_a_report(lw: LineWorksHarness, front: str) -> None:
     assert "西部圏域" in supervisor.text()
     await supervisor.press("今週")
     assert "・活動記録 1件" in supervisor.everything()
+    assert supervisor.pictures() and all(png.startswith(b"\x89PNG") for png in supervisor.pictures())  # the chart
 
 
 @pytest.mark.parametrize("front", FRONTS)

@@ -18,10 +18,10 @@ from core.accounts import CHANNEL_PREFIX, is_lineworks, lineworks_channel
 from core.clock import Clock
 from handlers.common import Services
 from handlers.lineworks.adapter import LineWorksFront, menu_actions
-from handlers.lineworks.content import JSONDict
+from handlers.lineworks.content import JSONDict, text_content
 from handlers.lineworks.render import render
 from services.outbound import DeliveryError, Sender
-from services.screens import Reply, Rows, View
+from services.screens import Attachment, Reply, Rows, View
 from storage.interface import LineWorksUsers, Store
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,18 @@ def delivery_error(error: LineWorksError) -> DeliveryError:
     if error.status == 429 or error.status is None:
         return DeliveryError("retry", f"LINE WORKS refused for now: {error}")
     return DeliveryError("failed", f"LINE WORKS refused: {error}")
+
+
+async def send_attachment(client: LineWorksClient, to: str, attachment: Attachment, *, channel: bool = False) -> None:
+    """A report's chart or an export's file: its caption as a text, then the file (LINE WORKS files have none)."""
+    if attachment.caption:
+        await (client.send_channel_message if channel else client.send_message)(to, text_content(attachment.caption))
+    if channel:  # the digest's room gets its chart as the caption only: rooms get no files from the bot
+        return
+    if attachment.kind == "photo":
+        await client.send_image(to, attachment.filename or "chart.png", attachment.content)
+    else:
+        await client.send_file(to, attachment.filename, attachment.content)
 
 
 @dataclass
@@ -72,7 +84,10 @@ class LineWorksBot:
         async def send(user_id: str, content: JSONDict) -> None:
             await client.send_message(user_id, content)
 
-        front = LineWorksFront(services, users, clock, send)
+        async def attach(user_id: str, attachment: Attachment) -> None:
+            await send_attachment(client, user_id, attachment)
+
+        front = LineWorksFront(services, users, clock, send, attach)
         intake = LineWorksIntake(int(config.bot_id), config.bot_secret, store.inbox, clock)
         return cls(config, client, users, front, intake)
 
@@ -129,6 +144,18 @@ class RoutedSender:
         except LineWorksError as exc:
             raise delivery_error(exc) from exc
 
+    async def _lineworks_photo(self, account: int, png: bytes, caption: str) -> None:
+        bot = self.lineworks
+        user_id = await bot.users.user_id(account) if bot is not None else None
+        if bot is None or user_id is None:
+            raise DeliveryError("failed", "no LINE WORKS bot or user for this account")
+        room = user_id.startswith(CHANNEL_PREFIX)
+        to = user_id.removeprefix(CHANNEL_PREFIX)
+        try:
+            await send_attachment(bot.client, to, Attachment("photo", png, caption, "chart.png"), channel=room)
+        except LineWorksError as exc:
+            raise delivery_error(exc) from exc
+
     async def text(self, chat_id: int, text: str, buttons: Rows = ()) -> None:
         if is_lineworks(chat_id):
             await self._lineworks_text(chat_id, text, buttons)
@@ -137,7 +164,7 @@ class RoutedSender:
 
     async def photo(self, chat_id: int, png: bytes, caption: str) -> None:
         if is_lineworks(chat_id):
-            await self._lineworks_text(chat_id, caption)
+            await self._lineworks_photo(chat_id, png, caption)
         else:
             await self._on_telegram().photo(chat_id, png, caption)
 

@@ -29,7 +29,7 @@ from handlers.lineworks.content import JSONDict, text_content
 from handlers.lineworks.render import PagePress, page_count, page_of, render, screen_id
 from handlers.lineworks.routes import BUTTONS, COMMANDS, Input
 from services.access import SUPERVISORS, refusal
-from services.screens import Reply, View, expired
+from services.screens import Attachment, Reply, View, expired
 from services.staff import Newcomer
 from storage.interface import LineWorksUsers
 from storage.types import IdempotencyKey
@@ -47,6 +47,7 @@ MENU = (
 )
 
 Send = Callable[[str, JSONDict], Awaitable[None]]
+Attach = Callable[[str, Attachment], Awaitable[None]]
 
 
 def menu_actions() -> list[JSONDict]:
@@ -95,6 +96,8 @@ class LineWorksFront:
     users: LineWorksUsers
     clock: Clock
     send: Send
+    # Sends a file or an image with its caption (None: files are named in the chat, not sent).
+    attach: Attach | None = None
     _views: OrderedDict[int, View] = field(default_factory=OrderedDict)
 
     async def handle(self, payload: str, key: IdempotencyKey) -> None:
@@ -182,9 +185,25 @@ class LineWorksFront:
 
     # ---------------------------------------------------------------- showing a Reply
     async def show(self, user_id: str, reply: Reply, pressed: Button | _Page | None = None) -> None:
-        """A Reply as new messages: its edit and its messages (the toast leading the first), then a line for each
-        file (LINE WORKS gets no files from fieldbot yet). The draft it tracks is recorded as shown, or as not
-        shown when a send failed (its next input shows the question again)."""
+        """A Reply as new messages: its edit and its messages (the toast leading the first), then its files (each
+        after its caption). The draft it tracks is recorded as shown, or as not shown when a send failed (its next
+        input shows the question again)."""
+        contents = await self._contents(user_id, reply, pressed)
+        try:
+            for content in contents:
+                await self.send(user_id, content)
+        except Exception:
+            if reply.track is not None:
+                await self.services.flows.shown(reply.track, None)
+            raise
+        if reply.track is not None:
+            await self.services.flows.shown(reply.track, SHOWN)
+        if self.attach is not None:
+            for attachment in reply.files:
+                await self.attach(user_id, attachment)
+
+    async def _contents(self, user_id: str, reply: Reply, pressed: Button | _Page | None) -> list[JSONDict]:
+        """The message contents of a Reply's texts (its files are named when they cannot be sent)."""
         views = [*([reply.edit] if reply.edit is not None else []), *reply.send]
         contents: list[JSONDict] = []
         if reply.toast and views:
@@ -198,16 +217,10 @@ class LineWorksFront:
             page = pressed.page if isinstance(pressed, _Page) else page_of(view, pressed) if pressed else 0
             contents.extend(render(view, page=page))
             self._remember(account, view)
-        contents.extend(text_content(t("lineworks.file_not_sent", name=f.filename or f.caption)) for f in reply.files)
-        try:
-            for content in contents:
-                await self.send(user_id, content)
-        except Exception:
-            if reply.track is not None:
-                await self.services.flows.shown(reply.track, None)
-            raise
-        if reply.track is not None:
-            await self.services.flows.shown(reply.track, SHOWN)
+        if self.attach is None:
+            named = (t("lineworks.file_not_sent", name=f.filename or f.caption) for f in reply.files)
+            contents.extend(text_content(text) for text in named)
+        return contents
 
     def _remember(self, account: int, view: View) -> None:
         if page_count(view) < 2:

@@ -233,3 +233,15 @@ async def test_a_lineworks_room_gets_the_digest_with_counts_only(tmp_path: Path)
         await lw.h.tick()
         assert len(lw.sim.messages("room-7", channel=True)) == sent  # once per period, across ticks
         assert room.count("週間ダイジェスト") == 1
+
+
+async def test_an_admin_gets_the_fiscal_years_files_on_lineworks(tmp_path: Path) -> None:
+    async with lineworks_running(tmp_path) as lw:
+        admin = lw.worker(ADMIN_USER)
+        await admin.send("/export")
+        await admin.press(admin.labels()[0])
+        files = [lw.sim.files[c["fileId"]] for c in admin.contents if c.get("type") == "file"]
+        names = sorted(name.rsplit(".", 1)[1] for name, _ in files)
+        assert names == ["csv", "xlsx"]
+        xlsx = next(content for name, content in files if name.endswith(".xlsx"))
+        assert xlsx.startswith(b"PK")  # a zip: an XLSX workbook
