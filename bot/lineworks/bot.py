@@ -124,49 +124,40 @@ class LineWorksBot:
 
 @dataclass
 class RoutedSender:
-    """Scheduled messages (digests, reminders) to each account's messenger: LINE WORKS accounts through the LINE
-    WORKS bot (text only: charts are named, not sent), everything else through Telegram."""
+    """Scheduled messages (digests, reminders) to each account's messenger: LINE WORKS accounts (people, and the
+    digest's room) through the LINE WORKS bot, everything else through Telegram."""
 
     telegram: Sender | None  # None: the council is on LINE WORKS alone
     lineworks: LineWorksBot | None
 
-    async def _lineworks_text(self, account: int, text: str, buttons: Rows = ()) -> None:
+    async def _where(self, account: int) -> tuple[LineWorksClient, str, bool]:
+        """The LINE WORKS client, and the user or room (True) an account number stands for."""
         bot = self.lineworks
-        user_id = await bot.users.user_id(account) if bot is not None else None
-        if bot is None or user_id is None:
+        found = await bot.users.user_id(account) if bot is not None else None
+        if bot is None or found is None:
             raise DeliveryError("failed", "no LINE WORKS bot or user for this account")
-        try:
-            for content in render(View(text, buttons)):
-                if user_id.startswith(CHANNEL_PREFIX):  # a room (the digest's, counts only)
-                    await bot.client.send_channel_message(user_id.removeprefix(CHANNEL_PREFIX), content)
-                else:
-                    await bot.client.send_message(user_id, content)
-        except LineWorksError as exc:
-            raise delivery_error(exc) from exc
-
-    async def _lineworks_photo(self, account: int, png: bytes, caption: str) -> None:
-        bot = self.lineworks
-        user_id = await bot.users.user_id(account) if bot is not None else None
-        if bot is None or user_id is None:
-            raise DeliveryError("failed", "no LINE WORKS bot or user for this account")
-        room = user_id.startswith(CHANNEL_PREFIX)
-        to = user_id.removeprefix(CHANNEL_PREFIX)
-        try:
-            await send_attachment(bot.client, to, Attachment("photo", png, caption, "chart.png"), channel=room)
-        except LineWorksError as exc:
-            raise delivery_error(exc) from exc
+        return bot.client, found.removeprefix(CHANNEL_PREFIX), found.startswith(CHANNEL_PREFIX)
 
     async def text(self, chat_id: int, text: str, buttons: Rows = ()) -> None:
-        if is_lineworks(chat_id):
-            await self._lineworks_text(chat_id, text, buttons)
-        else:
+        if not is_lineworks(chat_id):
             await self._on_telegram().text(chat_id, text, buttons)
+            return
+        client, to, room = await self._where(chat_id)
+        try:
+            for content in render(View(text, buttons)):
+                await (client.send_channel_message if room else client.send_message)(to, content)
+        except LineWorksError as exc:
+            raise delivery_error(exc) from exc
 
     async def photo(self, chat_id: int, png: bytes, caption: str) -> None:
-        if is_lineworks(chat_id):
-            await self._lineworks_photo(chat_id, png, caption)
-        else:
+        if not is_lineworks(chat_id):
             await self._on_telegram().photo(chat_id, png, caption)
+            return
+        client, to, room = await self._where(chat_id)
+        try:
+            await send_attachment(client, to, Attachment("photo", png, caption, "chart.png"), channel=room)
+        except LineWorksError as exc:
+            raise delivery_error(exc) from exc
 
     def _on_telegram(self) -> Sender:
         if self.telegram is None:  # a Telegram chat (a group's DIGEST_CHAT_ID) of a council without Telegram
