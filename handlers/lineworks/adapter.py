@@ -250,5 +250,5 @@ def _is_expired(reply: Reply) -> bool:
 
 
 def _name(user_id: str) -> str:
-    """LINE WORKS callbacks carry no display name: the staff list shows the user id until an admin renames."""
+    """LINE WORKS callbacks carry no display name: the staff list shows the user id (often the login address)."""
     return clean_name(user_id) or "?"
