@@ -97,7 +97,7 @@ class LineWorksBot:
         return inbox_bot_id(int(self.config.bot_id))
 
     async def register_menu(self) -> None:
-        """The persistent menu (記録する, 要フォロー, 集計, ヘルプ): one for everyone, set at every start. A failure
+        """The persistent menu (record, follow-ups, tallies, help): one for everyone, set at every start. A failure
         is logged and the bot runs on (the commands can be typed)."""
         try:
             await self.client.set_persistent_menu(menu_actions())

@@ -3,7 +3,7 @@ here), the services called as the Telegram handlers call them (routes.py), their
 
 LINE WORKS can neither edit nor delete a message, so every screen is a new message, and old buttons stay pressable:
 a flow's buttons carry the draft's id and version, so a press on an old one changes nothing, is answered with the
-short explanation and then the question the draft is really on. A press or a 「次へ」 on an old page is refused the
+short explanation and then the question the draft is really on. A press or a "next page" on an old page is refused the
 same way. Group rooms get nothing (as Telegram groups: the bot answers only in a person's own chat). Personal text
 is never taken from the chat here (services.deps.Forms.typing_allowed): the screens that want it carry the note
 form's link. A message LINE WORKS gives no id for is recorded as shown (`SHOWN`), so a later typed answer is taken.
@@ -37,7 +37,7 @@ from storage.types import IdempotencyKey
 log = logging.getLogger(__name__)
 
 SHOWN = 1  # a draft's "message showing its question" on LINE WORKS, which gives sent messages no id
-REMEMBERED_VIEWS = 1000  # paged screens kept in memory for their 「次へ」 (people; the oldest forgotten first)
+REMEMBERED_VIEWS = 1000  # paged screens kept in memory for their "next page" (the oldest person forgotten first)
 # The persistent menu (≤ 4 buttons, the same for everyone): its label's catalogue key and the command it runs.
 MENU = (
     ("lineworks.menu_record", "visit"),
@@ -174,7 +174,7 @@ class LineWorksFront:
         return current
 
     async def _turn(self, staff: Staff, account: int, turn: PagePress) -> tuple[Reply, _Page | None]:
-        """「次へ」/「前へ」: the same screen at another page, if it is still the one on screen."""
+        """Next or previous page: the same screen at another page, if it is still the one on screen."""
         view = self._views.get(account)
         if view is None or screen_id(view) != turn.screen:
             current = await self.services.flows.current(staff)
@@ -208,7 +208,7 @@ class LineWorksFront:
         contents: list[JSONDict] = []
         if reply.toast and views:
             first = views[0]
-            if reply.toast not in first.text:  # "保存しました" over a card that says so already: once is enough
+            if reply.toast not in first.text:  # "saved" over a card that says so already: once is enough
                 views[0] = View(f"{reply.toast}\n\n{first.text}", first.rows, first.personal_text)
         elif reply.toast:
             contents.append(text_content(reply.toast))

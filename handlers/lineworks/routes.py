@@ -182,7 +182,7 @@ async def _report_menu(s: Services, i: Input) -> Reply:
 
 
 async def _tally(s: Services, i: Input) -> Reply:
-    """集計 in the menu: the tables for a supervisor or admin, one's own week for staff."""
+    """The menu's tallies button: the tables for a supervisor or admin, one's own week for staff."""
     return s.reports.menu(i.staff) if i.staff.role in SUPERVISORS else await s.reports.mine(i.staff)
 
 
