@@ -34,7 +34,7 @@ import aiohttp
 
 from bench import run as bench_run
 from bench.pg import Database, Server, cpu_of, label
-from bench.run import STAFF_BASE, Figure, Results, bot_process, drive
+from bench.run import FIELDBOT_STEPS, STAFF_BASE, Figure, Results, bot_process, drive
 from bench.serve import free_port, percentile
 from bot.notes import HEADERS, MAX_FORM_BODY
 from core.crypto import Sealer, generate_key
@@ -51,13 +51,7 @@ DONE = t("form.done")
 USED = t("form.refused.used")
 # From /visit to a flagged follow-up's reason: the nickname is the one the bot suggests (a press).
 TO_REASON: list[tuple[str, str]] = [
-    ("send", "/visit"),
-    ("press", "活動先への出向き・参加"),
-    ("press", "高齢者サロン"),
-    ("press", "スキップ"),
-    ("press", "あった"),
-    ("press", "ニーズを抱えている個人の相談"),
-    ("press", "福祉サービス、相談機関の紹介"),
+    *FIELDBOT_STEPS[:7],  # /visit to the consultation's kind, as the step rows walk it
     ("press", "なし（つないでいない）"),
     ("press", "🚩 要フォローあり"),
     ("press", "にする"),  # 「<suggested nickname>」にする
