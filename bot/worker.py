@@ -174,21 +174,19 @@ class InboxWorkers:
                 await self._front(front, key, claim.payload)
             else:
                 await self._telegram(claim)
-        await self._release(inbox, claim.update_id)
+        # Another front end's event is recorded as processed as it is released (Telegram's: by the ledger).
+        await self._release(inbox, claim.update_id, record=inbox in self.fronts)
         for listener in self.handled:
             listener(claim.update_id)
 
     async def _front(
         self, front: Callable[[str, IdempotencyKey], Awaitable[None]], key: IdempotencyKey, payload: str
     ) -> None:
-        """Another front end's event: its handler, then the event recorded as processed (its writes recorded it
-        already, in their unit of work, when it made any)."""
-        _, store, _, clock = self._parts
+        """Another front end's event, to its handler (recorded as processed when it is released)."""
         try:
             await front(payload, key)
         except Exception:
             log.exception("event %d of inbox %d failed", key.update_id, key.bot_id)
-        await store.inbox.record(key, clock.now())
 
     async def _telegram(self, claim: InboxClaim) -> None:
         application, _, _, _ = self._parts
@@ -211,13 +209,15 @@ class InboxWorkers:
         if done is not None and not done.done():
             done.set_result(None)
 
-    async def _release(self, inbox: int, update_id: int) -> None:
+    async def _release(self, inbox: int, update_id: int, *, record: bool = False) -> None:
         """Mark the update handled; the next update of the same person becomes claimable. If the database refuses
         for a while, the lease runs out and the heartbeat of some worker finds the update processed."""
         _, store, _, clock = self._parts
         for delay in (0.05, 0.2, 1.0, None):
             try:
-                if not await store.inbox.release(inbox, update_id, self.worker, clock.now(), handled=True):
+                if not await store.inbox.release(
+                    inbox, update_id, self.worker, clock.now(), handled=True, record=record
+                ):
                     log.warning("update %d was taken over by another worker before it was done here", update_id)
                 self.wake()
                 return

@@ -140,15 +140,24 @@ class Inbox:
             (utc_iso(now + lease), bot_id, worker),
         )
 
-    async def release(self, bot_id: int, update_id: int, worker: str, now: datetime, *, handled: bool) -> bool:
+    async def release(
+        self, bot_id: int, update_id: int, worker: str, now: datetime, *, handled: bool, record: bool = False
+    ) -> bool:
         """End `worker`'s claim: handled (nothing more to do), or given back for another worker to take (a
-        worker stopping before it began). False when the claim was no longer the worker's (taken over)."""
+        worker stopping before it began). False when the claim was no longer the worker's (taken over). With
+        `record`, a handled update is also recorded as processed, in the same transaction (one write, where
+        `record` and then `release` would be two)."""
+        handled_sql = (
+            "UPDATE inbox SET handled_at = ?, claimed_by = NULL, claim_expires = NULL WHERE bot_id = ? "
+            "AND update_id = ? AND handled_at IS NULL AND (claimed_by = ? OR claimed_by IS NULL)"
+        )
+        if handled and record:
+            async with self.db.transaction(small=True) as tx:
+                await tx.execute(_RECORD, (bot_id, update_id, utc_iso(now)))
+                done = await tx.execute(handled_sql, (utc_iso(now), bot_id, update_id, worker))
+            return done.rowcount == 1
         if handled:
-            changed = await self.db.execute(
-                "UPDATE inbox SET handled_at = ?, claimed_by = NULL, claim_expires = NULL WHERE bot_id = ? "
-                "AND update_id = ? AND handled_at IS NULL AND (claimed_by = ? OR claimed_by IS NULL)",
-                (utc_iso(now), bot_id, update_id, worker),
-            )
+            changed = await self.db.execute(handled_sql, (utc_iso(now), bot_id, update_id, worker))
         else:
             changed = await self.db.execute(
                 "UPDATE inbox SET claimed_by = NULL, claim_expires = NULL "
